@@ -1,0 +1,43 @@
+# dueq's two commands: `make run` (embedded demo, no server needed) and `make test`
+# (makes sure RabbitMQ and PostgreSQL are reachable, then runs the whole suite).
+# Both build .venv on first use with the standard library's venv and pip.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint format schema bench services clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "dueq needs Python 3.11 or newer (none found on PATH)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dueq next "*/5 * * * *" --count 5
+
+services:
+	@bash scripts/ensure-services.sh
+
+test: $(STAMP) services
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+schema: $(STAMP)
+	$(BIN)/dueq schema --out docs/protocol
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""dueq's scheduler service and its Python API."""

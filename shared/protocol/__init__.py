@@ -1,0 +1,55 @@
+"""dueq wire protocol version 1: the messages between scheduler and workers.
+
+JSON only, never pickle. See docs/protocol.md for the prose version a consumer in any
+language can follow.
+"""
+
+from shared.protocol.codec import CONTENT_TYPE, MAX_MESSAGE_BYTES, decode_event, decode_run, encode
+from shared.protocol.events import (
+    MAX_TRACEBACK_CHARS,
+    Event,
+    EventType,
+    ExceptionInfo,
+    ExecutionEvent,
+    JobError,
+    JobExecuted,
+    JobMaxInstances,
+    JobMissed,
+    JobRejected,
+    JobStarted,
+    WorkerEvent,
+    WorkerHeartbeat,
+    WorkerOffline,
+    WorkerOnline,
+)
+from shared.protocol.runs import MAX_ARGUMENTS_BYTES, RUN_ID_NAMESPACE, RunRequest, make_run_id
+from shared.protocol.types import PROTOCOL_VERSION, format_utc
+
+__all__ = [
+    "CONTENT_TYPE",
+    "MAX_ARGUMENTS_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "MAX_TRACEBACK_CHARS",
+    "PROTOCOL_VERSION",
+    "RUN_ID_NAMESPACE",
+    "Event",
+    "EventType",
+    "ExceptionInfo",
+    "ExecutionEvent",
+    "JobError",
+    "JobExecuted",
+    "JobMaxInstances",
+    "JobMissed",
+    "JobRejected",
+    "JobStarted",
+    "RunRequest",
+    "WorkerEvent",
+    "WorkerHeartbeat",
+    "WorkerOffline",
+    "WorkerOnline",
+    "decode_event",
+    "decode_run",
+    "encode",
+    "format_utc",
+    "make_run_id",
+]

@@ -1,0 +1,76 @@
+"""RunRequest: one due run-time of one job, sent from the scheduler to the workers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from shared.protocol.types import (
+    FuncRef,
+    Identifier,
+    JsonArgs,
+    JsonKwargs,
+    ProtocolModel,
+    QueueName,
+    UtcDatetime,
+    format_utc,
+)
+
+__all__ = ["MAX_ARGUMENTS_BYTES", "RUN_ID_NAMESPACE", "RunRequest", "make_run_id"]
+
+# args and kwargs together, as compact JSON. Runs carry references to data, not the data:
+# 64 KiB keeps a burst of 100k runs within what the broker holds comfortably in memory.
+MAX_ARGUMENTS_BYTES = 64 * 1024
+
+# Fixed namespace for run ids (uuid5). Changing it would change every run id ever issued,
+# breaking deduplication across an upgrade, so it is part of protocol version 1.
+RUN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3c1e-4d7e-9a57-2f0d1b9e8c11")
+
+
+def make_run_id(job_id: str, scheduled_at: datetime) -> str:
+    """The run id of ``job_id`` at ``scheduled_at``: the same inputs always give the same id.
+
+    A scheduler that crashes after publishing but before committing republishes the run
+    with the same id, which is how workers recognise and drop the duplicate.
+    """
+    return str(uuid.uuid5(RUN_ID_NAMESPACE, f"{job_id}\n{format_utc(scheduled_at)}"))
+
+
+class RunRequest(ProtocolModel):
+    """Run ``func`` for ``job_id`` at ``scheduled_at``: one message per run-time.
+
+    AMQP properties: ``message_id`` = ``correlation_id`` = ``run_id``, ``reply_to`` = the
+    events queue, ``content_type`` = application/json, persistent delivery.
+    """
+
+    protocol: Literal[1] = 1
+    run_id: Annotated[str, Field(min_length=1, max_length=64)]
+    job_id: Identifier
+    job_name: Identifier
+    func: FuncRef
+    args: JsonArgs = Field(default_factory=list)
+    kwargs: JsonKwargs = Field(default_factory=dict)
+    scheduled_at: UtcDatetime
+    published_at: UtcDatetime
+    misfire_grace_time: Annotated[float, Field(ge=0)] | None = Field(
+        default=None,
+        description="Seconds a run may start late; null means it may start however late",
+    )
+    max_instances: Annotated[int, Field(ge=1, le=10_000)] = 1
+    queue: QueueName = "default"
+    epoch: Annotated[int, Field(ge=0)] = Field(
+        description="Fencing number of the scheduler lease that published this run"
+    )
+
+    @model_validator(mode="after")
+    def _arguments_fit(self) -> RunRequest:
+        size = len(json.dumps([self.args, self.kwargs], separators=(",", ":")).encode())
+        if size > MAX_ARGUMENTS_BYTES:
+            raise ValueError(
+                f"args and kwargs take {size} bytes as JSON; the limit is {MAX_ARGUMENTS_BYTES}"
+            )
+        return self

@@ -1,0 +1,102 @@
+"""Field types shared by every protocol message: UTC timestamps, names, bounded JSON.
+
+Each type validates strictly on the way in and serializes one way only, so the JSON a
+consumer in another language sees never varies (timestamps always carry microseconds and
+``Z``; names are always within their bounds).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "FuncRef",
+    "Identifier",
+    "JsonArgs",
+    "JsonKwargs",
+    "ProtocolModel",
+    "QueueName",
+    "ShortText",
+    "UtcDatetime",
+    "format_utc",
+]
+
+PROTOCOL_VERSION = 1
+
+# Every timestamp on the wire: RFC 3339 in UTC, always with six fractional digits and "Z".
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+
+
+def format_utc(value: datetime) -> str:
+    """Serialize an aware datetime as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    return value.astimezone(UTC).strftime(_UTC_FORMAT)
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry a UTC offset (naive timestamps are ambiguous)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[
+    datetime,
+    AfterValidator(_require_aware),
+    PlainSerializer(format_utc, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": _UTC_PATTERN,
+            "description": "RFC 3339 timestamp with an offset; dueq always writes UTC "
+            "with microseconds, e.g. 2026-01-01T09:00:00.000000Z",
+        }
+    ),
+]
+"""An aware timestamp, normalized to UTC; naive input is refused."""
+
+Identifier = Annotated[str, Field(min_length=1, max_length=255)]
+"""A job id, run id, worker id or job name."""
+
+QueueName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+]
+"""A job queue name (also the routing key on the runs exchange)."""
+
+FuncRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        description="A registered job name, or module:qualname under an allowed prefix",
+    ),
+]
+"""Which function a worker should run. Workers resolve it against an allowlist only."""
+
+ShortText = Annotated[str, Field(max_length=4096)]
+"""A one-line reason or message; longer text is truncated by the sender."""
+
+JsonArgs = list[JsonValue]
+JsonKwargs = dict[str, JsonValue]
+
+
+class ProtocolModel(BaseModel):
+    """Base of every wire model: frozen, strict, unknown fields refused."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    def wire_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict of this message, exactly as it goes on the wire."""
+        return self.model_dump(mode="json")

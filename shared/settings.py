@@ -1,0 +1,99 @@
+"""Settings common to every dueq process, read once at the edge and passed down.
+
+Each side extends ``DueqSettings`` with its own fields (``producer.settings``,
+``worker.settings``); all of them read ``DUEQ_*`` environment variables, keyword
+arguments or a dict, and are frozen once built.  URLs are held as ``ServiceUrl`` so that
+printing a settings object, or logging it, never shows a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import GetCoreSchemaHandler, field_validator
+from pydantic_core import core_schema
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.redact import redact_url
+from shared.topology import DEFAULT_PREFIX, QueueType, Topology, validate_name
+
+__all__ = [
+    "DEFAULT_BROKER_URL",
+    "DEFAULT_DATABASE_URL",
+    "DueqSettings",
+    "ServiceUrl",
+]
+
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
+DEFAULT_DATABASE_URL = "sqlite:///dueq.sqlite3"
+
+
+class ServiceUrl:
+    """A connection URL whose ``str`` and ``repr`` hide the password.
+
+    Call ``reveal()`` only where the URL is handed to a client library.
+    """
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def reveal(self) -> str:
+        """The URL with its password, for the client library and nothing else."""
+        return self._url
+
+    def __str__(self) -> str:
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"ServiceUrl({redact_url(self._url)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ServiceUrl) and other._url == self._url
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(
+            cls._coerce,
+            core_schema.is_instance_schema(cls),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+    @classmethod
+    def _coerce(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                raise ValueError("URL must not be empty")
+            return cls(value.strip())
+        return value
+
+
+class DueqSettings(BaseSettings):
+    """What scheduler, worker and CLI all need: where the services are and the names."""
+
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        env_prefix="DUEQ_", frozen=True, extra="forbid"
+    )
+
+    broker_url: ServiceUrl = ServiceUrl(DEFAULT_BROKER_URL)
+    database_url: ServiceUrl = ServiceUrl(DEFAULT_DATABASE_URL)
+    prefix: str = DEFAULT_PREFIX
+    queue_type: QueueType = QueueType.QUORUM
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        return validate_name("prefix", value)
+
+    def topology(self) -> Topology:
+        """The broker layout these settings describe."""
+        queue_type = self.queue_type
+        if self.broker_url.reveal().startswith("memory://"):
+            queue_type = QueueType.CLASSIC  # the memory transport knows no queue types
+        return Topology(prefix=self.prefix, queue_type=queue_type)

@@ -1,0 +1,104 @@
+"""build_trigger: APScheduler's ``add_job(trigger=..., **trigger_args)`` convention."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import tzinfo
+from functools import partial
+from typing import Any
+
+from shared.errors import InvalidTriggerError
+from shared.triggers.base import Trigger
+from shared.triggers.calendarinterval import CalendarIntervalTrigger
+from shared.triggers.combining import AndTrigger, OrTrigger
+from shared.triggers.cron import CronTrigger
+from shared.triggers.date import DateTrigger
+from shared.triggers.interval import IntervalTrigger
+from shared.triggers.zones import iana_zone_of
+
+__all__ = ["TRIGGER_TYPES", "build_trigger"]
+
+TRIGGER_TYPES: dict[str, Callable[..., Trigger]] = {
+    "cron": CronTrigger,
+    "interval": IntervalTrigger,
+    "date": DateTrigger,
+    "calendarinterval": CalendarIntervalTrigger,
+    "and": AndTrigger,
+    "or": OrTrigger,
+}
+# The argument whose own zone, when it has one, beats the scheduler's default zone.
+_ZONE_ANCHORS = {"cron": "start_date", "interval": "start_date", "date": "run_date"}
+_ZONE_ANCHORS["calendarinterval"] = "start_date"
+
+
+def build_trigger(
+    trigger: str | Trigger | None,
+    *,
+    timezone: str | tzinfo | None = None,
+    **trigger_args: Any,
+) -> Trigger:
+    """A trigger from a name and its arguments, as ``add_job`` takes them.
+
+    ``"cron"``, ``"interval"``, ``"date"``, ``"calendarinterval"``, ``"and"``, ``"or"``;
+    None means ``"date"`` (run once, now by default), a Trigger passes through
+    unchanged, and text with spaces or starting with ``@`` is a crontab expression.
+    ``timezone`` is the scheduler's default zone, used when the arguments name none.
+    """
+    if isinstance(trigger, Trigger):
+        if trigger_args:
+            raise InvalidTriggerError(
+                "trigger_args", sorted(trigger_args), "cannot be given with a Trigger instance"
+            )
+        return trigger
+    if trigger is None:
+        trigger = "date"
+    if not isinstance(trigger, str):
+        raise InvalidTriggerError("trigger", trigger, "expected a trigger name or a Trigger")
+    if _is_crontab(trigger):
+        from_text = partial(CronTrigger.from_crontab, trigger)
+        return _build(trigger, from_text, "start_date", timezone, trigger_args)
+    name = trigger.strip().lower()
+    if name not in TRIGGER_TYPES:
+        expected = ", ".join(sorted(TRIGGER_TYPES))
+        raise InvalidTriggerError(
+            "trigger", trigger, f"unknown trigger type; expected one of {expected}"
+        )
+    return _build(name, TRIGGER_TYPES[name], _ZONE_ANCHORS.get(name), timezone, trigger_args)
+
+
+def _is_crontab(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.startswith("@") or len(stripped.split()) > 1
+
+
+def _build(
+    name: str,
+    factory: Callable[..., Trigger],
+    anchor: str | None,
+    default_zone: str | tzinfo | None,
+    arguments: dict[str, Any],
+) -> Trigger:
+    _check_names(name, factory, arguments)
+    if _wants_default_zone(anchor, default_zone, arguments):
+        arguments = {**arguments, "timezone": default_zone}
+    return factory(**arguments)
+
+
+def _wants_default_zone(
+    anchor: str | None, default_zone: str | tzinfo | None, arguments: dict[str, Any]
+) -> bool:
+    """The default zone applies unless a zone is given or the anchor date carries one."""
+    if anchor is None or default_zone is None or arguments.get("timezone") is not None:
+        return False
+    return iana_zone_of(arguments.get(anchor)) is None
+
+
+def _check_names(name: str, factory: Callable[..., Trigger], arguments: dict[str, Any]) -> None:
+    accepted = inspect.signature(factory).parameters
+    for key, value in arguments.items():
+        if key not in accepted:
+            expected = ", ".join(accepted)
+            raise InvalidTriggerError(
+                key, value, f"is not an argument of the {name!r} trigger (expected {expected})"
+            )

@@ -1,0 +1,27 @@
+"""The Alembic migrations build exactly the tables shared.tables describes."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from shared.db import create_engine, upgrade_schema
+from shared.tables import metadata
+
+
+def test_migrated_schema_matches_the_table_definitions(database_url: str) -> None:
+    engine = create_engine(database_url)
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_upgrading_twice_changes_nothing(database_url: str) -> None:
+    engine = create_engine(database_url)
+    upgrade_schema(engine)
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+    engine.dispose()

@@ -1,0 +1,44 @@
+"""Passwords never survive redaction, whatever the URL looks like."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.errors import BrokerUnavailable, StoreUnavailable
+from shared.redact import redact_text, redact_url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("amqp://guest:s3cret@rabbit:5672//", "amqp://guest:***@rabbit:5672//"),
+        ("amqps://u:p%40ss@host/vhost", "amqps://u:***@host/vhost"),
+        (
+            "postgresql+psycopg://app:hunter2@db:5432/dueq?sslmode=require",
+            "postgresql+psycopg://app:***@db:5432/dueq?sslmode=require",
+        ),
+        ("postgresql://app:pa:ss@[::1]:5432/x", "postgresql://app:***@[::1]:5432/x"),
+        ("sqlite:///dueq.sqlite3", "sqlite:///dueq.sqlite3"),
+        ("amqp://guest@rabbit//", "amqp://guest@rabbit//"),
+        ("memory://", "memory://"),
+    ],
+)
+def test_redact_url_hides_only_the_password(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_text_finds_urls_inside_messages() -> None:
+    text = "could not connect to amqp://svc:topsecret@mq:5672// (refused); retry db://a:b@c/d"
+    redacted = redact_text(text)
+    assert "topsecret" not in redacted
+    assert ":b@" not in redacted
+    assert "amqp://svc:***@mq:5672//" in redacted
+
+
+def test_service_errors_carry_the_url_without_its_password() -> None:
+    broker = BrokerUnavailable("amqp://u:pw123@mq:5672//", "connection refused")
+    store = StoreUnavailable("postgresql://u:pw456@db/x", "timeout")
+    assert "pw123" not in str(broker)
+    assert "mq:5672" in str(broker)
+    assert "pw456" not in str(store)
+    assert store.url == "postgresql://u:***@db/x"

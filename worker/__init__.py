@@ -1,0 +1,1 @@
+"""dueq's worker: consumes runs, enforces limits, runs jobs, reports events."""
