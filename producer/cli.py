@@ -1,9 +1,88 @@
-"""The scheduler's commands (mounted by ``dueq.cli``)."""
+"""The scheduler's commands (mounted by ``dueq.cli``): ``dueq scheduler``, ``dueq db upgrade``.
+
+Options fall back to ``DUEQ_*`` environment variables, then to the defaults of
+``SchedulerSettings``; only options given on the command line override them.
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
 import click
+
+from producer.scheduler import BlockingScheduler
+from producer.settings import build_settings
+from shared.db import create_engine, upgrade_schema
+from shared.redact import redact_url
+from shared.retry import call_with_retry
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[click.Command] = []
+logger = logging.getLogger(__name__)
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if value is not None}
+
+
+@click.command(name="scheduler")
+@click.option("--broker-url", help="RabbitMQ URL (DUEQ_BROKER_URL), or memory://.")
+@click.option("--database-url", help="SQLAlchemy URL of the job store (DUEQ_DATABASE_URL).")
+@click.option("--prefix", help="Prefix of exchange and queue names (DUEQ_PREFIX).")
+@click.option("--queue-type", type=click.Choice(["quorum", "classic"]), help="DUEQ_QUEUE_TYPE.")
+@click.option("--scheduler-id", help="Name in the leader lease (default host-pid-random).")
+@click.option("--lease-seconds", type=float, help="Leader lease duration (default 15).")
+@click.option("--timezone", help="Default time zone of triggers (default UTC).")
+@click.option("--batch-size", type=int, help="Due jobs per transaction (default 500).")
+@click.option("--max-sleep-seconds", type=float, help="Longest sleep between plans.")
+def scheduler_command(**options: Any) -> None:
+    """Run the scheduler service until SIGTERM or SIGINT.
+
+    Any number may run against one database: one holds the leader lease and publishes
+    due runs, the others stand by and take over within the lease time.
+
+    \b
+    Example:
+      DUEQ_DATABASE_URL=postgresql+psycopg://db/dueq dueq scheduler --broker-url amqp://mq//
+    """
+    scheduler = BlockingScheduler(build_settings(None, None, _given(options)))
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s: shutting down", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # The service rides out a database that is down at start-up, like any later outage.
+    call_with_retry("database", logger, scheduler.open)
+    scheduler.start()
+
+
+@click.group(name="db")
+def db_group() -> None:
+    """Manage the job store's database schema."""
+
+
+@db_group.command(name="upgrade")
+@click.option("--database-url", help="SQLAlchemy URL of the job store (DUEQ_DATABASE_URL).")
+def db_upgrade(database_url: str | None) -> None:
+    """Create or upgrade dueq's tables to the newest schema (safe to run concurrently).
+
+    \b
+    Example:
+      dueq db upgrade --database-url postgresql+psycopg://postgres@db/dueq
+    """
+    settings = build_settings(None, None, _given({"database_url": database_url}))
+    url = settings.database_url.reveal()
+    engine = create_engine(url)
+    try:
+        upgrade_schema(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"database {redact_url(url)} is at the newest schema")
+
+
+COMMANDS: list[click.Command] = [scheduler_command, db_group]

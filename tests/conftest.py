@@ -28,9 +28,12 @@ BROKER_URL = os.environ.get("DUEQ_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.
 POSTGRES_URL = os.environ.get(
     "DUEQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-# Every test prefix starts with this, so the end-of-session sweep finds what a crashed
-# test left behind without touching anything else on the broker.
+# Every test prefix starts with this stem, so leftovers are recognisable on the broker.
 TEST_PREFIX_STEM = "dqt-"
+
+# Prefixes this pytest session handed out. The end-of-session sweep deletes only queues
+# under these, never those of another test session running against the same broker.
+_SESSION_PREFIXES: set[str] = set()
 
 
 def _require_port(url: str, what: str, default_port: int) -> None:
@@ -66,6 +69,7 @@ def postgres_url() -> str:
 def topology(rabbitmq_url: str) -> Iterator[Topology]:
     """A topology with a prefix unique to this test; its standard queues are deleted after."""
     topo = Topology(prefix=f"{TEST_PREFIX_STEM}{uuid.uuid4().hex[:10]}")
+    _SESSION_PREFIXES.add(topo.prefix)
     yield topo
     names = [topo.events_queue, topo.dead_letter_queue, topo.run_queue("default")]
     _delete_queues(rabbitmq_url, names)
@@ -114,8 +118,8 @@ def _delete_queues(url: str, names: list[str]) -> None:
 
 
 def _sweep_test_queues(url: str) -> None:
-    """Delete every queue whose name carries the test stem (one rabbitmqctl call)."""
-    if shutil.which("rabbitmqctl") is None:
+    """Delete queues left under this session's prefixes (one rabbitmqctl call)."""
+    if not _SESSION_PREFIXES or shutil.which("rabbitmqctl") is None:
         return
     listing = subprocess.run(
         ["rabbitmqctl", "list_queues", "name", "--quiet", "--no-table-headers"],
@@ -124,6 +128,6 @@ def _sweep_test_queues(url: str) -> None:
         timeout=60,
         check=False,
     )
-    leftovers = [n for n in listing.stdout.split() if n.startswith(TEST_PREFIX_STEM)]
+    leftovers = [n for n in listing.stdout.split() if n.split(".", 1)[0] in _SESSION_PREFIXES]
     if leftovers:
         _delete_queues(url, leftovers)

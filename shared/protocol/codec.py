@@ -7,8 +7,6 @@ headers and the ``job_rejected`` event).
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from shared.errors import ProtocolError
@@ -36,8 +34,6 @@ _ERRORS_SHOWN = 3
 
 _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-M = TypeVar("M")
-
 
 def encode(message: BaseModel) -> bytes:
     """Serialize a protocol model to its UTF-8 JSON wire form."""
@@ -48,18 +44,28 @@ def decode_run(body: bytes) -> RunRequest:
     """Parse and validate a RunRequest, or raise ``ProtocolError``."""
     _check_size(body)
     try:
-        return RunRequest.model_validate_json(body)
+        run = RunRequest.model_validate_json(body)
     except ValidationError as exc:
         raise ProtocolError(_describe(exc, "RunRequest"), body) from exc
+    _require_version_field(run, body)
+    return run
 
 
 def decode_event(body: bytes) -> Event:
     """Parse and validate any event from the reply queue, or raise ``ProtocolError``."""
     _check_size(body)
     try:
-        return _EVENT_ADAPTER.validate_json(body, strict=True)
+        event = _EVENT_ADAPTER.validate_json(body, strict=True)
     except ValidationError as exc:
         raise ProtocolError(_describe(exc, "event"), body) from exc
+    _require_version_field(event, body)
+    return event
+
+
+def _require_version_field(message: BaseModel, body: bytes) -> None:
+    """A message must say which protocol it speaks; Python callers may rely on the default."""
+    if "protocol" not in message.model_fields_set:
+        raise ProtocolError("missing required field(s): protocol", body)
 
 
 def _check_size(body: bytes) -> None:

@@ -20,7 +20,13 @@ from shared.protocol.types import (
     format_utc,
 )
 
-__all__ = ["MAX_ARGUMENTS_BYTES", "RUN_ID_NAMESPACE", "RunRequest", "make_run_id"]
+__all__ = [
+    "MAX_ARGUMENTS_BYTES",
+    "RUN_ID_NAMESPACE",
+    "RunRequest",
+    "arguments_size",
+    "make_run_id",
+]
 
 # args and kwargs together, as compact JSON. Runs carry references to data, not the data:
 # 64 KiB keeps a burst of 100k runs within what the broker holds comfortably in memory.
@@ -29,6 +35,12 @@ MAX_ARGUMENTS_BYTES = 64 * 1024
 # Fixed namespace for run ids (uuid5). Changing it would change every run id ever issued,
 # breaking deduplication across an upgrade, so it is part of protocol version 1.
 RUN_ID_NAMESPACE = uuid.UUID("6f1c7a52-3c1e-4d7e-9a57-2f0d1b9e8c11")
+
+
+def arguments_size(args: object, kwargs: object) -> int:
+    """Bytes ``args`` and ``kwargs`` take together as compact UTF-8 JSON (the limit's unit)."""
+    encoded = json.dumps([args, kwargs], separators=(",", ":"), ensure_ascii=False)
+    return len(encoded.encode())
 
 
 def make_run_id(job_id: str, scheduled_at: datetime) -> str:
@@ -68,7 +80,7 @@ class RunRequest(ProtocolModel):
 
     @model_validator(mode="after")
     def _arguments_fit(self) -> RunRequest:
-        size = len(json.dumps([self.args, self.kwargs], separators=(",", ":")).encode())
+        size = arguments_size(self.args, self.kwargs)
         if size > MAX_ARGUMENTS_BYTES:
             raise ValueError(
                 f"args and kwargs take {size} bytes as JSON; the limit is {MAX_ARGUMENTS_BYTES}"

@@ -28,8 +28,15 @@ def generate_schemas() -> dict[str, dict[str, Any]]:
     message that passes the schema is one dueq will read.
     """
     run = RunRequest.model_json_schema(mode="validation")
+    _require(run, ["protocol"])
     event = TypeAdapter(Event).json_schema(mode="validation")
     event["title"] = "Event"
+    # "discriminator" is OpenAPI's keyword, not JSON Schema's; strict validators (ajv)
+    # refuse it, and the oneOf already tells events apart by their "event" constant.
+    event.pop("discriminator", None)
+    for definition in event["$defs"].values():
+        if "event" in definition.get("properties", {}):
+            _require(definition, ["protocol", "event"])
     return {
         "run_request.json": _with_header(run, "run_request.json"),
         "event.json": _with_header(event, "event.json"),
@@ -50,6 +57,12 @@ def write_schemas(out_dir: Path) -> list[Path]:
         path.write_text(render_schema(schema), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _require(schema: dict[str, Any], fields: list[str]) -> None:
+    """Mark fields required that the wire demands although Python callers may omit them."""
+    required = schema.setdefault("required", [])
+    required[:0] = [name for name in fields if name not in required]
 
 
 def _with_header(schema: dict[str, Any], name: str) -> dict[str, Any]:

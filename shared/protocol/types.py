@@ -37,7 +37,10 @@ PROTOCOL_VERSION = 1
 
 # Every timestamp on the wire: RFC 3339 in UTC, always with six fractional digits and "Z".
 _UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_UTC_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$"
+_UTC_PATTERN = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 
 
 def format_utc(value: datetime) -> str:

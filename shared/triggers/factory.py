@@ -35,7 +35,7 @@ _ZONE_ANCHORS["calendarinterval"] = "start_date"
 def build_trigger(
     trigger: str | Trigger | None,
     *,
-    timezone: str | tzinfo | None = None,
+    default_timezone: str | tzinfo | None = None,
     **trigger_args: Any,
 ) -> Trigger:
     """A trigger from a name and its arguments, as ``add_job`` takes them.
@@ -43,7 +43,9 @@ def build_trigger(
     ``"cron"``, ``"interval"``, ``"date"``, ``"calendarinterval"``, ``"and"``, ``"or"``;
     None means ``"date"`` (run once, now by default), a Trigger passes through
     unchanged, and text with spaces or starting with ``@`` is a crontab expression.
-    ``timezone`` is the scheduler's default zone, used when the arguments name none.
+    A ``timezone`` among the arguments is the trigger's own zone, as in APScheduler;
+    ``default_timezone`` is the scheduler's, used when the arguments name no zone and
+    the anchor date (``start_date``/``run_date``) carries none either.
     """
     if isinstance(trigger, Trigger):
         if trigger_args:
@@ -57,14 +59,16 @@ def build_trigger(
         raise InvalidTriggerError("trigger", trigger, "expected a trigger name or a Trigger")
     if _is_crontab(trigger):
         from_text = partial(CronTrigger.from_crontab, trigger)
-        return _build(trigger, from_text, "start_date", timezone, trigger_args)
+        return _build(trigger, from_text, "start_date", default_timezone, trigger_args)
     name = trigger.strip().lower()
     if name not in TRIGGER_TYPES:
         expected = ", ".join(sorted(TRIGGER_TYPES))
         raise InvalidTriggerError(
             "trigger", trigger, f"unknown trigger type; expected one of {expected}"
         )
-    return _build(name, TRIGGER_TYPES[name], _ZONE_ANCHORS.get(name), timezone, trigger_args)
+    return _build(
+        name, TRIGGER_TYPES[name], _ZONE_ANCHORS.get(name), default_timezone, trigger_args
+    )
 
 
 def _is_crontab(text: str) -> bool:

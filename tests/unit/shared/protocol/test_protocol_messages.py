@@ -203,3 +203,24 @@ def test_any_json_arguments_round_trip_unchanged(
     decoded = decode_run(encode(run))
     assert decoded == run
     assert decoded.scheduled_at.microsecond == micros
+
+
+def test_the_protocol_field_is_required_on_the_wire() -> None:
+    data = wire(a_run())
+    del data["protocol"]
+    assert "missing required field(s): protocol" in reason_of(json.dumps(data).encode())
+
+
+def test_events_without_protocol_or_event_are_refused() -> None:
+    data = json.loads(encode(EVERY_EVENT[0]))
+    for field in ("protocol", "event"):
+        partial = {k: v for k, v in data.items() if k != field}
+        with pytest.raises(ProtocolError):
+            decode_event(json.dumps(partial).encode())
+
+
+def test_the_argument_limit_counts_utf8_bytes() -> None:
+    three_bytes_each = "€" * (MAX_ARGUMENTS_BYTES // 3 - 10)
+    a_run(args=[three_bytes_each], kwargs={})  # fits: just under 64 KiB as UTF-8
+    with pytest.raises(ValidationError, match="limit is"):
+        a_run(args=[three_bytes_each + "€" * 20], kwargs={})

@@ -77,3 +77,25 @@ def test_the_event_schema_tells_event_types_apart() -> None:
     )
     without_finish = {k: v for k, v in json.loads(encode(executed)).items() if k != "finished_at"}
     assert not events.is_valid(without_finish)
+
+
+def test_the_schemas_require_protocol_and_event_on_every_message() -> None:
+    run = {k: v for k, v in json.loads(encode(a_run())).items() if k != "protocol"}
+    assert not validator("run_request.json").is_valid(run)
+    events = validator("event.json")
+    for event in EVERY_EVENT:
+        data = json.loads(encode(event))
+        for field in ("protocol", "event"):
+            assert not events.is_valid({k: v for k, v in data.items() if k != field})
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2026-13-01T00:00:00Z", "2026-01-32T00:00:00Z", "2026-01-01T24:00:00Z"]
+)
+def test_the_timestamp_pattern_refuses_impossible_dates(stamp: str) -> None:
+    data = {**json.loads(encode(a_run())), "scheduled_at": stamp}
+    assert not validator("run_request.json").is_valid(data)
+
+
+def test_the_event_schema_uses_only_json_schema_keywords() -> None:
+    assert "discriminator" not in (SCHEMA_DIR / "event.json").read_text(encoding="utf-8")

@@ -70,7 +70,7 @@ def test_none_takes_a_run_date() -> None:
 def test_a_trigger_instance_passes_through() -> None:
     trigger = CronTrigger(hour=1)
 
-    assert build_trigger(trigger, timezone="Asia/Tokyo") is trigger
+    assert build_trigger(trigger, default_timezone="Asia/Tokyo") is trigger
 
 
 def test_a_trigger_instance_with_arguments_is_refused() -> None:
@@ -79,7 +79,7 @@ def test_a_trigger_instance_with_arguments_is_refused() -> None:
 
 
 def test_crontab_text_builds_a_crontab_cron_trigger() -> None:
-    trigger = build_trigger("0 0 * * 0", timezone="Europe/Berlin")
+    trigger = build_trigger("0 0 * * 0", default_timezone="Europe/Berlin")
 
     assert trigger == CronTrigger.from_crontab("0 0 * * 0", timezone="Europe/Berlin")
 
@@ -104,7 +104,7 @@ def test_unknown_argument_is_refused_naming_it() -> None:
 
 
 def test_default_zone_applies_when_none_is_given() -> None:
-    trigger = build_trigger("cron", hour=9, timezone="Europe/Berlin")
+    trigger = build_trigger("cron", hour=9, default_timezone="Europe/Berlin")
 
     assert isinstance(trigger, CronTrigger)
     assert trigger.timezone == BERLIN
@@ -116,7 +116,7 @@ def test_default_zone_applies_to_every_wall_clock_trigger_type() -> None:
         ("date", {}),
         ("calendarinterval", {"days": 1}),
     ]:
-        trigger = build_trigger(name, timezone="Europe/Berlin", **arguments)
+        trigger = build_trigger(name, default_timezone="Europe/Berlin", **arguments)
 
         assert trigger.to_dict()["timezone"] == "Europe/Berlin"
 
@@ -124,7 +124,10 @@ def test_default_zone_applies_to_every_wall_clock_trigger_type() -> None:
 def test_aware_start_date_zone_beats_the_default_zone() -> None:
     trigger = build_trigger("cron", hour=9, start_date=datetime(2024, 1, 1, tzinfo=TOKYO))
     with_default = build_trigger(
-        "cron", hour=9, start_date=datetime(2024, 1, 1, tzinfo=TOKYO), timezone="Europe/Berlin"
+        "cron",
+        hour=9,
+        start_date=datetime(2024, 1, 1, tzinfo=TOKYO),
+        default_timezone="Europe/Berlin",
     )
 
     assert isinstance(trigger, CronTrigger)
@@ -134,7 +137,9 @@ def test_aware_start_date_zone_beats_the_default_zone() -> None:
 
 
 def test_aware_run_date_zone_beats_the_default_zone() -> None:
-    trigger = build_trigger(None, run_date=datetime(2024, 1, 1, tzinfo=TOKYO), timezone="UTC")
+    trigger = build_trigger(
+        None, run_date=datetime(2024, 1, 1, tzinfo=TOKYO), default_timezone="UTC"
+    )
 
     assert isinstance(trigger, DateTrigger)
     assert trigger.timezone == TOKYO
@@ -142,7 +147,7 @@ def test_aware_run_date_zone_beats_the_default_zone() -> None:
 
 def test_naive_start_date_is_read_in_the_default_zone() -> None:
     trigger = build_trigger(
-        "interval", hours=1, start_date="2024-01-01T00:00:00", timezone="Europe/Berlin"
+        "interval", hours=1, start_date="2024-01-01T00:00:00", default_timezone="Europe/Berlin"
     )
 
     assert isinstance(trigger, IntervalTrigger)
@@ -158,4 +163,22 @@ def test_without_any_zone_the_zone_is_utc_not_the_local_one() -> None:
 
 def test_bad_default_zone_is_refused_naming_timezone() -> None:
     with pytest.raises(InvalidTriggerError, match="timezone"):
-        build_trigger("cron", hour=9, timezone="Mars/Olympus")
+        build_trigger("cron", hour=9, default_timezone="Mars/Olympus")
+
+
+def test_an_explicit_timezone_argument_is_the_triggers_own_zone() -> None:
+    trigger = build_trigger(
+        "cron",
+        hour=9,
+        timezone="Asia/Tokyo",
+        start_date=datetime(2024, 1, 1, tzinfo=BERLIN),
+        default_timezone="UTC",
+    )
+
+    assert isinstance(trigger, CronTrigger)
+    assert trigger.timezone == TOKYO
+
+
+def test_combining_triggers_take_no_timezone_argument() -> None:
+    with pytest.raises(InvalidTriggerError, match="timezone"):
+        build_trigger("or", triggers=[CronTrigger(hour=1)], timezone="UTC")

@@ -1,0 +1,58 @@
+"""Opening the stores behind a ``database_url``: SQL (SQLite, PostgreSQL) or ``memory://``.
+
+The SQL schema is brought up to date (Alembic, safe when several processes start at once)
+the first time a process opens the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from producer.clock import Clock, utc_now
+from producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
+from producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
+from producer.store.base import JobStore
+from producer.store.memory import MemoryJobStore
+from producer.store.sql import SqlJobStore
+from shared.db import create_engine, upgrade_schema
+
+__all__ = ["MEMORY_DATABASE_URL", "Backend", "open_backend"]
+
+# A database_url that keeps everything in this process (tests, trying the API out).
+MEMORY_DATABASE_URL = "memory://"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Backend:
+    """The three stores of one database, and how to let go of it."""
+
+    store: JobStore
+    leader: LeaderLease
+    history: RunHistory
+    close: Callable[[], None]
+
+
+def open_backend(database_url: str, clock: Clock = utc_now) -> Backend:
+    """The stores for ``database_url``; raises ``StoreUnavailable`` if it cannot be reached."""
+    if database_url.startswith("memory:"):
+        leader = MemoryLeaderLease()
+        history = MemoryRunHistory()
+        return Backend(
+            store=MemoryJobStore(leader=leader, history=history),
+            leader=leader,
+            history=history,
+            close=lambda: None,
+        )
+    engine = create_engine(database_url)
+    try:
+        upgrade_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Backend(
+        store=SqlJobStore(engine, clock),
+        leader=SqlLeaderLease(engine),
+        history=SqlRunHistory(engine),
+        close=engine.dispose,
+    )

@@ -1,0 +1,103 @@
+"""The port: what happened to each run, and which workers are alive.
+
+Events arrive at least once and in any order (a worker's ``job_started`` may be redelivered
+after its ``job_executed``), so recording is idempotent and a status only ever moves
+forward: submitted -> started -> a final outcome.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shared.protocol import Event
+
+__all__ = ["RunHistory", "RunRecord", "RunStatus", "WorkerRecord", "status_rank"]
+
+
+class RunStatus(StrEnum):
+    """The ``status`` column of ``dueq_runs``."""
+
+    SUBMITTED = "submitted"
+    STARTED = "started"
+    EXECUTED = "executed"
+    ERROR = "error"
+    MISSED = "missed"
+    MAX_INSTANCES = "max_instances"
+    REJECTED = "rejected"
+
+
+# submitted < started < any outcome; the first outcome recorded is kept.
+_RANK = {RunStatus.SUBMITTED: 0, RunStatus.STARTED: 1}
+_FINAL_RANK = 2
+
+
+def status_rank(status: str) -> int:
+    """How far along a run with ``status`` is; a record is only replaced by a higher rank."""
+    return _RANK.get(RunStatus(status), _FINAL_RANK)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """One row of run history (``dueq_runs``)."""
+
+    run_id: str
+    job_id: str
+    scheduled_at: datetime
+    status: RunStatus
+    published_at: datetime | None = None
+    worker_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    lateness_s: float | None = None
+    retval: Any = None
+    exception_type: str | None = None
+    exception_message: str | None = None
+    traceback: str | None = None
+    redelivered: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerRecord:
+    """One row of ``dueq_workers``: a worker as last heard of."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    running: int
+    status: str
+    started_at: datetime | None
+    last_seen_at: datetime
+
+
+class RunHistory(ABC):
+    """Records events; reads history back for the API and tests.
+
+    Raises ``StoreUnavailable`` when the database cannot be reached (transient).
+    """
+
+    @abstractmethod
+    def record(self, event: Event, now: datetime) -> None:
+        """Apply ``event``: upsert the run it is about, or the worker it comes from.
+
+        Idempotent; never moves a run's status backwards.  Events without a run id (a
+        ``job_rejected`` for an unreadable message) change nothing.
+        """
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The history of one run, or None."""
+
+    @abstractmethod
+    def get_runs(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
+        """Runs, newest ``scheduled_at`` first, optionally of one job."""
+
+    @abstractmethod
+    def get_workers(self) -> list[WorkerRecord]:
+        """Every worker ever heard of, by id."""

@@ -1,0 +1,85 @@
+"""In-process run history: for unit tests and the memory store."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
+from producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
+from shared.protocol import Event
+
+if TYPE_CHECKING:
+    from producer.store.base import SubmittedRun
+
+__all__ = ["MemoryRunHistory"]
+
+
+class MemoryRunHistory(RunHistory):
+    """Run and worker records in dicts behind a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[str, RunRecord] = {}
+        self._workers: dict[str, WorkerRecord] = {}
+
+    def add_submitted(self, runs: Sequence[SubmittedRun]) -> None:
+        """Record published runs (the memory job store calls this in ``commit_batch``)."""
+        with self._lock:
+            for run in runs:
+                self._runs.setdefault(
+                    run.run_id,
+                    RunRecord(
+                        run_id=run.run_id,
+                        job_id=run.job_id,
+                        scheduled_at=run.scheduled_at,
+                        status=RunStatus.SUBMITTED,
+                        published_at=run.published_at,
+                    ),
+                )
+
+    def record(self, event: Event, now: datetime) -> None:
+        run = run_values(event)
+        worker = worker_values(event, now)
+        with self._lock:
+            if run is not None:
+                self._record_run(run)
+            if worker is not None:
+                self._record_worker(worker)
+
+    def _record_run(self, values: dict[str, Any]) -> None:
+        values = {**values, "status": RunStatus(values["status"])}
+        stored = self._runs.get(values["run_id"])
+        if stored is None:
+            self._runs[values["run_id"]] = RunRecord(**values)
+        elif status_rank(values["status"]) > status_rank(stored.status):
+            self._runs[stored.run_id] = dataclasses.replace(stored, **values)
+
+    def _record_worker(self, values: dict[str, Any]) -> None:
+        values = {**values, "queues": tuple(values.get("queues", ()))}
+        stored = self._workers.get(values["worker_id"])
+        if stored is None:
+            base = {**WORKER_INSERT_DEFAULTS, **values}
+            base["queues"] = tuple(base["queues"])
+            self._workers[values["worker_id"]] = WorkerRecord(**base)
+        else:
+            if "queues" not in values or not values["queues"]:
+                values["queues"] = stored.queues
+            self._workers[stored.worker_id] = dataclasses.replace(stored, **values)
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def get_runs(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
+        with self._lock:
+            chosen = [r for r in self._runs.values() if job_id is None or r.job_id == job_id]
+        chosen.sort(key=lambda r: r.scheduled_at, reverse=True)
+        return chosen[:limit]
+
+    def get_workers(self) -> list[WorkerRecord]:
+        with self._lock:
+            return sorted(self._workers.values(), key=lambda w: w.worker_id)

@@ -1,0 +1,104 @@
+"""Pure mapping from events to history column values, shared by every RunHistory."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from producer.history.base import RunStatus
+from shared.protocol import (
+    Event,
+    JobError,
+    JobExecuted,
+    JobMaxInstances,
+    JobMissed,
+    JobRejected,
+    JobStarted,
+    WorkerHeartbeat,
+    WorkerOffline,
+    WorkerOnline,
+)
+
+__all__ = ["WORKER_INSERT_DEFAULTS", "run_values", "worker_values"]
+
+_STATUS: dict[type, RunStatus] = {
+    JobStarted: RunStatus.STARTED,
+    JobExecuted: RunStatus.EXECUTED,
+    JobError: RunStatus.ERROR,
+    JobMissed: RunStatus.MISSED,
+    JobMaxInstances: RunStatus.MAX_INSTANCES,
+    JobRejected: RunStatus.REJECTED,
+}
+
+
+def run_values(event: Event) -> dict[str, Any] | None:
+    """``dueq_runs`` columns an event sets, or None if it is not about an identifiable run."""
+    status = _STATUS.get(type(event))
+    if status is None:
+        return None
+    run_id = getattr(event, "run_id", None)
+    job_id = getattr(event, "job_id", None)
+    scheduled_at = getattr(event, "scheduled_at", None)
+    if not run_id or not job_id or scheduled_at is None:
+        return None
+    values: dict[str, Any] = {
+        "run_id": run_id,
+        "job_id": job_id,
+        "scheduled_at": scheduled_at,
+        "status": status.value,
+        "worker_id": event.worker_id,
+        "redelivered": bool(getattr(event, "redelivered", False)),
+    }
+    for name in ("started_at", "finished_at", "duration_s", "lateness_s"):
+        if hasattr(event, name):
+            values[name] = getattr(event, name)
+    if isinstance(event, JobExecuted):
+        values["retval"] = event.retval
+    if isinstance(event, JobError):
+        values["exception_type"] = event.exception.type
+        values["exception_message"] = event.exception.message
+        values["traceback"] = event.exception.traceback
+    if isinstance(event, JobRejected):
+        values["exception_message"] = event.reason
+    return values
+
+
+def worker_values(event: Event, now: datetime) -> dict[str, Any] | None:
+    """``dueq_workers`` columns a liveness event sets, or None for other events."""
+    common = {
+        "worker_id": event.worker_id,
+        "hostname": event.hostname,
+        "pid": event.pid,
+        "last_seen_at": now,
+    }
+    if isinstance(event, WorkerOnline):
+        return {
+            **common,
+            "queues": list(event.queues),
+            "concurrency": event.concurrency,
+            "running": 0,
+            "status": "online",
+            "started_at": event.emitted_at,
+        }
+    if isinstance(event, WorkerHeartbeat):
+        return {
+            **common,
+            "queues": list(event.queues),
+            "concurrency": event.capacity,
+            "running": event.running,
+            "status": "online",
+        }
+    if isinstance(event, WorkerOffline):
+        return {**common, "running": 0, "status": "offline"}
+    return None
+
+
+# Columns a worker row needs when its first event is a heartbeat or an offline notice
+# (the scheduler started after the worker): filled in by later heartbeats.
+WORKER_INSERT_DEFAULTS: dict[str, Any] = {
+    "queues": [],
+    "concurrency": 1,
+    "running": 0,
+    "status": "online",
+    "started_at": None,
+}

@@ -1,0 +1,87 @@
+"""``Job``: a scheduled job as users see it, like APScheduler's ``Job`` but a frozen value.
+
+A ``Job`` is a snapshot read from the store; changing it goes through the ``Scheduler``
+(``modify_job``, ``pause_job``, ...), never through attributes, so every change reaches the
+store and the other processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from enum import Enum
+from typing import Any, Final
+
+from pydantic import JsonValue
+
+from shared.triggers import Trigger
+
+__all__ = ["UNSET", "Job", "Unset"]
+
+
+class Unset(Enum):
+    """Type of ``UNSET``: "not given, use the job default" (``None`` is a real value)."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = Unset.UNSET
+"""Marks an ``add_job``/``modify_job`` option that was not given (APScheduler's ``undefined``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One job: what to run (``func``, ``args``, ``kwargs``), when (``trigger``), where (``queue``).
+
+    ``func`` is the wire reference (a registered name or ``module:qualname``), not a callable:
+    the scheduler never imports job code.  ``next_run_time`` is when the scheduler will next
+    publish a run (the trigger's time plus any jitter), ``None`` while paused;
+    ``next_fire_time`` is the trigger's own time behind it.
+    """
+
+    id: str
+    name: str
+    func: str
+    trigger: Trigger
+    args: tuple[JsonValue, ...] = ()
+    kwargs: Mapping[str, JsonValue] = field(default_factory=dict)
+    misfire_grace_time: float | None = None
+    coalesce: bool = True
+    max_instances: int = 1
+    queue: str = "default"
+    next_run_time: datetime | None = None
+    next_fire_time: datetime | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True while the job has no next run time (paused, or never to fire again)."""
+        return self.next_run_time is None
+
+    @property
+    def pending(self) -> bool:
+        """Always False: dueq writes a job to the store at once, even before ``start()``.
+
+        Kept for code written against APScheduler, where it means "not yet in a store".
+        """
+        return False
+
+    def replace(self, **changes: Any) -> Job:
+        """A copy with ``changes`` applied (the store is not touched)."""
+        return dataclasses.replace(self, **changes)
+
+    def describe(self, zone: tzinfo | None = None) -> str:
+        """``name (trigger: ..., next run at: ...)`` as APScheduler prints it."""
+        if self.next_run_time is None:
+            status = "paused"
+        else:
+            shown = self.next_run_time.astimezone(zone) if zone else self.next_run_time
+            status = f"next run at: {shown.isoformat(sep=' ')}"
+        return f"{self.name} (trigger: {self.trigger}, {status})"
+
+    def __str__(self) -> str:
+        return self.describe()

@@ -1,0 +1,109 @@
+"""One tick of the scheduling loop: lease, due batch, publish, commit, events.
+
+Publish-then-commit: runs are confirmed by the broker before the store moves the jobs on,
+and each run's id is derived from (job id, scheduled time).  A crash in between makes the
+next leader publish the same runs with the same ids (workers drop the duplicates); it
+never loses one.  The commit re-checks the lease epoch in its own transaction, so a leader
+that stalled past its lease cannot overwrite its successor's progress.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from producer.clock import Clock, utc_now
+from producer.job import Job
+from producer.leader.base import Lease, LeaseLost
+from producer.leadership import Leadership
+from producer.listeners import SchedulerEvent
+from producer.planner import plan_batch
+from producer.publisher import RunPublisher
+from producer.settings import SchedulerSettings
+from producer.store.base import JobStore
+from shared.protocol import RunRequest
+
+__all__ = ["AfterPublish", "SchedulingLoop", "TickResult"]
+
+logger = logging.getLogger(__name__)
+
+AfterPublish = Callable[[list[RunRequest]], None]
+"""Test hook called between publish and commit (raise or kill the process there)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TickResult:
+    """What a tick did and when the next one is due."""
+
+    wake_at: datetime
+    published: int
+    leader: bool
+
+
+class SchedulingLoop:
+    """The scheduler's work, one ``tick()`` at a time (the runner provides the sleeping)."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        leadership: Leadership,
+        publisher: RunPublisher,
+        settings: SchedulerSettings,
+        emit: Callable[[SchedulerEvent], None],
+        clock: Clock = utc_now,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self._store = store
+        self._leadership = leadership
+        self._publisher = publisher
+        self._settings = settings
+        self._emit = emit
+        self._clock = clock
+        self._after_publish = after_publish
+        self._max_sleep = timedelta(seconds=settings.max_sleep_seconds)
+
+    def tick(self) -> TickResult:
+        """Publish one batch of due runs if this process leads; say when to tick again.
+
+        A full batch means more may be due: the result then asks for an immediate tick.
+        Raises ``StoreUnavailable``/``BrokerUnavailable`` (transient), ``PublishError`` and
+        ``LeaseLost`` for the runner to handle; nothing is committed in those cases.
+        """
+        now = self._clock()
+        lease = self._leadership.ensure(now)
+        if lease is None:
+            return TickResult(wake_at=self._leadership.next_check(now), published=0, leader=False)
+        jobs = self._store.get_due_jobs(now, self._settings.batch_size)
+        published = self._process(jobs, lease, now) if jobs else 0
+        if len(jobs) >= self._settings.batch_size:
+            return TickResult(wake_at=now, published=published, leader=True)
+        return TickResult(wake_at=self._next_wake(now), published=published, leader=True)
+
+    def _process(self, jobs: Sequence[Job], lease: Lease, now: datetime) -> int:
+        batch = plan_batch(
+            jobs,
+            now=now,
+            epoch=lease.epoch,
+            published_at=self._clock(),
+            cap=self._settings.max_catchup_runs,
+        )
+        if batch.requests:
+            if not self._leadership.may_publish(self._clock()):
+                raise LeaseLost("the lease is too close to expiry to publish")
+            self._publisher.publish_runs(batch.requests)
+            if self._after_publish is not None:
+                self._after_publish(list(batch.requests))
+        self._store.commit_batch(batch.updates, batch.submitted, lease=lease, now=self._clock())
+        for event in batch.events:
+            self._emit(event)
+        if batch.requests:
+            logger.debug("published %d run(s) of %d job(s)", len(batch.requests), len(jobs))
+        return len(batch.requests)
+
+    def _next_wake(self, now: datetime) -> datetime:
+        wake = min(now + self._max_sleep, self._leadership.next_check(now))
+        next_due = self._store.get_next_run_time()
+        return wake if next_due is None else min(wake, next_due)

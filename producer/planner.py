@@ -1,0 +1,126 @@
+"""Turning a batch of due jobs into RunRequests, store updates and listener events.
+
+Pure apart from logging: the loop publishes what this returns, then commits it.  A job
+that cannot be planned (a trigger that raises, arguments the protocol refuses) is paused
+with an error in the log instead of blocking every batch after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from producer.catchup import RunPlan, Slot, plan_runs
+from producer.job import Job
+from producer.listeners import (
+    EVENT_JOB_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
+from producer.store.base import JobUpdate, SubmittedRun
+from shared.protocol import RunRequest, make_run_id
+
+__all__ = ["Batch", "plan_batch"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class Batch:
+    """Everything one batch of due jobs produces."""
+
+    requests: list[RunRequest] = field(default_factory=list)
+    updates: list[JobUpdate] = field(default_factory=list)
+    submitted: list[SubmittedRun] = field(default_factory=list)
+    events: list[SchedulerEvent] = field(default_factory=list)
+
+
+def plan_batch(
+    jobs: Sequence[Job], *, now: datetime, epoch: int, published_at: datetime, cap: int
+) -> Batch:
+    """Plan every job of a due batch (see ``producer.catchup`` for the run-times)."""
+    batch = Batch()
+    for job in jobs:
+        try:
+            _plan_job(batch, job, now=now, epoch=epoch, published_at=published_at, cap=cap)
+        except Exception:
+            logger.exception("job %s cannot be scheduled; pausing it", job.id)
+            _pause(batch, job)
+    return batch
+
+
+def _plan_job(
+    batch: Batch, job: Job, *, now: datetime, epoch: int, published_at: datetime, cap: int
+) -> None:
+    assert job.next_run_time is not None  # due jobs are never paused
+    start = Slot(fire_time=job.next_fire_time or job.next_run_time, run_time=job.next_run_time)
+    plan = plan_runs(job.trigger, job.id, start, now, coalesce=job.coalesce, cap=cap)
+    if plan.truncated:
+        logger.warning(
+            "job %s missed more than %d run-times; the rest up to now are skipped", job.id, cap
+        )
+    requests = [_request(job, at, epoch=epoch, published_at=published_at) for at in plan.run_times]
+    batch.requests.extend(requests)
+    batch.submitted.extend(
+        SubmittedRun(
+            run_id=r.run_id, job_id=job.id, scheduled_at=r.scheduled_at, published_at=published_at
+        )
+        for r in requests
+    )
+    batch.updates.append(_update(job, plan))
+    if requests:
+        batch.events.append(
+            JobSubmissionEvent(
+                code=EVENT_JOB_SUBMITTED,
+                job_id=job.id,
+                scheduled_run_times=[r.scheduled_at for r in requests],
+                run_ids=[r.run_id for r in requests],
+            )
+        )
+    if plan.next_slot is None:
+        batch.events.append(JobEvent(code=EVENT_JOB_REMOVED, job_id=job.id))
+
+
+def _request(job: Job, scheduled_at: datetime, *, epoch: int, published_at: datetime) -> RunRequest:
+    return RunRequest(
+        run_id=make_run_id(job.id, scheduled_at),
+        job_id=job.id,
+        job_name=job.name,
+        func=job.func,
+        args=list(job.args),
+        kwargs=dict(job.kwargs),
+        scheduled_at=scheduled_at,
+        published_at=published_at,
+        misfire_grace_time=job.misfire_grace_time,
+        max_instances=job.max_instances,
+        queue=job.queue,
+        epoch=epoch,
+    )
+
+
+def _update(job: Job, plan: RunPlan) -> JobUpdate:
+    assert job.next_run_time is not None
+    slot = plan.next_slot
+    return JobUpdate(
+        job_id=job.id,
+        seen_next_run_time=job.next_run_time,
+        next_run_time=None if slot is None else slot.run_time,
+        next_fire_time=None if slot is None else slot.fire_time,
+        remove=slot is None,
+    )
+
+
+def _pause(batch: Batch, job: Job) -> None:
+    assert job.next_run_time is not None
+    batch.updates.append(
+        JobUpdate(
+            job_id=job.id,
+            seen_next_run_time=job.next_run_time,
+            next_run_time=None,
+            next_fire_time=None,
+        )
+    )

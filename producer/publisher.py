@@ -1,0 +1,107 @@
+"""Publishing RunRequests: the port the loop uses, an in-memory one and the broker one.
+
+The broker adapter turns each RunRequest into an AMQP message as the protocol defines it
+(``message_id`` = ``correlation_id`` = run id, ``reply_to`` = the events queue, persistent,
+JSON) and sends a whole batch with pipelined publisher confirms.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError
+from shared.protocol import CONTENT_TYPE, RunRequest, encode
+from shared.topology import Topology
+
+__all__ = [
+    "RUN_MESSAGE_TYPE",
+    "BrokerRunPublisher",
+    "MemoryRunPublisher",
+    "RunPublisher",
+    "to_message",
+]
+
+# AMQP ``type`` property of every RunRequest message.
+RUN_MESSAGE_TYPE = "dueq.run"
+
+
+class RunPublisher(ABC):
+    """Sends runs to the workers."""
+
+    @abstractmethod
+    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+        """Publish ``runs`` and return only once the broker has taken every one.
+
+        Raises ``BrokerUnavailable`` (connection lost: the fate of the batch is unknown, so
+        it must be published again) or ``PublishError`` (some were refused).
+        """
+
+
+def to_message(run: RunRequest, topology: Topology) -> OutgoingMessage:
+    """The AMQP message carrying ``run`` (see docs/protocol.md)."""
+    return OutgoingMessage(
+        body=encode(run),
+        exchange=topology.runs_exchange,
+        routing_key=topology.run_routing_key(run.queue),
+        message_id=run.run_id,
+        correlation_id=run.run_id,
+        reply_to=topology.events_queue,
+        type=RUN_MESSAGE_TYPE,
+        content_type=CONTENT_TYPE,
+        persistent=True,
+    )
+
+
+class BrokerRunPublisher(RunPublisher):
+    """Publishes on a ``BrokerConnection`` (used from that connection's thread only).
+
+    Declares each job queue the first time a run goes to it, so runs published before any
+    worker has started wait in a durable queue instead of being returned as unroutable.
+    """
+
+    def __init__(
+        self, connection: BrokerConnection, topology: Topology, *, timeout: float = 30.0
+    ) -> None:
+        self._connection = connection
+        self._publisher: Publisher = connection.publisher()
+        self._topology = topology
+        self._timeout = timeout
+        self._declared: set[str] = set()
+
+    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+        new_queues = {run.queue for run in runs} - self._declared
+        if new_queues:
+            self._connection.declare_topology(self._topology, sorted(new_queues))
+            self._declared |= new_queues
+        messages = [to_message(run, self._topology) for run in runs]
+        try:
+            self._publisher.publish_many(messages, timeout=self._timeout)
+        except PublishError:
+            # Unroutable: a queue was deleted behind our back.  Declare again next time.
+            self._declared.clear()
+            raise
+
+
+class MemoryRunPublisher(RunPublisher):
+    """Keeps published runs in a list: for unit tests of the loop."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: list[RunRequest] = []
+
+    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+        with self._lock:
+            self._runs.extend(runs)
+
+    @property
+    def runs(self) -> list[RunRequest]:
+        """Every run published so far, in order."""
+        with self._lock:
+            return list(self._runs)
+
+    def clear(self) -> None:
+        """Forget the runs published so far."""
+        with self._lock:
+            self._runs.clear()

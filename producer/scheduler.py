@@ -1,0 +1,283 @@
+"""The ``Scheduler`` API: APScheduler 3's verbs over dueq's shared job store.
+
+A ``Scheduler`` that is never started is a pure client: its calls write to the store and
+send a wakeup so the running scheduler (in any process) re-plans at once.  ``start()``
+adds the service: the leader-elected loop publishing due runs and, while leader, the
+events consumer feeding run history and listeners.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import IO, Any, TypeVar
+
+from producer.backend import Backend, open_backend
+from producer.clock import Clock, utc_now
+from producer.history.base import RunHistory
+from producer.job import UNSET, Job, Unset
+from producer.jobspec import apply_changes, build_job, schedule, to_trigger
+from producer.lifecycle import Lifecycle
+from producer.listeners import (
+    EVENT_ALL,
+    EVENT_ALL_JOBS_REMOVED,
+    EVENT_JOB_ADDED,
+    EVENT_JOB_MODIFIED,
+    EVENT_JOB_REMOVED,
+    JobEvent,
+    Listener,
+    ListenerDispatcher,
+    SchedulerEvent,
+)
+from producer.loop import AfterPublish
+from producer.settings import SchedulerSettings, build_settings
+from producer.store.base import JobStore
+from producer.wakeup import WakeupSender
+from shared.errors import JobLookupError
+from shared.triggers import Trigger
+
+__all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Scheduler(Lifecycle):
+    """Schedule jobs with APScheduler's API; runs are executed by dueq workers.
+
+    Configure with a ``SchedulerSettings``, an APScheduler-style ``gconfig`` dict
+    (``{"job_defaults": {...}, "timezone": "Europe/Berlin"}``), keyword arguments, or
+    ``DUEQ_*`` environment variables.  ``clock`` and ``after_publish`` are for tests.
+    """
+
+    def __init__(
+        self,
+        settings: SchedulerSettings | None = None,
+        *,
+        gconfig: Mapping[str, Any] | None = None,
+        clock: Clock | None = None,
+        after_publish: AfterPublish | None = None,
+        **options: Any,
+    ) -> None:
+        self._settings = build_settings(settings, gconfig, options)
+        self._clock = clock or utc_now
+        self._after_publish = after_publish
+        self._dispatcher = ListenerDispatcher(self._settings.listener_queue_size)
+        self._lock = threading.RLock()
+        self._backend: Backend | None = None
+        self._wakeup: WakeupSender | None = None
+        super().__init__()
+
+    @property
+    def settings(self) -> SchedulerSettings:
+        """The settings this scheduler runs with."""
+        return self._settings
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        func: str | Callable[..., Any],
+        trigger: str | Trigger | None = None,
+        args: list[Any] | tuple[Any, ...] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: float | Unset | None = UNSET,
+        coalesce: bool | Unset = UNSET,
+        max_instances: int | Unset = UNSET,
+        next_run_time: Any = UNSET,
+        replace_existing: bool = False,
+        queue: str | Unset = UNSET,
+        **trigger_args: Any,
+    ) -> Job:
+        """Add a job; returns it as stored.  See APScheduler's ``add_job``.
+
+        ``func`` is a registered name, ``"module:qualname"`` or a module-level function;
+        ``args``/``kwargs`` must be JSON.  ``next_run_time=None`` adds the job paused.  With
+        ``replace_existing`` and an unchanged trigger the stored next run time is kept, so
+        re-adding jobs at start-up keeps the catch-up of runs missed while down.
+        """
+        now = self._clock()
+        options = {
+            "id": id, "name": name, "args": args, "kwargs": kwargs,
+            "misfire_grace_time": misfire_grace_time, "coalesce": coalesce,
+            "max_instances": max_instances, "next_run_time": next_run_time, "queue": queue,
+        }  # fmt: skip
+        zone = self._settings.zone
+        built = to_trigger(trigger, trigger_args, zone, now)
+        job = build_job(
+            func, built, options, defaults=self._settings.job_defaults, zone=zone, now=now
+        )
+        store = self._store()
+        if replace_existing:
+            existing = store.get_job(job.id)
+            if existing is not None and existing.trigger == job.trigger and next_run_time is UNSET:
+                job = job.replace(
+                    next_run_time=existing.next_run_time, next_fire_time=existing.next_fire_time
+                )
+        store.add_job(job, replace_existing=replace_existing)
+        self._changed(EVENT_JOB_ADDED, job.id)
+        return job
+
+    def scheduled_job(
+        self, trigger: str | Trigger | None = None, **options: Any
+    ) -> Callable[[F], F]:
+        """Decorator form of ``add_job``.
+
+        Unlike APScheduler the id defaults to the function's reference and the job is
+        replaced if it exists, so importing the module again never adds a duplicate.
+        """
+
+        def decorate(func: F) -> F:
+            from shared.funcref import func_ref
+
+            options.setdefault("id", func_ref(func))
+            options.setdefault("replace_existing", True)
+            self.add_job(func, trigger, **options)
+            return func
+
+        return decorate
+
+    def modify_job(self, job_id: str, **changes: Any) -> Job:
+        """Change attributes of a job (not its id); returns the job as changed."""
+        job = self._require(job_id)
+        changed = apply_changes(job, changes, self._settings.zone)
+        self._store().update_job(changed, schedule="next_run_time" in changes)
+        self._changed(EVENT_JOB_MODIFIED, job_id)
+        return changed
+
+    def reschedule_job(
+        self, job_id: str, trigger: str | Trigger | None = None, **trigger_args: Any
+    ) -> Job:
+        """Give a job a new trigger; its next run time is computed from now."""
+        job = self._require(job_id)
+        now = self._clock()
+        built = to_trigger(trigger, trigger_args, self._settings.zone, now)
+        run, fire = schedule(built, job_id, now)
+        changed = job.replace(trigger=built, next_run_time=run, next_fire_time=fire)
+        self._store().update_job(changed)
+        self._changed(EVENT_JOB_MODIFIED, job_id)
+        return changed
+
+    def pause_job(self, job_id: str) -> Job:
+        """Stop a job's runs until ``resume_job`` (its next run time becomes None)."""
+        changed = self._require(job_id).replace(next_run_time=None, next_fire_time=None)
+        self._store().update_job(changed)
+        self._changed(EVENT_JOB_MODIFIED, job_id)
+        return changed
+
+    def resume_job(self, job_id: str) -> Job | None:
+        """Resume a paused job from now; a job whose trigger is done is removed (None)."""
+        job = self._require(job_id)
+        run, fire = schedule(job.trigger, job_id, self._clock())
+        if run is None:
+            self.remove_job(job_id)
+            return None
+        changed = job.replace(next_run_time=run, next_fire_time=fire)
+        self._store().update_job(changed)
+        self._changed(EVENT_JOB_MODIFIED, job_id)
+        return changed
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete a job; raises ``JobLookupError`` if there is none with this id."""
+        self._store().remove_job(job_id)
+        self._changed(EVENT_JOB_REMOVED, job_id)
+
+    def remove_all_jobs(self) -> None:
+        """Delete every job."""
+        self._store().remove_all_jobs()
+        self._dispatcher.dispatch(SchedulerEvent(code=EVENT_ALL_JOBS_REMOVED))
+        self._notify()
+
+    def get_job(self, job_id: str) -> Job | None:
+        """The job with this id, or None."""
+        return self._store().get_job(job_id)
+
+    def get_jobs(self) -> list[Job]:
+        """Every job, soonest next run first, paused jobs last."""
+        return self._store().get_jobs()
+
+    def print_jobs(self, out: IO[str] | None = None) -> None:
+        """Print the jobs as APScheduler does (times in the scheduler's time zone)."""
+        out = out or sys.stdout
+        jobs = self.get_jobs()
+        print("Jobstore default:", file=out)
+        if not jobs:
+            print("    No scheduled jobs", file=out)
+        for job in jobs:
+            print(f"    {job.describe(self._settings.zone)}", file=out)
+
+    # -- history and listeners -------------------------------------------------------
+
+    @property
+    def history(self) -> RunHistory:
+        """Run history and worker liveness, as reported by workers."""
+        return self._open().history
+
+    def add_listener(self, callback: Listener, mask: int = EVENT_ALL) -> None:
+        """Call ``callback(event)`` (on a listener thread) for events matching ``mask``."""
+        self._dispatcher.add_listener(callback, mask)
+
+    def remove_listener(self, callback: Listener) -> None:
+        """Stop calling ``callback``."""
+        self._dispatcher.remove_listener(callback)
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _require(self, job_id: str) -> Job:
+        job = self._store().get_job(job_id)
+        if job is None:
+            raise JobLookupError(job_id)
+        return job
+
+    def _store(self) -> JobStore:
+        return self._open().store
+
+    def _open(self) -> Backend:
+        """The stores, opened (and the schema upgraded) on first use."""
+        with self._lock:
+            if self._backend is None:
+                self._backend = open_backend(self._settings.database_url.reveal(), self._clock)
+            return self._backend
+
+    def _changed(self, code: int, job_id: str) -> None:
+        self._dispatcher.dispatch(JobEvent(code=code, job_id=job_id))
+        self._notify()
+
+    def _notify(self) -> None:
+        """Wake this process's loop and, through the broker, every other scheduler."""
+        self._wake_local()
+        with self._lock:
+            if self._wakeup is None:
+                self._wakeup = WakeupSender(
+                    self._settings.broker_url.reveal(),
+                    self._settings.topology(),
+                    name=f"dueq-client {self._settings.scheduler_id}",
+                )
+            sender = self._wakeup
+        sender.send()
+
+    def _release(self) -> None:
+        with self._lock:
+            wakeup, self._wakeup = self._wakeup, None
+            backend, self._backend = self._backend, None
+        if wakeup is not None:
+            wakeup.close()
+        if backend is not None:
+            backend.close()
+
+
+class BackgroundScheduler(Scheduler):
+    """``start()`` runs the scheduler in background threads and returns at once."""
+
+
+class BlockingScheduler(Scheduler):
+    """``start()`` runs the scheduler until ``shutdown()`` (or SIGINT/SIGTERM in the CLI)."""
+
+    def start(self, paused: bool = False) -> None:
+        super().start(paused=paused)
+        try:
+            self.wait_for_shutdown()
+        finally:  # shutdown() from a signal handler, or KeyboardInterrupt: finish cleanly
+            self.shutdown()

@@ -1,0 +1,149 @@
+"""The scheduler's settings: one frozen object read at the edge and passed down.
+
+Built from keyword arguments, an APScheduler-style dict or ``DUEQ_*`` environment variables
+(nested fields with ``__``: ``DUEQ_JOB_DEFAULTS__COALESCE=false``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from shared.errors import ConfigError
+from shared.settings import DueqSettings
+from shared.topology import DEFAULT_QUEUE, validate_name
+
+__all__ = ["JobDefaults", "SchedulerSettings", "build_settings", "default_scheduler_id"]
+
+# The wire protocol caps max_instances at this many (RunRequest.max_instances).
+_MAX_INSTANCES_LIMIT = 10_000
+
+# Prefixes APScheduler's ``configure(gconfig)`` accepts on flat keys ("apscheduler.timezone").
+_GCONFIG_PREFIXES = ("apscheduler.", "dueq.")
+
+
+def default_scheduler_id() -> str:
+    """``host-pid-random``: unique per process, readable in the leader table and logs."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class JobDefaults(BaseModel):
+    """Values a job gets for the options ``add_job`` was not given.
+
+    The defaults differ from APScheduler 3 on purpose: run late rather than silently never
+    (no grace limit), one catch-up run after downtime, one instance at a time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    misfire_grace_time: Annotated[float, Field(ge=0)] | None = None
+    coalesce: bool = True
+    max_instances: Annotated[int, Field(ge=1, le=_MAX_INSTANCES_LIMIT)] = 1
+    queue: str = DEFAULT_QUEUE
+
+    @field_validator("queue")
+    @classmethod
+    def _valid_queue(cls, value: str) -> str:
+        return validate_name("queue", value)
+
+
+class SchedulerSettings(DueqSettings):
+    """Everything the scheduler service and the ``Scheduler`` API are configured with."""
+
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        env_prefix="DUEQ_", frozen=True, extra="forbid", env_nested_delimiter="__"
+    )
+
+    # Zone that naive datetimes and triggers without their own zone are read in.
+    timezone: str = "UTC"
+    # Holder name in the leader lease; must differ between processes.
+    scheduler_id: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        default_factory=default_scheduler_id
+    )
+    # A dead leader is replaced within this time; the leader renews every third of it.
+    lease_seconds: Annotated[float, Field(gt=0)] = 15.0
+    # Due jobs fetched, published and committed per transaction.
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
+    # Most missed run-times enumerated per job after downtime (see producer.catchup).
+    max_catchup_runs: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
+    # The loop re-plans at least this often even if no wakeup arrives (a lost wakeup costs
+    # at most this much delay).
+    max_sleep_seconds: Annotated[float, Field(gt=0)] = 10.0
+    # Events waiting for listeners; beyond this they are dropped with a warning rather than
+    # stalling the loop or the events consumer.
+    listener_queue_size: Annotated[int, Field(ge=1)] = 10_000
+    # Unacknowledged events the events consumer holds at once.
+    events_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 100
+    job_defaults: JobDefaults = JobDefaults()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """``timezone`` as a ``ZoneInfo``."""
+        return ZoneInfo(self.timezone)
+
+
+def build_settings(
+    settings: SchedulerSettings | None,
+    gconfig: Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+) -> SchedulerSettings:
+    """Merge the three ways of configuring a ``Scheduler`` into one settings object.
+
+    A ready ``settings`` object is taken as it is; otherwise ``gconfig`` (APScheduler-style,
+    flat dotted keys allowed) is overlaid by ``options``, and the environment fills the rest.
+    """
+    if settings is not None:
+        if gconfig or options:
+            raise ConfigError("pass either a SchedulerSettings object or options, not both")
+        return settings
+    merged = _nest(gconfig or {})
+    for key, value in options.items():
+        if key == "job_defaults" and isinstance(value, Mapping):
+            merged["job_defaults"] = {**merged.get("job_defaults", {}), **value}
+        else:
+            merged[key] = value
+    try:
+        return SchedulerSettings(**merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from exc
+
+
+def _nest(gconfig: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"apscheduler.job_defaults.coalesce": False}`` -> ``{"job_defaults": {...}}``."""
+    nested: dict[str, Any] = {}
+    for raw_key, value in gconfig.items():
+        key = raw_key
+        for prefix in _GCONFIG_PREFIXES:
+            key = key.removeprefix(prefix)
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        elif isinstance(value, Mapping):
+            nested[head] = {**nested.get(head, {}), **value}
+        else:
+            nested[head] = value
+    return nested
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "settings"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid scheduler settings: " + "; ".join(parts)

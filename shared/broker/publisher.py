@@ -1,0 +1,171 @@
+"""Publishing with publisher confirms, many messages in flight at once.
+
+Waiting for each confirm before the next publish costs a round trip (and on durable
+queues an fsync) per message: about 1.2k msg/s on the reference machine.  Here messages
+are sent back to back, acks are collected as they arrive, and ``publish_many`` returns
+once every message of the batch is confirmed: about ten times faster.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from shared.broker.confirms import ConfirmTracker
+from shared.broker.convert import to_transport
+from shared.broker.errors import PublishError, PublishFailure
+from shared.broker.link import Link, describe, is_caused_by
+from shared.broker.memory import check_route
+from shared.broker.messages import OutgoingMessage
+
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Publisher"]
+
+# Unconfirmed messages allowed at once.  Enough to keep the pipe full (confirms come back
+# in batches after each fsync), small enough that a lost connection leaves a bounded
+# number of messages whose fate is unknown.
+DEFAULT_MAX_IN_FLIGHT = 1000
+_BASIC_PUBLISH = (60, 40)
+
+
+class Publisher:
+    """Publishes ``OutgoingMessage``s and waits until the broker has taken them all.
+
+    Obtained from ``BrokerConnection.publisher()``; uses a channel of its own.  It
+    survives a reconnect of its ``BrokerConnection``: the next publish opens a new channel.
+    Like the connection, it must be used from the connection's thread only.
+    """
+
+    def __init__(
+        self, current_link: Callable[[], Link], *, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be >= 1, not {max_in_flight}")
+        self._current_link = current_link
+        self._max_in_flight = max_in_flight
+        self._link: Link | None = None
+        self._channel: Any = None
+        self._tracker = ConfirmTracker()
+
+    def publish(self, message: OutgoingMessage) -> None:
+        """Publish one message and wait for its confirm (see ``publish_many``)."""
+        self.publish_many([message])
+
+    def publish_many(self, messages: Sequence[OutgoingMessage], *, timeout: float = 30.0) -> None:
+        """Publish ``messages`` in order; return once the broker confirmed every one.
+
+        Raises ``PublishError`` listing the messages the broker returned as unroutable
+        (those published ``mandatory``, the default), nacked, or refused (e.g. no such
+        exchange); all others were confirmed.  Raises ``BrokerUnavailable`` when the connection is
+        lost or ``timeout`` seconds pass without every confirm: the fate of unconfirmed
+        messages is then unknown, so publish them again after reconnecting.  On
+        ``memory://`` there are no confirms: messages are queued before this returns.
+        """
+        if not messages:
+            return
+        link = self._current_link()
+        if link.is_amqp:
+            self._publish_confirmed(link, messages, timeout)
+        else:
+            self._publish_in_memory(link, messages)
+
+    def close(self) -> None:
+        """Close this publisher's channel (the connection stays open)."""
+        channel, link = self._channel, self._link
+        self._channel = self._link = None
+        if channel is not None and link is not None and link.alive:
+            with link.guard("close publisher"):
+                channel.close()
+
+    def _publish_confirmed(
+        self, link: Link, messages: Sequence[OutgoingMessage], timeout: float
+    ) -> None:
+        channel = self._confirm_channel(link)
+        tracker = self._tracker
+        deadline = time.monotonic() + timeout
+        with link.guard("publish"):
+            try:
+                for message in messages:
+                    self._wait_for_confirms(link, self._max_in_flight - 1, deadline, timeout)
+                    tracker.sent(message)
+                    channel.basic_publish(
+                        to_transport(channel, message),
+                        exchange=message.exchange,
+                        routing_key=message.routing_key,
+                        mandatory=message.mandatory,
+                    )
+                self._wait_for_confirms(link, 0, deadline, timeout)
+            except link.channel_errors as exc:
+                if not is_caused_by(exc, [_BASIC_PUBLISH]):
+                    raise
+                # e.g. NOT_FOUND (no such exchange): the broker closed this channel, so
+                # nothing still in flight on it will be confirmed.
+                tracker.abandon(describe(exc))
+                self._drop_channel()
+        failures = tracker.take_failures()
+        if failures:
+            raise PublishError(failures, len(messages))
+
+    def _wait_for_confirms(self, link: Link, allowed: int, deadline: float, timeout: float) -> None:
+        """Read frames until at most ``allowed`` messages are unconfirmed."""
+        while self._tracker.in_flight > allowed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                # The broker is blocked or gone silent; a clean channel close could hang
+                # as well, so give the whole connection up and let the caller reconnect.
+                raise link.fail(
+                    "publish",
+                    TimeoutError(
+                        f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"
+                    ),
+                )
+            link.read_frames(remaining)
+
+    def _confirm_channel(self, link: Link) -> Any:
+        if self._link is link and self._channel is not None:
+            return self._channel
+        channel = link.channel()
+        with link.guard("enable publisher confirms"):
+            channel.confirm_select()
+        # Sequence numbers restart at 1 on every confirm-mode channel.
+        self._tracker = tracker = ConfirmTracker()
+        channel.events["basic_ack"].add(tracker.acked)
+        channel.events["basic_nack"].add(tracker.nacked)
+        channel.events["basic_return"].add(functools.partial(_on_return, tracker))
+        self._link, self._channel = link, channel
+        return channel
+
+    def _drop_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            channel.close()  # py-amqp reopened it after the broker's close; we don't want it
+
+    def _publish_in_memory(self, link: Link, messages: Sequence[OutgoingMessage]) -> None:
+        if self._link is not link or self._channel is None:
+            self._link, self._channel = link, link.channel()
+        channel = self._channel
+        failures = []
+        with link.guard("publish"):
+            for message in messages:
+                routed, refusal = check_route(channel, link.channel_errors, message)
+                if refusal is not None:
+                    failures.append(PublishFailure(message=message, reason=refusal))
+                if not routed:
+                    continue
+                channel.basic_publish(
+                    to_transport(channel, message),
+                    exchange=message.exchange,
+                    routing_key=message.routing_key,
+                )
+        if failures:
+            raise PublishError(failures, len(messages))
+
+
+def _on_return(
+    tracker: ConfirmTracker, exc: Any, exchange: str, routing_key: str, message: Any
+) -> None:
+    """py-amqp's ``basic_return`` callback: the broker sent a mandatory message back."""
+    reply_text = getattr(exc, "reply_text", None) or str(exc)
+    body = message.body if isinstance(message.body, bytes) else str(message.body).encode()
+    tracker.returned(exchange, routing_key, body, f"unroutable: {reply_text}")

@@ -1,0 +1,116 @@
+"""Worker events on the events queue reach listeners (APScheduler codes) and run history."""
+
+from __future__ import annotations
+
+import queue
+from datetime import UTC, datetime
+from typing import Any
+
+from producer import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+    SchedulerEvent,
+)
+from producer.history import RunStatus
+from shared.broker import BrokerConnection, OutgoingMessage
+from shared.protocol import (
+    ExceptionInfo,
+    JobError,
+    JobExecuted,
+    JobMissed,
+    JobStarted,
+    WorkerOnline,
+    encode,
+    make_run_id,
+)
+from shared.topology import Topology
+from tests.integration.producer.conftest import MakeScheduler
+from tests.integration.producer.producer_support import wait_until
+
+T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
+WORKER: dict[str, Any] = {"worker_id": "w1", "hostname": "host-1", "pid": 42, "emitted_at": T0}
+
+
+def about(job_id: str) -> dict[str, Any]:
+    return {**WORKER, "run_id": make_run_id(job_id, T0), "job_id": job_id, "scheduled_at": T0}
+
+
+def send(rabbitmq_url: str, topology: Topology, bodies: list[bytes]) -> None:
+    with BrokerConnection(rabbitmq_url) as connection:
+        connection.declare_topology(topology, ())
+        connection.publisher().publish_many(
+            [
+                OutgoingMessage(body=b, exchange="", routing_key=topology.events_queue)
+                for b in bodies
+            ]
+        )
+
+
+def test_events_reach_listeners_with_their_codes_and_land_in_run_history(
+    database_url: str, make_scheduler: MakeScheduler, rabbitmq_url: str, topology: Topology
+) -> None:
+    scheduler = make_scheduler(database_url)
+    heard: queue.Queue[SchedulerEvent] = queue.Queue()
+    scheduler.add_listener(heard.put, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.start()
+    wait_until(lambda: scheduler.is_leader, "leadership")
+    timing: dict[str, Any] = {
+        "started_at": T0,
+        "finished_at": T0,
+        "duration_s": 1.5,
+        "lateness_s": 0.2,
+    }
+    error = ExceptionInfo(type="builtins.ValueError", message="bad", traceback="Traceback...")
+    send(
+        rabbitmq_url,
+        topology,
+        [
+            encode(WorkerOnline(**WORKER, queues=["default"], concurrency=4, executor="thread",
+                                version="0.1.0")),
+            encode(JobExecuted(**about("ok"), **timing, retval={"rows": 3})),
+            b'{"protocol": 1, "event": "job_exploded"}',  # not ours: dead-lettered, skipped
+            encode(JobError(**about("boom"), **timing, exception=error)),
+            # A redelivered job_started arriving after the outcome must not turn it back.
+            encode(JobStarted(**about("ok"), started_at=T0, lateness_s=0.2)),
+            encode(JobMissed(**about("late"), lateness_s=99.0, misfire_grace_time=5.0)),
+        ],
+    )  # fmt: skip
+    got = [heard.get(timeout=20) for _ in range(3)]
+    assert all(isinstance(e, JobExecutionEvent) for e in got)
+    executed, failed, missed = got
+    assert isinstance(executed, JobExecutionEvent)
+    assert (executed.code, executed.job_id, executed.retval) == (
+        EVENT_JOB_EXECUTED,
+        "ok",
+        {"rows": 3},
+    )
+    assert (executed.scheduled_run_time, executed.run_id) == (T0, make_run_id("ok", T0))
+    assert (executed.worker_id, executed.hostname, executed.duration_s) == ("w1", "host-1", 1.5)
+    assert isinstance(failed, JobExecutionEvent)
+    assert failed.code == EVENT_JOB_ERROR
+    assert failed.exception is not None
+    assert (failed.exception.type_name, failed.exception.message) == ("builtins.ValueError", "bad")
+    assert failed.traceback == "Traceback..."
+    assert missed.code == EVENT_JOB_MISSED
+
+    # Events are recorded, then heard, in order: everything sent before "late" is recorded.
+    history = scheduler.history
+    late = history.get_run(make_run_id("late", T0))
+    assert late is not None
+    assert late.status is RunStatus.MISSED
+    ok = history.get_run(make_run_id("ok", T0))
+    assert ok is not None
+    assert (ok.status, ok.retval, ok.worker_id) == (RunStatus.EXECUTED, {"rows": 3}, "w1")
+    boom = history.get_run(make_run_id("boom", T0))
+    assert boom is not None
+    assert (boom.status, boom.exception_type) == (RunStatus.ERROR, "builtins.ValueError")
+    [worker] = history.get_workers()
+    assert (worker.worker_id, worker.status, worker.concurrency) == ("w1", "online", 4)
+    assert _depth(rabbitmq_url, topology.dead_letter_queue) == 1
+
+
+def _depth(url: str, queue_name: str) -> int:
+    with BrokerConnection(url) as connection:
+        return connection.queue_depth(queue_name)

@@ -1,0 +1,98 @@
+"""Two scheduler processes on one store: one publishes; kill it and the other takes over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from itertools import pairwise
+
+import pytest
+import sqlalchemy as sa
+
+from producer.leader import SqlLeaderLease
+from shared.db import create_engine
+from shared.topology import Topology
+from tests.integration.producer.conftest import MakeScheduler
+from tests.integration.producer.producer_support import RunCollector, wait_until
+
+LEASE_SECONDS = 2.0
+STEP = timedelta(seconds=0.5)
+
+
+@pytest.fixture
+def engine(pg_schema_url: str) -> Iterator[sa.Engine]:
+    made = create_engine(pg_schema_url)
+    yield made
+    made.dispose()
+
+
+def start_scheduler(name: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dueq", "scheduler", "--scheduler-id", name,
+         "--lease-seconds", str(LEASE_SECONDS)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_only_the_leader_publishes_and_a_standby_takes_over_within_the_lease(
+    pg_schema_url: str,
+    make_scheduler: MakeScheduler,
+    engine: sa.Engine,
+    rabbitmq_url: str,
+    topology: Topology,
+) -> None:
+    client = make_scheduler(pg_schema_url)
+    client.add_job(
+        "pkg.jobs:tick", "interval", seconds=STEP.total_seconds(), id="j", coalesce=False
+    )
+    env = {**os.environ, "DUEQ_BROKER_URL": rabbitmq_url, "DUEQ_DATABASE_URL": pg_schema_url,
+           "DUEQ_PREFIX": topology.prefix}  # fmt: skip
+    schedulers = {name: start_scheduler(name, env) for name in ("alpha", "beta")}
+    lease = SqlLeaderLease(engine)
+    try:
+        with RunCollector(rabbitmq_url, topology) as collector:
+            before = collector.wait_for(lambda rs: len(rs) >= 6, "six runs from the leader")
+            current = lease.current()
+            assert current is not None
+            leader, epoch = current.holder, current.epoch
+            assert {run.epoch for run in before} == {epoch}
+            # Kill the leader right after a commit, so no batch of its is in flight.
+            last = collector.runs[-1].scheduled_at
+            wait_until(
+                lambda: (
+                    (j := client.get_job("j")) is not None
+                    and j.next_run_time is not None
+                    and j.next_run_time > last
+                ),
+                "the leader's commit",
+            )
+            schedulers[leader].send_signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            runs = collector.wait_for(
+                lambda rs: sum(r.epoch > epoch for r in rs) >= 4, "runs from the new leader"
+            )
+            first_new = next(i for i, r in enumerate(runs) if r.epoch > epoch)
+            took_over = time.monotonic() - killed_at
+    finally:
+        for process in schedulers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = {name: process.wait(20) for name, process in schedulers.items()}
+    standby = next(name for name in schedulers if name != leader)
+    assert codes[standby] == 0
+    successor = lease.current()
+    assert successor is not None
+    assert successor.epoch > epoch
+    old = {r.run_id for r in runs[:first_new]}
+    new = {r.run_id for r in runs[first_new:]}
+    assert not old & new, "a run was published by both schedulers"
+    assert len(runs) == len(old) + len(new)
+    times = sorted(r.scheduled_at for r in runs)
+    assert all(b - a == STEP for a, b in pairwise(times)), "a run was lost"
+    # Within the lease, plus the standby's renewal step and its first publish.
+    assert took_over < LEASE_SECONDS + LEASE_SECONDS / 3 + 1.0

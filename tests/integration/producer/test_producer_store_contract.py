@@ -1,0 +1,212 @@
+"""One contract for every JobStore, LeaderLease and RunHistory: memory, SQLite, PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from producer.backend import Backend, open_backend
+from producer.history import RunStatus
+from producer.job import Job
+from producer.leader import LeaseLost
+from producer.store import JobUpdate, SubmittedRun
+from shared.errors import ConflictingIdError, JobLookupError
+from shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOnline, make_run_id
+from shared.triggers import CronTrigger, IntervalTrigger
+
+T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
+LEASE = timedelta(seconds=10)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "memory":
+        url = "memory://"
+    else:
+        url = request.getfixturevalue(
+            "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
+        )
+    opened = open_backend(url, clock=lambda: T0)
+    yield opened
+    opened.close()
+
+
+def a_job(job_id: str, at: datetime | None = T0, **changes: object) -> Job:
+    trigger = IntervalTrigger(seconds=10, start_date=T0, timezone="UTC")
+    job = Job(
+        id=job_id,
+        name=f"name-{job_id}",
+        func="pkg.jobs:work",
+        trigger=trigger,
+        args=(1, "a", None, [True]),
+        kwargs={"x": {"y": 2.5}},
+        misfire_grace_time=30.0,
+        coalesce=False,
+        max_instances=3,
+        queue="q1",
+        next_run_time=at,
+        next_fire_time=at,
+    )
+    return job.replace(**changes)
+
+
+def test_a_job_round_trips_through_the_store(backend: Backend) -> None:
+    job = a_job("j")
+    backend.store.add_job(job)
+    assert backend.store.get_job("j") == job
+    assert backend.store.get_job("missing") is None
+
+
+def test_adding_an_existing_id_conflicts_unless_replacing(backend: Backend) -> None:
+    backend.store.add_job(a_job("j"))
+    with pytest.raises(ConflictingIdError):
+        backend.store.add_job(a_job("j", name="other"))
+    backend.store.add_job(a_job("j", name="other"), replace_existing=True)
+    stored = backend.store.get_job("j")
+    assert stored is not None
+    assert stored.name == "other"
+
+
+def test_update_without_schedule_keeps_the_stored_run_times(backend: Backend) -> None:
+    backend.store.add_job(a_job("j"))
+    later = T0 + timedelta(hours=1)
+    backend.store.update_job(a_job("j", at=later, name="renamed"), schedule=False)
+    stored = backend.store.get_job("j")
+    assert stored is not None
+    assert (stored.name, stored.next_run_time) == ("renamed", T0)
+    backend.store.update_job(a_job("j", at=later, trigger=CronTrigger(minute=5, timezone="UTC")))
+    stored = backend.store.get_job("j")
+    assert stored is not None
+    assert stored.next_run_time == later
+    assert stored.trigger == CronTrigger(minute=5, timezone="UTC")
+    with pytest.raises(JobLookupError):
+        backend.store.update_job(a_job("missing"))
+
+
+def test_remove_and_remove_all(backend: Backend) -> None:
+    backend.store.add_job(a_job("a"))
+    backend.store.add_job(a_job("b"))
+    backend.store.remove_job("a")
+    with pytest.raises(JobLookupError):
+        backend.store.remove_job("a")
+    backend.store.remove_all_jobs()
+    assert backend.store.get_jobs() == []
+
+
+def test_jobs_are_listed_soonest_first_with_paused_ones_last(backend: Backend) -> None:
+    backend.store.add_job(a_job("paused", at=None))
+    backend.store.add_job(a_job("late", at=T0 + timedelta(hours=2)))
+    backend.store.add_job(a_job("soon", at=T0 + timedelta(hours=1)))
+    assert [j.id for j in backend.store.get_jobs()] == ["soon", "late", "paused"]
+    assert backend.store.get_next_run_time() == T0 + timedelta(hours=1)
+
+
+def test_due_jobs_come_soonest_first_up_to_the_limit(backend: Backend) -> None:
+    for minute in (5, 1, 3, 9):
+        backend.store.add_job(a_job(f"m{minute}", at=T0 + timedelta(minutes=minute)))
+    backend.store.add_job(a_job("paused", at=None))
+    due = backend.store.get_due_jobs(T0 + timedelta(minutes=5), limit=2)
+    assert [j.id for j in due] == ["m1", "m3"]
+    due = backend.store.get_due_jobs(T0 + timedelta(minutes=5), limit=10)
+    assert [j.id for j in due] == ["m1", "m3", "m5"]
+
+
+def test_commit_advances_removes_and_records_submitted_runs(backend: Backend) -> None:
+    for job_id in ("move", "done", "changed"):
+        backend.store.add_job(a_job(job_id))
+    # "changed" was rescheduled through the API after the loop read it: that wins.
+    backend.store.update_job(a_job("changed", at=T0 + timedelta(days=1)))
+    nxt = T0 + timedelta(seconds=10)
+    updates = [
+        JobUpdate(job_id=i, seen_next_run_time=T0, next_run_time=nxt, next_fire_time=nxt)
+        for i in ("move", "changed")
+    ]
+    updates.append(
+        JobUpdate(job_id="done", seen_next_run_time=T0, next_run_time=None, next_fire_time=None,
+                  remove=True)
+    )  # fmt: skip
+    run_id = make_run_id("move", T0)
+    runs = [SubmittedRun(run_id=run_id, job_id="move", scheduled_at=T0, published_at=T0)]
+    lease = backend.leader.acquire("me", T0, LEASE)
+    backend.store.commit_batch(updates, runs, lease=lease, now=T0)
+    backend.store.commit_batch([], runs, lease=lease, now=T0)  # a republish is a no-op
+    moved, changed = backend.store.get_job("move"), backend.store.get_job("changed")
+    assert moved is not None
+    assert changed is not None
+    assert moved.next_run_time == nxt
+    assert changed.next_run_time == T0 + timedelta(days=1)
+    assert backend.store.get_job("done") is None
+    record = backend.history.get_run(run_id)
+    assert record is not None
+    assert (record.status, record.scheduled_at, record.published_at) == (
+        RunStatus.SUBMITTED,
+        T0,
+        T0,
+    )
+
+
+def test_commit_is_refused_once_the_lease_is_no_longer_current(backend: Backend) -> None:
+    backend.store.add_job(a_job("j"))
+    lease = backend.leader.acquire("old", T0, LEASE)
+    assert lease is not None
+    later = T0 + LEASE + timedelta(seconds=1)
+    assert backend.leader.acquire("new", later, LEASE) is not None
+    update = JobUpdate(job_id="j", seen_next_run_time=T0, next_run_time=later, next_fire_time=later)
+    with pytest.raises(LeaseLost):
+        backend.store.commit_batch([update], [], lease=lease, now=later)
+    stored = backend.store.get_job("j")
+    assert stored is not None
+    assert stored.next_run_time == T0
+
+
+def test_the_lease_is_exclusive_until_it_expires_and_the_epoch_rises(backend: Backend) -> None:
+    first = backend.leader.acquire("a", T0, LEASE)
+    assert first is not None
+    assert first.epoch == 1
+    assert backend.leader.acquire("b", T0 + timedelta(seconds=5), LEASE) is None
+    renewed = backend.leader.acquire("a", T0 + timedelta(seconds=5), LEASE)
+    assert renewed is not None
+    assert (renewed.epoch, renewed.expires_at) == (1, T0 + timedelta(seconds=15))
+    taken = backend.leader.acquire("b", T0 + timedelta(seconds=16), LEASE)
+    assert taken is not None
+    assert (taken.holder, taken.epoch) == ("b", 2)
+    backend.leader.release(taken, T0 + timedelta(seconds=17))
+    again = backend.leader.acquire("a", T0 + timedelta(seconds=17), LEASE)
+    assert again is not None
+    assert again.epoch == 3
+    current = backend.leader.current()
+    assert current is not None
+    assert current.holder == "a"
+
+
+def _about_run(**fields: object) -> dict[str, object]:
+    return {
+        "worker_id": "w1", "hostname": "h", "pid": 1, "emitted_at": T0,
+        "run_id": make_run_id("j", T0), "job_id": "j", "scheduled_at": T0, **fields,
+    }  # fmt: skip
+
+
+def test_history_moves_forward_only_and_tracks_workers(backend: Backend) -> None:
+    executed = JobExecuted(
+        **_about_run(started_at=T0, finished_at=T0, duration_s=0.5, lateness_s=0.1, retval={"n": 1})  # type: ignore[arg-type]
+    )
+    backend.history.record(executed, T0)
+    late_start = JobStarted(**_about_run(started_at=T0, lateness_s=0.1))  # type: ignore[arg-type]
+    backend.history.record(late_start, T0)
+    record = backend.history.get_run(make_run_id("j", T0))
+    assert record is not None
+    assert (record.status, record.retval, record.duration_s) == (RunStatus.EXECUTED, {"n": 1}, 0.5)
+    online = WorkerOnline(
+        worker_id="w1", hostname="h", pid=1, emitted_at=T0, queues=["q1"], concurrency=4,
+        executor="thread", version="1",
+    )  # fmt: skip
+    backend.history.record(online, T0)
+    beat = WorkerHeartbeat(
+        worker_id="w1", hostname="h", pid=1, emitted_at=T0, queues=["q1"], running=2, capacity=4
+    )
+    backend.history.record(beat, T0 + timedelta(seconds=5))
+    [worker] = backend.history.get_workers()
+    assert (worker.status, worker.running, worker.queues) == ("online", 2, ("q1",))
+    assert worker.last_seen_at == T0 + timedelta(seconds=5)
