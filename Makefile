@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format schema bench services clean
+.PHONY: run test lint format schema bench services node-deps clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "dueq needs Python 3.11 or newer (none found on PATH)"; exit 1; }
@@ -24,7 +24,11 @@ run: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
-test: $(STAMP) services
+# The Node consumer's dependencies, for the conformance kit (skipped, saying so, without node).
+node-deps:
+	@bash scripts/install-node-worker.sh
+
+test: $(STAMP) services node-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -38,6 +42,11 @@ format: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/dueq schema --out docs/protocol
+
+# Benchmarks against APScheduler, Celery and the broker's ceiling (installs the [bench]
+# extra on first use). BENCH_ARGS="--quick" runs a small smoke version.
+bench: $(STAMP) services
+	bash scripts/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,103 @@
+// The broker side: the layout of docs/protocol.md ("Broker layout") and confirmed publishes.
+//
+// RabbitMQ refuses a redeclaration whose arguments differ from the existing entity's, so
+// every entity is declared with exactly the arguments dueq itself uses.
+
+const { formatUtc, nowUtc } = require("./protocol");
+
+// docs/protocol.md: a quorum run queue dead-letters a message after this many deliveries.
+const DELIVERY_LIMIT = 20;
+
+class Layout {
+  constructor({ prefix, queue, queueType = "quorum" }) {
+    this.prefix = prefix;
+    this.queue = queue;
+    this.queueType = queueType;
+    this.runsExchange = `${prefix}.runs`;
+    this.runQueue = `${prefix}.runs.${queue}`;
+    this.dlx = `${prefix}.dlx`;
+    this.deadQueue = `${prefix}.dead`;
+    this.eventsQueue = `${prefix}.events`;
+  }
+
+  runQueueArguments() {
+    const args = { "x-queue-type": this.queueType, "x-dead-letter-exchange": this.dlx };
+    if (this.queueType === "quorum") args["x-delivery-limit"] = DELIVERY_LIMIT;
+    return args;
+  }
+}
+
+// Declare the runs exchange and queue, the dead-letter pair and the events queue.
+async function declareLayout(channel, layout) {
+  // dueq declares its events and dead queues with the queue type as their only argument.
+  const plain = { durable: true, arguments: { "x-queue-type": layout.queueType } };
+  await channel.assertExchange(layout.runsExchange, "direct", { durable: true });
+  await channel.assertExchange(layout.dlx, "fanout", { durable: true });
+  await channel.assertQueue(layout.deadQueue, plain);
+  await channel.bindQueue(layout.deadQueue, layout.dlx, "");
+  await channel.assertQueue(layout.eventsQueue, plain);
+  await channel.assertQueue(layout.runQueue, { durable: true, arguments: layout.runQueueArguments() });
+  await channel.bindQueue(layout.runQueue, layout.runsExchange, layout.queue);
+}
+
+// Publishes on a confirm channel; each call resolves once the broker confirmed.
+class Publisher {
+  constructor(channel, layout, log) {
+    this.channel = channel;
+    this.layout = layout;
+    // Confirmed but unroutable (no queue called reply_to): retrying cannot help.
+    channel.on("return", (msg) => log(`event lost: no queue named ${msg.fields.routingKey}`));
+  }
+
+  // Publish an event to replyTo (default: the events queue) through the default exchange.
+  event(body, replyTo) {
+    return this.publish("", replyTo || this.layout.eventsQueue, Buffer.from(JSON.stringify(body)), {
+      contentType: "application/json",
+      deliveryMode: 2,
+      correlationId: body.run_id,
+      type: body.event,
+      mandatory: true,
+    });
+  }
+
+  // Republish a bad message to the DLX with the reason headers (docs: Bad messages).
+  deadLetter(msg, reason) {
+    const { expiration: _dropped, ...properties } = msg.properties; // a parked message must not expire
+    // x-delivery-count belongs to one delivery from one quorum queue; a copy would lie.
+    const { "x-delivery-count": _count, ...kept } = properties.headers || {};
+    const headers = {
+      ...kept,
+      "x-dueq-reason": reason,
+      "x-dueq-source-queue": this.layout.runQueue,
+      "x-dueq-dead-at": formatUtc(nowUtc()),
+    };
+    return this.publish(this.layout.dlx, msg.fields.routingKey, msg.content, {
+      ...withoutUndefined(properties),
+      headers,
+      mandatory: true,
+    });
+  }
+
+  publish(exchange, routingKey, content, options) {
+    return new Promise((resolve, reject) => {
+      this.channel.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+}
+
+function withoutUndefined(object) {
+  return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
+}
+
+// url with its password replaced by ***, for logs.
+function redactUrl(url) {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "<unparseable URL>";
+  }
+}
+
+module.exports = { Layout, Publisher, declareLayout, redactUrl };

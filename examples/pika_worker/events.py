@@ -1,0 +1,134 @@
+"""The bodies of the events this consumer publishes (docs/protocol.md, "Events").
+
+Each function returns a plain dict holding exactly the fields event.json lists for that
+event: the schema refuses unknown fields, so nothing extra is ever added.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from examples.pika_worker.protocol import Run, format_utc
+
+__all__ = ["Identity", "Outcome", "exception_info", "json_retval", "new_worker_id"]
+
+# event.json: ExceptionInfo.traceback is at most 32 KiB, message and reasons 4 KiB.
+MAX_TRACEBACK_CHARS = 32 * 1024
+MAX_TEXT_CHARS = 4096
+
+# A return value that is not JSON is reported as its repr, cut to this many characters.
+MAX_REPR_CHARS = 1024
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outcome:
+    """What calling a job produced: a return value or an exception, and when."""
+
+    started_at: datetime
+    finished_at: datetime
+    retval: Any = None
+    error: BaseException | None = None
+
+
+def new_worker_id() -> str:
+    """A worker id unique to this process start."""
+    return f"pika-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Identity:
+    """Who is speaking: the fields every event starts with."""
+
+    worker_id: str = field(default_factory=new_worker_id)
+    hostname: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+
+    def base(self, event: str) -> dict[str, Any]:
+        """The fields of every event."""
+        return {
+            "protocol": 1,
+            "event": event,
+            "worker_id": self.worker_id,
+            "hostname": self.hostname[:255],
+            "pid": self.pid,
+            "emitted_at": format_utc(datetime.now(UTC)),
+        }
+
+    def about(self, event: str, run: Run, *, redelivered: bool) -> dict[str, Any]:
+        """The fields of every event about one run."""
+        return {
+            **self.base(event),
+            "run_id": run.run_id,
+            "job_id": run.job_id,
+            "scheduled_at": format_utc(run.scheduled_at),
+            "redelivered": redelivered,
+        }
+
+    def started(
+        self, run: Run, started_at: datetime, lateness: float, **kw: bool
+    ) -> dict[str, Any]:
+        """``job_started``: every check passed."""
+        body = self.about("job_started", run, **kw)
+        return {**body, "started_at": format_utc(started_at), "lateness_s": lateness}
+
+    def finished(self, run: Run, outcome: Outcome, lateness: float, **kw: bool) -> dict[str, Any]:
+        """``job_executed`` or ``job_error``, from what the call produced."""
+        name = "job_executed" if outcome.error is None else "job_error"
+        body = self.about(name, run, **kw)
+        body["started_at"] = format_utc(outcome.started_at)
+        body["finished_at"] = format_utc(outcome.finished_at)
+        elapsed = (outcome.finished_at - outcome.started_at).total_seconds()
+        body["duration_s"] = max(0.0, elapsed)
+        body["lateness_s"] = lateness
+        if outcome.error is None:
+            body["retval"], body["retval_is_repr"] = json_retval(outcome.retval)
+        else:
+            body["exception"] = exception_info(outcome.error)
+        return body
+
+    def missed(self, run: Run, lateness: float, **kw: bool) -> dict[str, Any]:
+        """``job_missed``: later than the misfire grace time allows."""
+        body = self.about("job_missed", run, **kw)
+        return {**body, "lateness_s": lateness, "misfire_grace_time": run.misfire_grace_time}
+
+    def max_instances(self, run: Run, running: int, **kw: bool) -> dict[str, Any]:
+        """``job_max_instances``: no free instance slot."""
+        body = self.about("job_max_instances", run, **kw)
+        return {**body, "max_instances": run.max_instances, "running": running}
+
+    def rejected(self, reason: str, ids: dict[str, str]) -> dict[str, Any]:
+        """``job_rejected``: a bad message, with whatever ids could be read."""
+        return {**self.base("job_rejected"), "reason": reason[:MAX_TEXT_CHARS], **ids}
+
+
+def json_retval(value: Any) -> tuple[Any, bool]:
+    """The return value if it is JSON, else its truncated repr and ``True``."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return repr(value)[:MAX_REPR_CHARS], True
+    return value, False
+
+
+def exception_info(error: BaseException) -> dict[str, str]:
+    """``exception`` of a ``job_error``: qualified type, message, innermost traceback."""
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    text = "".join(traceback.format_exception(error))
+    return {
+        "type": name[:255],
+        "message": str(error)[:MAX_TEXT_CHARS],
+        # Python prints the innermost frame last, so keeping the tail keeps it.
+        "traceback": text[-MAX_TRACEBACK_CHARS:],
+    }

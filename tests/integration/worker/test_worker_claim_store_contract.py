@@ -1,0 +1,150 @@
+"""One contract suite for every ClaimStore: memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shared.db import create_engine, upgrade_schema
+from shared.protocol import RunRequest, decode_run, make_run_id
+from worker.claims import (
+    Claimed,
+    ClaimStatus,
+    ClaimStore,
+    Duplicate,
+    Full,
+    MemoryClaimStore,
+    SqlClaimStore,
+)
+
+NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+def make_run(job_id: str = "job-1", minute: int = 0, max_instances: int = 1) -> RunRequest:
+    scheduled = NOW + timedelta(minutes=minute)
+    return RunRequest(
+        run_id=make_run_id(job_id, scheduled),
+        job_id=job_id,
+        job_name=job_id,
+        func="tests.jobs:noop",
+        scheduled_at=scheduled,
+        published_at=scheduled,
+        max_instances=max_instances,
+        epoch=1,
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest) -> Iterator[ClaimStore]:
+    if request.param == "memory":
+        yield MemoryClaimStore()
+        return
+    url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
+    engine = create_engine(request.getfixturevalue(url_fixture))
+    upgrade_schema(engine)
+    sql_store = SqlClaimStore(engine)
+    yield sql_store
+    sql_store.close()
+
+
+def test_a_free_slot_is_claimed_and_the_same_run_then_is_a_duplicate(store: ClaimStore) -> None:
+    run = make_run()
+    assert store.lookup(run.run_id, NOW) is None
+    assert store.claim(run, "w1", NOW, LEASE) == Claimed()
+    assert store.claim(run, "w2", NOW, LEASE) == Duplicate(ClaimStatus.RUNNING)
+    assert store.lookup(run.run_id, NOW) == Duplicate(ClaimStatus.RUNNING)
+
+
+def test_a_finished_run_stays_a_duplicate_and_frees_its_slot(store: ClaimStore) -> None:
+    first, second = make_run(minute=0), make_run(minute=1)
+    store.claim(first, "w1", NOW, LEASE)
+    assert store.claim(second, "w1", NOW, LEASE) == Full(1)
+    store.finish(first.run_id, NOW)
+    assert store.claim(first, "w2", NOW + LEASE * 10, LEASE) == Duplicate(ClaimStatus.FINISHED)
+    assert store.claim(second, "w1", NOW, LEASE) == Claimed()
+
+
+def test_max_instances_counts_only_the_jobs_own_live_claims(store: ClaimStore) -> None:
+    runs = [make_run(minute=m, max_instances=2) for m in range(3)]
+    assert store.claim(make_run("other-job"), "w1", NOW, LEASE) == Claimed()
+    assert store.claim(runs[0], "w1", NOW, LEASE) == Claimed()
+    assert store.claim(runs[1], "w2", NOW, LEASE) == Claimed()
+    assert store.claim(runs[2], "w3", NOW, LEASE) == Full(2)
+
+
+def test_an_expired_lease_frees_the_slot_and_the_run_can_be_taken_over(
+    store: ClaimStore,
+) -> None:
+    first, second = make_run(minute=0), make_run(minute=1)
+    store.claim(first, "dead", NOW, LEASE)
+    later = NOW + LEASE + timedelta(seconds=1)
+    assert store.lookup(first.run_id, later) is None
+    assert store.claim(second, "w2", later, LEASE) == Claimed()
+    store.finish(second.run_id, later)
+    assert store.claim(first, "w2", later, LEASE) == Claimed(taken_over=True)
+
+
+def test_renewing_keeps_the_slot_taken_past_the_first_lease(store: ClaimStore) -> None:
+    first, second = make_run(minute=0), make_run(minute=1)
+    store.claim(first, "w1", NOW, LEASE)
+    assert store.renew("w1", [first.run_id], NOW + LEASE * 2) == {first.run_id}
+    assert store.renew("someone-else", [first.run_id], NOW + LEASE * 9) == set()
+    assert store.claim(second, "w2", NOW + LEASE + timedelta(seconds=1), LEASE) == Full(1)
+
+
+def test_expired_claims_are_abandoned_once_and_returned_again_if_not_reclaimed(
+    store: ClaimStore,
+) -> None:
+    run = make_run()
+    store.claim(run, "dead", NOW, LEASE)
+    assert store.abandon_expired(NOW, LEASE) == []
+    later = NOW + LEASE
+    (expired,) = store.abandon_expired(later, LEASE)
+    assert (expired.run_id, expired.job_id, expired.worker_id) == (run.run_id, run.job_id, "dead")
+    assert decode_run(expired.payload.encode()) == run
+    assert store.abandon_expired(later, LEASE) == []
+    assert store.renew("dead", [run.run_id], later + LEASE) == set()
+    assert [e.run_id for e in store.abandon_expired(later + LEASE, LEASE)] == [run.run_id]
+    assert store.claim(run, "w2", later + LEASE, LEASE) == Claimed(taken_over=True)
+    assert store.abandon_expired(later + LEASE, LEASE) == []
+
+
+def test_a_released_claim_is_forgotten(store: ClaimStore) -> None:
+    run = make_run()
+    store.claim(run, "w1", NOW, LEASE)
+    store.release(run.run_id)
+    assert store.lookup(run.run_id, NOW) is None
+    assert store.claim(run, "w2", NOW, LEASE) == Claimed()
+
+
+def test_purging_old_finished_claims_ends_their_dedupe(store: ClaimStore) -> None:
+    old, recent = make_run(minute=0), make_run(minute=1, max_instances=2)
+    store.claim(old, "w1", NOW, LEASE)
+    store.claim(recent, "w1", NOW, LEASE)
+    store.finish(old.run_id, NOW)
+    store.finish(recent.run_id, NOW + timedelta(hours=1))
+    assert store.purge_finished(NOW + timedelta(minutes=30)) == 1
+    assert store.lookup(old.run_id, NOW) is None
+    assert store.lookup(recent.run_id, NOW) == Duplicate(ClaimStatus.FINISHED)
+
+
+def test_concurrent_claimers_never_exceed_max_instances(store: ClaimStore) -> None:
+    runs = [make_run(minute=m, max_instances=2) for m in range(12)]
+    results: list[object] = []
+    barrier = threading.Barrier(len(runs))
+
+    def claim(run: RunRequest) -> None:
+        barrier.wait()
+        results.append(store.claim(run, f"w-{run.run_id[:4]}", NOW, LEASE))
+
+    threads = [threading.Thread(target=claim, args=(run,)) for run in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(r, Claimed) for r in results) == 2
+    assert sum(isinstance(r, Full) for r in results) == 10

@@ -1,0 +1,1 @@
+"""Job functions and helpers the worker tests run, importable by worker subprocesses."""

@@ -1,0 +1,84 @@
+"""Jobs for the worker tests: allowed with ``--import tests.jobs_for_tests.worker_jobs``.
+
+Jobs that must be observed from outside the worker process (overlap, crashes) record
+what they do in files under a directory the test passes in, so the evidence survives a
+``kill -9`` of the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from shared.funcref import job
+
+# Polling period of jobs that wait for a file the test creates: short enough not to slow
+# tests, long enough to cost nothing.
+_POLL_S = 0.01
+
+
+@job("worker-tests.noop")
+def noop() -> None:
+    """Does nothing (throughput and dedupe tests)."""
+
+
+def add(a: int, b: int) -> int:
+    """Returns a + b (reached as module:qualname, not registered)."""
+    return a + b
+
+
+def fail(message: str) -> None:
+    """Raises ValueError(message)."""
+    raise ValueError(message)
+
+
+def unserializable() -> object:
+    """Returns something JSON cannot hold (reported as a repr)."""
+    return {1, 2, 3}
+
+
+def where() -> dict[str, Any]:
+    """Which process and thread ran the job."""
+    return {"pid": os.getpid(), "thread": threading.current_thread().name}
+
+
+async def async_add(a: int, b: int) -> dict[str, Any]:
+    """An ``async def`` job: awaits, then reports the sum and that a loop was running."""
+    await asyncio.sleep(0)
+    return {"sum": a + b, "loop": asyncio.get_running_loop() is not None}
+
+
+def record_instance(directory: str, seconds: float) -> None:
+    """Write start and end times of this instance to a file of its own in ``directory``."""
+    start = time.time()
+    time.sleep(seconds)
+    end = time.time()
+    path = Path(directory) / f"{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps({"start": start, "end": end, "pid": os.getpid()}))
+
+
+def wait_for_file(marker: str, started: str = "", timeout: float = 60.0) -> str:
+    """Create ``started`` (if given), then return once ``marker`` exists.
+
+    Lets a test hold a job running as long as it needs, without guessing durations.
+    """
+    if started:
+        Path(started).write_text(str(os.getpid()))
+    deadline = time.monotonic() + timeout
+    while not Path(marker).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{marker} never appeared")
+        time.sleep(_POLL_S)
+    return "released"
+
+
+def sleep(seconds: float) -> float:
+    """Sleeps (a long job)."""
+    time.sleep(seconds)
+    return seconds

@@ -1,0 +1,104 @@
+"""``dueq worker``: options, their DUEQ_* fallbacks, and the help text."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from worker import cli
+from worker.settings import WorkerSettings
+
+
+class StubWorker:
+    """Records the settings instead of consuming."""
+
+    seen: list[WorkerSettings] = []
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.seen.append(settings)
+
+    def run(self) -> None:
+        return None
+
+    def request_stop(self) -> None:
+        return None
+
+
+@pytest.fixture
+def stub_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[StubWorker]]:
+    StubWorker.seen = []
+    monkeypatch.setattr(cli, "Worker", StubWorker)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield StubWorker
+    for sig, handler in handlers.items():  # the command installs its own; put pytest's back
+        signal.signal(sig, handler)
+
+
+def invoke(*args: str, env: dict[str, Any] | None = None) -> Any:
+    return CliRunner().invoke(cli.worker_command, list(args), env=env, catch_exceptions=False)
+
+
+def test_help_explains_the_command_with_an_example() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert "dueq worker --import myapp.jobs" in result.output
+    for option in (
+        "--queue",
+        "--concurrency",
+        "--executor",
+        "--import",
+        "--broker-url",
+        "--database-url",
+        "--worker-id",
+        "--shutdown-timeout",
+        "--prefix",
+    ):
+        assert option in result.output
+
+
+def test_options_become_settings(stub_worker: type[StubWorker]) -> None:
+    result = invoke(
+        "-Q",
+        "a",
+        "-Q",
+        "b",
+        "--concurrency",
+        "3",
+        "--executor",
+        "process",
+        "-i",
+        "myapp.jobs",
+        "--broker-url",
+        "memory://",
+        "--database-url",
+        "sqlite:///x.db",
+        "--worker-id",
+        "w1",
+        "--shutdown-timeout",
+        "7",
+        "--prefix",
+        "pfx",
+    )
+    assert result.exit_code == 0, result.output
+    (settings,) = stub_worker.seen
+    assert settings.queues == ("a", "b")
+    assert (settings.concurrency, settings.executor.value) == (3, "process")
+    assert settings.imports == ("myapp.jobs",)
+    assert settings.database_url is not None
+    assert settings.database_url.reveal() == "sqlite:///x.db"
+    assert (settings.worker_id, settings.prefix) == ("w1", "pfx")
+    assert settings.shutdown_timeout.total_seconds() == 7
+
+
+def test_options_not_given_fall_back_to_the_environment(stub_worker: type[StubWorker]) -> None:
+    result = invoke(
+        "--import", "myapp.jobs", env={"DUEQ_CONCURRENCY": "5", "DUEQ_PREFIX": "fromenv"}
+    )
+    assert result.exit_code == 0, result.output
+    (settings,) = stub_worker.seen
+    assert (settings.concurrency, settings.prefix) == (5, "fromenv")

@@ -1,0 +1,128 @@
+"""The allowlist: registered names and module:qualname under --import prefixes, nothing else."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from shared.errors import ConfigError
+from shared.funcref import job
+from tests.jobs_for_tests import worker_jobs
+from worker.registry import NotAllowed, Registry
+
+JOBS = "tests.jobs_for_tests.worker_jobs"
+
+
+class RecordingImporter:
+    """Imports for real, but records every module name asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, name: str) -> types.ModuleType:
+        import importlib
+
+        self.asked.append(name)
+        return importlib.import_module(name)
+
+
+@pytest.fixture
+def importer() -> RecordingImporter:
+    return RecordingImporter()
+
+
+@pytest.fixture
+def registry(importer: RecordingImporter) -> Registry:
+    loaded = Registry([JOBS], importer=importer)
+    loaded.load()
+    return loaded
+
+
+def test_a_job_registered_with_the_decorator_is_found_by_name(registry: Registry) -> None:
+    assert registry.resolve("worker-tests.noop") is worker_jobs.noop
+    assert registry.names == ["worker-tests.noop"]
+
+
+def test_a_module_qualname_under_an_import_prefix_is_resolved(registry: Registry) -> None:
+    assert registry.resolve(f"{JOBS}:add") is worker_jobs.add
+    assert registry.resolve(f"{JOBS}:async_add") is worker_jobs.async_add
+
+
+def test_a_submodule_of_an_allowed_package_is_allowed() -> None:
+    registry = Registry(["tests.jobs_for_tests"])
+    assert registry.resolve(f"{JOBS}:add") is worker_jobs.add
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "os:system",
+        "builtins:eval",
+        "subprocess:Popen",
+        "tests.jobs_for_tests_evil:add",  # shares the prefix text, not the package
+        "tests.jobs_for_tests:worker_jobs",  # the parent package is outside the prefix
+        "../x",
+        "x" * 10_000,
+        "os:system; rm -rf /",
+        "",
+    ],
+)
+def test_hostile_references_are_refused_without_importing_anything(
+    registry: Registry, importer: RecordingImporter, ref: str
+) -> None:
+    importer.asked.clear()
+    with pytest.raises(NotAllowed) as caught:
+        registry.resolve(ref)
+    assert importer.asked == []
+    assert "is not allowed" in caught.value.reason
+    assert len(caught.value.reason) < 500  # a huge name is not echoed back whole
+
+
+@pytest.mark.parametrize(
+    ("ref", "why"),
+    [
+        (f"{JOBS}:os.system", "leaves the allowed module"),
+        (f"{JOBS}:json.dumps", "leaves the allowed module"),
+        (f"{JOBS}:__builtins__", "dunder"),
+        (f"{JOBS}:add.__globals__", "dunder"),
+        (f"{JOBS}:JOB_MISSING", "no attribute"),
+        (f"{JOBS}:_POLL_S", "not a function"),
+        (f"{JOBS}:job", "outside --import"),  # imported from shared.funcref
+        (f"{JOBS}:Path", "outside --import"),
+    ],
+)
+def test_paths_walking_out_of_an_allowed_module_are_refused(
+    registry: Registry, ref: str, why: str
+) -> None:
+    with pytest.raises(NotAllowed, match=why):
+        registry.resolve(ref)
+
+
+def test_an_unknown_registered_name_is_refused(registry: Registry) -> None:
+    with pytest.raises(NotAllowed, match="no job is registered"):
+        registry.resolve("reports.daily")
+
+
+def test_a_worker_without_imports_allows_nothing() -> None:
+    with pytest.raises(NotAllowed, match=r"\(none given\)"):
+        Registry().resolve(f"{JOBS}:add")
+
+
+def test_an_import_module_that_does_not_exist_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cannot import --import module"):
+        Registry(["no.such.module"]).load()
+
+
+def test_two_functions_under_one_name_are_a_config_error() -> None:
+    registry = Registry()
+
+    @job("same")
+    def first() -> None: ...
+
+    @job("same")
+    def second() -> None: ...
+
+    registry.register(first)
+    with pytest.raises(ConfigError, match="two functions"):
+        registry.register(second)

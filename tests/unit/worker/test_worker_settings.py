@@ -1,0 +1,53 @@
+"""Worker settings: defaults, DUEQ_* environment, validation, redaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from worker.settings import DEFAULT_THREAD_CONCURRENCY, ExecutorKind, WorkerSettings
+
+
+def test_defaults_need_no_database_and_use_eight_threads() -> None:
+    settings = WorkerSettings()
+    assert settings.database_url is None
+    assert (settings.executor, settings.concurrency) == (ExecutorKind.THREAD, 8)
+    assert settings.concurrency == DEFAULT_THREAD_CONCURRENCY
+    assert settings.queues == ("default",)
+    assert settings.claim_lease == timedelta(seconds=30)
+    assert settings.heartbeat_interval == timedelta(seconds=10)
+
+
+def test_every_worker_gets_its_own_id() -> None:
+    assert WorkerSettings().worker_id != WorkerSettings().worker_id
+
+
+def test_settings_come_from_dueq_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUEQ_QUEUES", '["a", "b"]')
+    monkeypatch.setenv("DUEQ_EXECUTOR", "asyncio")
+    monkeypatch.setenv("DUEQ_CLAIM_LEASE", "5")
+    monkeypatch.setenv("DUEQ_DATABASE_URL", "postgresql://dueq:s3cret@db/dueq")
+    settings = WorkerSettings()
+    assert settings.queues == ("a", "b")
+    assert settings.concurrency == 64  # the asyncio default
+    assert settings.claim_lease == timedelta(seconds=5)
+    assert "s3cret" not in repr(settings)
+    assert settings.database_url is not None
+    assert "s3cret" in settings.database_url.reveal()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"queues": ()},
+        {"queues": ("bad queue",)},
+        {"imports": ("os; rm",)},
+        {"claim_lease": 0},
+        {"executor": "gevent"},
+    ],
+)
+def test_invalid_settings_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        WorkerSettings(**bad)  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""The checks every run message goes through, one function per step, in DESIGN.md's order.
+
+parse → dedupe → misfire → claim → (execute → report, in ``handler``).  Each function
+decides one thing and has no side effects besides the claim store, so the order and each
+rule can be read, and tested, on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.broker import IncomingMessage
+from shared.errors import DueqError, ProtocolError
+from shared.protocol import RunRequest, decode_run
+from worker.claims import ClaimResult, ClaimStore, Duplicate
+from worker.executors import Executor
+from worker.registry import NotAllowed, Registry
+
+__all__ = [
+    "REDELIVERED_HEADER",
+    "Delivery",
+    "Rejected",
+    "claim",
+    "dedupe",
+    "misfire",
+    "parse",
+]
+
+# Set on a run republished by a reaper after its first worker died mid-run, so the events
+# say "redelivered" even though the broker sees a brand-new message.
+REDELIVERED_HEADER = "x-dueq-redelivered"
+
+
+class Rejected(DueqError):
+    """A message that will never run here: dead-letter it with ``reason`` and report it."""
+
+    def __init__(self, reason: str, run: RunRequest | None = None) -> None:
+        self.reason = reason
+        self.run = run
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A parsed run message, its function, and which consumer generation delivered it."""
+
+    message: IncomingMessage
+    generation: int
+    run: RunRequest
+    func: Callable[..., Any]
+
+    @property
+    def redelivered(self) -> bool:
+        """Delivered before: by the broker, by a reaper's republish, or per quorum count."""
+        message = self.message
+        return bool(
+            message.redelivered
+            or message.headers.get(REDELIVERED_HEADER)
+            or (message.delivery_count or 0) > 0
+        )
+
+
+def parse(
+    message: IncomingMessage, registry: Registry, executor: Executor
+) -> tuple[RunRequest, Callable[..., Any]]:
+    """Step 1: decode and validate the run, and make sure its function may run here.
+
+    Raises ``Rejected`` for malformed or oversize JSON, a wrong schema or protocol
+    version, a function outside the allowlist, or one this executor cannot run.
+    """
+    try:
+        run = decode_run(message.body)
+    except ProtocolError as exc:
+        raise Rejected(exc.reason) from exc
+    try:
+        func = registry.resolve(run.func)
+    except NotAllowed as exc:
+        raise Rejected(exc.reason, run) from exc
+    refusal = executor.refusal(func)
+    if refusal is not None:
+        raise Rejected(
+            f"function {run.func!r} cannot run on the {executor.kind} executor: {refusal}", run
+        )
+    return run, func
+
+
+def dedupe(run: RunRequest, claims: ClaimStore, now: datetime) -> Duplicate | None:
+    """Step 2: a run already running (live lease) or finished is a duplicate to drop."""
+    return claims.lookup(run.run_id, now)
+
+
+def misfire(run: RunRequest, now: datetime) -> float | None:
+    """Step 3: the lateness in seconds if the run is too late to start, else None.
+
+    ``now - scheduled_at > misfire_grace_time`` is missed; a grace time of None never is.
+    """
+    if run.misfire_grace_time is None:
+        return None
+    lateness = (now - run.scheduled_at).total_seconds()
+    return lateness if lateness > run.misfire_grace_time else None
+
+
+def claim(
+    run: RunRequest, claims: ClaimStore, worker_id: str, now: datetime, lease: timedelta
+) -> ClaimResult:
+    """Step 4: take an instance slot (``Claimed``), else ``Full`` or ``Duplicate``."""
+    return claims.claim(run, worker_id, now, lease)

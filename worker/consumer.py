@@ -1,0 +1,369 @@
+"""The broker thread: the only thread that touches the worker's ``BrokerConnection``.
+
+It consumes (prefetch = concurrency, manual acks), parses each delivery and either
+dead-letters it or hands it to a slot, publishes what the other threads put in the outbox
+(events, republished runs) with one round of confirms per batch, and only then acks.  It
+reconnects after a lost connection (tenacity, every attempt logged) and drives the
+graceful stop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from shared.broker import (
+    BrokerConnection,
+    Consumer,
+    DeliveryTagError,
+    IncomingMessage,
+    OutgoingMessage,
+    Publisher,
+    PublishError,
+    dead_letter,
+)
+from shared.errors import BrokerUnavailable, ConfigError
+from shared.retry import retrying
+from shared.topology import Topology
+from worker import checks
+from worker.checks import Delivery
+from worker.executors import Executor
+from worker.outbox import Outbound, Outbox, Settle
+from worker.registry import Registry
+from worker.reporter import Reporter
+from worker.slots import SlotPool
+
+__all__ = ["BrokerLoop", "LoopConfig"]
+
+log = logging.getLogger(__name__)
+
+# Socket wait while nothing is in flight: a delivery wakes it at once, so this only
+# bounds how late a heartbeat or a stop request is noticed.
+_IDLE_POLL_S = 0.25
+# Socket wait while runs are in flight starts tiny (an outcome is usually milliseconds
+# away) and doubles up to the maximum while nothing happens, so long jobs cost no CPU.
+_MIN_BUSY_POLL_S = 0.0005
+_MAX_BUSY_POLL_S = 0.05
+# A "look, don't wait" read (0 would switch the socket to non-blocking mode).
+_NO_WAIT_S = 0.0001
+# Wait for an outcome when the broker cannot send more (every prefetch slot used).
+_SATURATED_WAIT_S = 0.05
+
+
+class _Stopping(Exception):
+    """Raised inside a reconnect attempt when a stop was requested meanwhile."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopConfig:
+    """What the broker thread needs to know besides its collaborators."""
+
+    broker_url: str
+    connection_name: str
+    topology: Topology
+    queues: tuple[str, ...]
+    prefetch: int
+    heartbeat_interval: float
+    shutdown_timeout: float
+    version: str
+
+
+class BrokerLoop:
+    """Runs in one thread from ``run`` until ``stop`` is set and the drain is done."""
+
+    def __init__(
+        self,
+        config: LoopConfig,
+        *,
+        registry: Registry,
+        executor: Executor,
+        reporter: Reporter,
+        outbox: Outbox,
+        slots: SlotPool,
+        running: Callable[[], int],
+    ) -> None:
+        self._config = config
+        self._registry = registry
+        self._executor = executor
+        self._reporter = reporter
+        self._outbox = outbox
+        self._slots = slots
+        self._running = running
+        self._conn = BrokerConnection(config.broker_url, name=config.connection_name)
+        self._publisher: Publisher | None = None
+        self._consumer: Consumer | None = None
+        self._generation = 0
+        self._inbox: deque[tuple[int, IncomingMessage]] = deque()
+        self._held: list[Outbound] = []
+        self._poll = _MIN_BUSY_POLL_S
+        self._next_heartbeat = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, started: Callable[[], None]) -> None:
+        """Connect, announce, serve until ``stop``, then drain and say goodbye."""
+        try:
+            self._connect_retrying(stop)
+            self._outbox.put(Outbound((self._online(),)))
+            started()
+            self._serve_with_reconnects(stop)
+            self._shutdown()
+        except _Stopping:
+            log.info("stop requested while the broker was unreachable")
+        finally:
+            self._conn.close()
+            self._release_waiters()
+
+    def _serve_with_reconnects(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self._serve(stop)
+            except BrokerUnavailable as exc:
+                log.warning(
+                    "%s lost the broker connection: %s; reconnecting",
+                    self._config.connection_name,
+                    exc,
+                )
+                self._forget_deliveries()
+                self._connect_retrying(stop)
+
+    def _connect_retrying(self, stop: threading.Event) -> None:
+        def attempt() -> None:
+            if stop.is_set():
+                raise _Stopping
+            self._connect()
+
+        retrying("broker", log)(attempt)
+
+    def _connect(self) -> None:
+        config = self._config
+        self._conn.connect()
+        self._conn.declare_topology(config.topology, config.queues)
+        self._generation += 1
+        consumer = self._conn.consumer(
+            [config.topology.run_queue(q) for q in config.queues],
+            prefetch=config.prefetch,
+            on_message=functools.partial(self._received, self._generation),
+        )
+        consumer.start()
+        self._consumer = consumer
+        self._publisher = self._publisher or self._conn.publisher()
+        log.info(
+            "consuming %s at %s (prefetch %d)",
+            ", ".join(config.queues),
+            self._conn.url_redacted,
+            config.prefetch,
+        )
+
+    def _forget_deliveries(self) -> None:
+        """After a lost connection the broker redelivers what we held; drop our copies."""
+        self._inbox.clear()
+        dropped = self._slots.take_pending()
+        if dropped:
+            log.info("%d unstarted runs will be redelivered by the broker", len(dropped))
+
+    # -- serving --------------------------------------------------------------------
+
+    def _received(self, generation: int, message: IncomingMessage) -> None:
+        self._inbox.append((generation, message))
+
+    def _serve(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            self._wait()
+            self._dispatch_inbox()
+            self._flush()
+            self._tick()
+
+    def _wait(self) -> None:
+        if self._inbox or self._held or not self._outbox.empty():
+            self._conn.drain_events(_NO_WAIT_S)
+        elif self._saturated():
+            self._held.extend(self._outbox.take(timeout=_SATURATED_WAIT_S))
+            self._conn.drain_events(_NO_WAIT_S)
+        elif self._slots.busy == 0 and self._running() == 0:
+            self._conn.drain_events(_IDLE_POLL_S)
+        elif self._conn.drain_events(self._poll) or not self._outbox.empty():
+            self._poll = _MIN_BUSY_POLL_S
+        else:
+            self._poll = min(self._poll * 2, _MAX_BUSY_POLL_S)
+
+    def _saturated(self) -> bool:
+        consumer = self._consumer
+        limit = self._config.prefetch * len(self._config.queues)
+        return consumer is not None and consumer.unacked >= limit
+
+    def _dispatch_inbox(self) -> None:
+        while self._inbox:
+            generation, message = self._inbox.popleft()
+            try:
+                run, func = checks.parse(message, self._registry, self._executor)
+            except checks.Rejected as exc:
+                self._reject(generation, message, exc)
+                continue
+            self._slots.submit(Delivery(message, generation, run, func))
+
+    def _reject(self, generation: int, message: IncomingMessage, exc: checks.Rejected) -> None:
+        log.warning(
+            "rejecting message %s from %r: %s", message.message_id, message.routing_key, exc.reason
+        )
+        event = self._reporter.rejected(message, exc.reason, exc.run)
+        self._outbox.put(
+            Outbound(
+                (self._reporter.message(event),),
+                message,
+                generation,
+                Settle.DEAD_LETTER,
+                reason=exc.reason,
+            )
+        )
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + self._config.heartbeat_interval
+            event = self._reporter.heartbeat(
+                list(self._config.queues), self._running(), self._slots.size
+            )
+            self._outbox.put(Outbound((self._reporter.message(event),)))
+
+    # -- publishing and settling ----------------------------------------------------
+
+    def _flush(self) -> None:
+        """Publish everything waiting (one round of confirms), then settle deliveries."""
+        self._held.extend(self._outbox.take())
+        if not self._held:
+            return
+        items = self._held
+        for item in items:
+            if item.settle is Settle.DEAD_LETTER and self._current(item):
+                self._dead_letter(item)
+        self._publish([m for item in items if self._still_wanted(item) for m in item.messages])
+        for item in items:
+            self._settle(item)
+        self._held = []
+        for item in items:
+            if item.done is not None:
+                item.done.set()
+
+    def _current(self, item: Outbound) -> bool:
+        return item.delivery is not None and item.generation == self._generation
+
+    def _still_wanted(self, item: Outbound) -> bool:
+        # A rejection from a lost connection will be redelivered and reported again.
+        return item.settle is not Settle.DEAD_LETTER or self._current(item)
+
+    def _dead_letter(self, item: Outbound) -> None:
+        assert item.delivery is not None
+        assert self._publisher is not None
+        message = item.delivery
+        try:
+            dead_letter(
+                self._publisher,
+                self._config.topology,
+                message,
+                reason=item.reason,
+                source_queue=self._source_queue(message),
+            )
+        except PublishError as exc:
+            log.error("cannot dead-letter message %s with its reason: %s", message.message_id, exc)
+
+    def _source_queue(self, message: IncomingMessage) -> str:
+        try:
+            return self._config.topology.run_queue(message.routing_key)
+        except ConfigError:
+            return message.routing_key
+
+    def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        if not messages:
+            return
+        assert self._publisher is not None
+        try:
+            self._publisher.publish_many(messages)
+        except PublishError as exc:
+            self._redirect(exc)
+
+    def _redirect(self, exc: PublishError) -> None:
+        """Events for a reply queue that does not exist go to the events queue instead."""
+        events_queue = self._config.topology.events_queue
+        retry = [
+            dataclasses.replace(f.message, routing_key=events_queue)
+            for f in exc.failures
+            if f.message.exchange == "" and f.message.routing_key != events_queue
+        ]
+        log.warning("%s; sending %d event(s) to %s instead", exc, len(retry), events_queue)
+        if retry:
+            assert self._publisher is not None
+            try:
+                self._publisher.publish_many(retry)
+            except PublishError as again:
+                log.error("events lost: %s", again)
+
+    def _settle(self, item: Outbound) -> None:
+        consumer = self._consumer
+        if item.settle is Settle.NOTHING or not self._current(item) or consumer is None:
+            return
+        assert item.delivery is not None
+        tag = item.delivery.delivery_tag
+        try:
+            if item.settle is Settle.REQUEUE:
+                consumer.reject(tag, requeue=True)
+            else:
+                consumer.ack(tag)
+        except DeliveryTagError as exc:
+            log.error("cannot settle a delivery: %s", exc)
+
+    # -- stopping -------------------------------------------------------------------
+
+    def _shutdown(self) -> None:
+        """Stop consuming, hand back unstarted runs, wait for running ones, say offline."""
+        try:
+            self._hand_back_unstarted()
+            deadline = time.monotonic() + self._config.shutdown_timeout
+            while self._slots.alive() and time.monotonic() < deadline:
+                self._conn.drain_events(0.01 if self._outbox.empty() else _NO_WAIT_S)
+                self._flush()
+            if self._slots.alive():
+                log.warning(
+                    "%d run(s) still running after the %.0f s shutdown timeout; they are "
+                    "left to the broker (no database) or to the claim reaper",
+                    self._running(),
+                    self._config.shutdown_timeout,
+                )
+            self._flush()
+            self._outbox.put(Outbound((self._reporter.message(self._reporter.offline()),)))
+            self._flush()
+            if self._consumer is not None:
+                self._consumer.close()
+        except BrokerUnavailable as exc:
+            log.warning("broker connection lost while stopping: %s", exc)
+
+    def _hand_back_unstarted(self) -> None:
+        consumer = self._consumer
+        if consumer is not None:
+            consumer.cancel()
+        self._dispatch_inbox()  # parse what arrived so bad messages are still dead-lettered
+        unstarted = self._slots.take_pending()
+        self._slots.close()
+        for delivery in unstarted:
+            self._outbox.put(Outbound((), delivery.message, delivery.generation, Settle.REQUEUE))
+        if unstarted:
+            log.info("handing %d unstarted run(s) back to the broker", len(unstarted))
+
+    def _release_waiters(self) -> None:
+        """Wake slot threads waiting for a confirm that will never come (we are gone)."""
+        for item in [*self._held, *self._outbox.take()]:
+            if item.done is not None:
+                item.done.set()
+
+    def _online(self) -> OutgoingMessage:
+        config = self._config
+        event = self._reporter.online(
+            list(config.queues), self._slots.size, self._executor.kind, config.version
+        )
+        return self._reporter.message(event)

@@ -1,0 +1,19 @@
+"""Executors: thread (default), process and asyncio (see ``base.Executor``)."""
+
+from __future__ import annotations
+
+from worker.executors.asyncio import AsyncioExecutor
+from worker.executors.base import Executor
+from worker.executors.process import ProcessExecutor
+from worker.executors.thread import ThreadExecutor
+
+__all__ = ["AsyncioExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "build_executor"]
+
+
+def build_executor(kind: str, *, concurrency: int, imports: tuple[str, ...]) -> Executor:
+    """The executor named ``kind`` (``thread``, ``process`` or ``asyncio``)."""
+    if kind == "process":
+        return ProcessExecutor(concurrency, imports)
+    if kind == "asyncio":
+        return AsyncioExecutor()
+    return ThreadExecutor()

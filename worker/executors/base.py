@@ -1,0 +1,45 @@
+"""The executor port: where a job function is called.
+
+The worker calls ``execute`` from one of its slot threads (one per unit of concurrency)
+and blocks there until the job is done, so the slot count bounds running jobs whatever
+the executor: a thread pool calls the job in the slot thread itself, a process pool in a
+child process, the asyncio executor on its event loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from shared.protocol import RunRequest
+from worker.runner import Outcome
+
+__all__ = ["Executor"]
+
+
+class Executor(ABC):
+    """Calls job functions; ``start`` before the first ``execute``, ``shutdown`` after the last."""
+
+    #: The name shown in ``worker_online`` and accepted by ``--executor``.
+    kind: str = ""
+
+    def start(self) -> None:
+        """Acquire resources (processes, an event loop); default: none."""
+        return None
+
+    @abstractmethod
+    def refusal(self, func: Callable[..., Any]) -> str | None:
+        """Why this executor cannot run ``func`` (e.g. ``async def`` on threads), or None."""
+
+    @abstractmethod
+    def execute(self, run: RunRequest, func: Callable[..., Any]) -> Outcome:
+        """Run ``func`` with the run's arguments and return what happened.
+
+        Never raises for a failure of the job itself: that is an ``Outcome`` with an
+        error.  Blocks the calling slot thread until the job is done.
+        """
+
+    def shutdown(self) -> None:
+        """Release resources; running calls have finished (the worker waited for them)."""
+        return None

@@ -1,0 +1,106 @@
+"""Runs jobs in child processes: for CPU-bound jobs, and to isolate crashes.
+
+Only the function reference and the JSON arguments cross to the child; the child resolves
+the reference against the same allowlist (its own ``Registry`` built from the worker's
+``--import`` list), so nothing but plain data is ever pickled into it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.protocol import RunRequest
+from worker.executors.base import Executor
+from worker.executors.thread import ASYNC_REFUSAL
+from worker.registry import Registry
+from worker.runner import Outcome, failure, invoke
+
+__all__ = ["ProcessExecutor"]
+
+# The child's own allowlist, built once per child process by the pool initializer.
+_child_registry: Registry | None = None
+
+
+def _init_child(imports: tuple[str, ...]) -> None:
+    global _child_registry  # per child process state, set once by the pool initializer
+    registry = Registry(imports)
+    registry.load()
+    _child_registry = registry
+
+
+def _call_in_child(ref: str, args: list[Any], kwargs: dict[str, Any]) -> Outcome:
+    if _child_registry is None:
+        raise RuntimeError("process executor child was not initialized")
+    started_at = datetime.now(UTC)
+    try:
+        func = _child_registry.resolve(ref)
+    except Exception as exc:  # reported as the run's error, never a crashed child
+        return failure(exc, started_at, 0.0)
+    return invoke(func, args, kwargs)
+
+
+class ProcessExecutor(Executor):
+    """A ``ProcessPoolExecutor`` of ``processes`` spawned children.
+
+    ``spawn`` (not fork): the worker process has threads (broker, slots, leases), and
+    forking a threaded process can copy a held lock into the child.
+    """
+
+    kind = "process"
+
+    def __init__(self, processes: int, imports: tuple[str, ...]) -> None:
+        self._processes = processes
+        self._imports = imports
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self._processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_child,
+            initargs=(self._imports,),
+        )
+
+    def refusal(self, func: Callable[..., Any]) -> str | None:
+        return ASYNC_REFUSAL if inspect.iscoroutinefunction(func) else None
+
+    def execute(self, run: RunRequest, func: Callable[..., Any]) -> Outcome:
+        pool = self._current_pool()
+        started_at, start = datetime.now(UTC), time.perf_counter()
+        try:
+            return pool.submit(_call_in_child, run.func, run.args, run.kwargs).result()
+        except BrokenProcessPool as exc:
+            # A child died (os._exit, a segfault, the OOM killer): report it as this run's
+            # error and give the next run a fresh pool.
+            self._replace(pool)
+            return failure(exc, started_at, time.perf_counter() - start)
+
+    def _current_pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                raise RuntimeError("ProcessExecutor.execute() before start()")
+            return self._pool
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is broken:
+                self._pool = self._new_pool()
+        broken.shutdown(wait=False)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)

@@ -1,0 +1,175 @@
+"""Keeping claims alive while runs execute, and reaping the claims of dead workers.
+
+Every third of the lease the keeper renews the claims of the runs this worker is
+executing.  With a shared database it also looks for running claims whose lease expired
+(their worker died or lost the database) and republishes their runs, marked redelivered,
+so another worker completes them.  This is what lets a worker ack a run as soon as it is
+claimed: the broker's consumer ack timeout never sees a long job, and a crash is still
+repaired.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from shared.broker import OutgoingMessage
+from shared.errors import ProtocolError, StoreUnavailable
+from shared.protocol import CONTENT_TYPE, decode_run
+from shared.topology import Topology
+from worker.checks import REDELIVERED_HEADER
+from worker.claims import ClaimStore, Expired
+from worker.outbox import Outbox
+
+__all__ = ["FINISHED_CLAIM_RETENTION", "LeaseKeeper", "RunningRuns"]
+
+log = logging.getLogger(__name__)
+
+# Finished claims are the fleet's dedupe memory; a day outlasts any scheduler republish
+# (seconds) and broker redelivery (minutes) by far, and keeps the table small.
+FINISHED_CLAIM_RETENTION = timedelta(days=1)
+# How often finished claims past the retention are deleted.
+_PURGE_EVERY = timedelta(hours=1)
+
+
+class RunningRuns:
+    """The run ids this worker is executing now (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[str] = set()
+
+    def add(self, run_id: str) -> None:
+        """A run started."""
+        with self._lock:
+            self._ids.add(run_id)
+
+    def discard(self, run_id: str) -> None:
+        """A run ended."""
+        with self._lock:
+            self._ids.discard(run_id)
+
+    def snapshot(self) -> list[str]:
+        """The run ids now."""
+        with self._lock:
+            return list(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class LeaseKeeper:
+    """A thread that renews this worker's claims and (``reap=True``) reaps expired ones."""
+
+    def __init__(
+        self,
+        *,
+        claims: ClaimStore,
+        running: RunningRuns,
+        outbox: Outbox,
+        topology: Topology,
+        worker_id: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+        reap: bool,
+    ) -> None:
+        self._claims = claims
+        self._running = running
+        self._outbox = outbox
+        self._topology = topology
+        self._worker_id = worker_id
+        self._lease = lease
+        self._clock = clock
+        self._reap = reap
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_purge: datetime | None = None
+
+    def start(self) -> None:
+        """Start renewing (and reaping) every third of the lease."""
+        self._thread = threading.Thread(target=self._loop, name="dueq-leases", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (claims of runs still executing then lapse on their own)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        interval = self._lease.total_seconds() / 3
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+            except StoreUnavailable as exc:
+                log.warning("temporary database error while renewing claims: %s", exc)
+            except Exception:  # keep renewing whatever one round did
+                log.exception("unexpected error while renewing claims")
+
+    def tick(self) -> None:
+        """One round: renew, reap, purge (also called directly by tests)."""
+        now = self._clock()
+        self.renew(now)
+        if self._reap:
+            self.reap(now)
+            self._purge(now)
+
+    def renew(self, now: datetime) -> None:
+        """Extend the leases of the runs executing here."""
+        run_ids = self._running.snapshot()
+        if not run_ids:
+            return
+        renewed = self._claims.renew(self._worker_id, run_ids, now + self._lease)
+        for run_id in set(run_ids) - renewed:
+            if run_id in self._running.snapshot():
+                log.warning(
+                    "the claim of run %s lapsed while it ran here (was the database "
+                    "unreachable?); another worker may run it too",
+                    run_id,
+                )
+
+    def reap(self, now: datetime) -> int:
+        """Republish the runs whose worker died mid-run; return how many."""
+        expired = self._claims.abandon_expired(now, self._lease)
+        messages = [m for m in map(self._republish, expired) if m is not None]
+        if messages:
+            self._outbox.send(messages)
+        return len(messages)
+
+    def _republish(self, claim: Expired) -> OutgoingMessage | None:
+        try:
+            run = decode_run(claim.payload.encode())
+        except ProtocolError as exc:
+            log.error(
+                "cannot hand over run %s: its stored payload is invalid (%s)",
+                claim.run_id,
+                exc.reason,
+            )
+            return None
+        log.warning(
+            "run %s of job %s was abandoned by worker %s (lease expired); handing it over",
+            run.run_id,
+            run.job_id,
+            claim.worker_id,
+        )
+        return OutgoingMessage(
+            body=claim.payload.encode(),
+            exchange=self._topology.runs_exchange,
+            routing_key=self._topology.run_routing_key(run.queue),
+            message_id=run.run_id,
+            correlation_id=run.run_id,
+            reply_to=self._topology.events_queue,
+            headers={REDELIVERED_HEADER: True},
+            content_type=CONTENT_TYPE,
+            persistent=True,
+        )
+
+    def _purge(self, now: datetime) -> None:
+        if self._last_purge is not None and now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        purged = self._claims.purge_finished(now - FINISHED_CLAIM_RETENTION)
+        if purged:
+            log.info("deleted %d finished claims older than %s", purged, FINISHED_CLAIM_RETENTION)

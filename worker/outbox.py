@@ -1,0 +1,76 @@
+"""What slot and lease threads hand to the broker thread: messages to publish, deliveries
+to settle.
+
+A ``BrokerConnection`` belongs to one thread.  Every other thread of the worker puts an
+``Outbound`` here instead of touching the broker; the broker thread takes them in
+batches, publishes all their messages with one round of confirms, and only then acks,
+requeues or dead-letters the deliveries they carry.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from shared.broker import IncomingMessage, OutgoingMessage
+
+__all__ = ["Outbound", "Outbox", "Settle"]
+
+
+class Settle(Enum):
+    """What to do with an ``Outbound``'s delivery once its messages are confirmed."""
+
+    NOTHING = "nothing"
+    ACK = "ack"
+    REQUEUE = "requeue"
+    DEAD_LETTER = "dead_letter"  # republish to the DLX with ``reason``, then ack
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """Messages to publish, then what to do with a delivery; ``done`` is set afterwards.
+
+    ``generation`` names the consumer that delivered ``delivery``: after a reconnect its
+    tag means nothing (the broker has already given the message to someone again).
+    """
+
+    messages: Sequence[OutgoingMessage] = ()
+    delivery: IncomingMessage | None = None
+    generation: int = 0
+    settle: Settle = Settle.NOTHING
+    reason: str = ""
+    done: threading.Event | None = field(default=None, compare=False)
+
+
+class Outbox:
+    """A thread-safe FIFO of ``Outbound`` items, taken in batches by the broker thread."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue[Outbound] = queue.SimpleQueue()
+
+    def put(self, item: Outbound) -> None:
+        """Hand ``item`` to the broker thread (any thread)."""
+        self._items.put(item)
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> threading.Event:
+        """Publish ``messages``; the returned event is set once they are confirmed."""
+        done = threading.Event()
+        self._items.put(Outbound(messages, done=done))
+        return done
+
+    def empty(self) -> bool:
+        """True if nothing is waiting."""
+        return self._items.empty()
+
+    def take(self, timeout: float = 0.0) -> list[Outbound]:
+        """Everything waiting, waiting up to ``timeout`` seconds for the first item."""
+        items: list[Outbound] = []
+        try:
+            items.append(self._items.get(timeout=timeout) if timeout else self._items.get_nowait())
+            while True:
+                items.append(self._items.get_nowait())
+        except queue.Empty:
+            return items

@@ -1,0 +1,143 @@
+"""Which functions this worker may run, and how a wire ``func`` becomes one of them.
+
+A job's ``func`` names either a registered job (``@job("reports.daily")`` in a module the
+worker was told to import) or ``module:qualname`` under one of those module prefixes.
+Nothing else is ever imported: a message naming ``os:system`` or ``builtins:eval`` is
+refused before any import happens, which is what stands between a broker account and
+arbitrary code execution on every worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import types
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from shared.errors import ConfigError, DueqError
+from shared.funcref import JOB_NAME_ATTRIBUTE, parse_func_ref
+
+__all__ = ["NotAllowed", "Registry"]
+
+log = logging.getLogger(__name__)
+
+# The protocol bounds func at 255 characters; refusing longer text before parsing it keeps
+# a hostile message from costing more than a length check.
+_MAX_REF_CHARS = 255
+
+Importer = Callable[[str], types.ModuleType]
+
+
+class NotAllowed(DueqError):
+    """A message names a function this worker may not run; never retried."""
+
+    def __init__(self, ref: str, reason: str) -> None:
+        self.ref = ref[:100]
+        self.reason = f"function {self.ref!r} is not allowed: {reason}"
+        super().__init__(self.reason)
+
+
+class Registry:
+    """The allowlist: registered job names plus the module prefixes given with ``--import``.
+
+    ``load()`` imports the listed modules once (at worker start, never per message) and
+    collects their ``@job`` functions; ``resolve()`` is then safe to call from any thread.
+    """
+
+    def __init__(self, imports: Iterable[str] = (), *, importer: Importer | None = None) -> None:
+        self._prefixes = tuple(imports)
+        self._import = importer or importlib.import_module
+        self._named: dict[str, Callable[..., Any]] = {}
+        self._resolved: dict[str, Callable[..., Any]] = {}
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The module prefixes whose functions may run."""
+        return self._prefixes
+
+    def load(self) -> None:
+        """Import every ``--import`` module and register the ``@job`` functions in it."""
+        for name in self._prefixes:
+            try:
+                module = self._import(name)
+            except ImportError as exc:
+                raise ConfigError(f"cannot import --import module {name!r}: {exc}") from exc
+            self.scan(module)
+
+    def scan(self, module: types.ModuleType) -> None:
+        """Register every function of ``module`` that carries an ``@job`` name."""
+        for value in list(vars(module).values()):
+            name = getattr(value, JOB_NAME_ATTRIBUTE, None)
+            if isinstance(name, str) and callable(value):
+                self.register(value, name)
+
+    def register(self, func: Callable[..., Any], name: str | None = None) -> None:
+        """Allow ``func`` under ``name`` (its ``@job`` name when omitted)."""
+        name = name or getattr(func, JOB_NAME_ATTRIBUTE, None)
+        if not isinstance(name, str):
+            raise ConfigError(f"{func!r} has no @job name; pass one")
+        known = self._named.get(name)
+        if known is not None and known is not func:
+            raise ConfigError(f"two functions are registered as job {name!r}")
+        self._named[name] = func
+
+    @property
+    def names(self) -> list[str]:
+        """Registered job names, sorted (for the start-up log)."""
+        return sorted(self._named)
+
+    def resolve(self, ref: str) -> Callable[..., Any]:
+        """The function ``ref`` names, or ``NotAllowed`` (nothing outside the list is imported)."""
+        found = self._resolved.get(ref) or self._named.get(ref)
+        if found is not None:
+            return found
+        func = self._resolve_new(ref)
+        self._resolved[ref] = func  # a dict store is atomic under the GIL
+        return func
+
+    def _resolve_new(self, ref: str) -> Callable[..., Any]:
+        if len(ref) > _MAX_REF_CHARS:
+            raise NotAllowed(ref, f"longer than {_MAX_REF_CHARS} characters")
+        try:
+            module_name, qualname = parse_func_ref(ref)
+        except ConfigError as exc:
+            raise NotAllowed(ref, "not a registered name or module:qualname") from exc
+        if module_name is None:
+            raise NotAllowed(ref, "no job is registered under this name")
+        if not self._allows(module_name):
+            raise NotAllowed(ref, f"module {module_name!r} is not under --import {self._shown()}")
+        return self._load_attribute(ref, module_name, qualname)
+
+    def _allows(self, module_name: str) -> bool:
+        return any(module_name == p or module_name.startswith(p + ".") for p in self._prefixes)
+
+    def _shown(self) -> str:
+        return ", ".join(self._prefixes) or "(none given)"
+
+    def _load_attribute(self, ref: str, module_name: str, qualname: str) -> Callable[..., Any]:
+        try:
+            target: Any = self._import(module_name)
+        except ImportError as exc:
+            raise NotAllowed(ref, f"cannot import {module_name!r}: {exc}") from exc
+        for part in qualname.split("."):
+            # Dunder names and modules reached through attributes would walk out of the
+            # allowed package (mod:os.system, mod:__builtins__.eval).
+            if part.startswith("__"):
+                raise NotAllowed(ref, "dunder names are not job functions")
+            target = getattr(target, part, None)
+            if target is None:
+                raise NotAllowed(ref, f"{module_name!r} has no attribute {qualname!r}")
+            if isinstance(target, types.ModuleType):
+                raise NotAllowed(ref, "the path leaves the allowed module")
+        return self._check_callable(ref, target)
+
+    def _check_callable(self, ref: str, target: Any) -> Callable[..., Any]:
+        if isinstance(target, types.ModuleType) or not callable(target):
+            raise NotAllowed(ref, "it is not a function")
+        defined_in = getattr(inspect.unwrap(target), "__module__", None)
+        if not isinstance(defined_in, str) or not self._allows(defined_in):
+            # Re-exported from elsewhere (``from os import system`` in an allowed module).
+            raise NotAllowed(ref, f"it is defined in {defined_in!r}, outside --import")
+        return target  # type: ignore[no-any-return]  # callable() checked above

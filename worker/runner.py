@@ -1,0 +1,158 @@
+"""Calling a job function and capturing what happened, in any process.
+
+``invoke`` returns an ``Outcome`` made of plain values only, so the process executor can
+send it back from a child through a pipe; the reporter turns it into a ``job_executed``
+or ``job_error`` event.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.protocol import MAX_TRACEBACK_CHARS
+
+__all__ = [
+    "MAX_MESSAGE_CHARS",
+    "MAX_RETVAL_BYTES",
+    "MAX_RETVAL_REPR_CHARS",
+    "Outcome",
+    "failure",
+    "invoke",
+    "invoke_async",
+]
+
+# A return value travels in the event only if its JSON fits in 64 KiB; bigger results
+# belong in the job's own storage, and the event stays far below the broker's frame sizes.
+MAX_RETVAL_BYTES = 64 * 1024
+# When the return value is not JSON (or too big), its repr is cut to this many characters.
+MAX_RETVAL_REPR_CHARS = 1024
+# The protocol's ShortText bound for an exception message.
+MAX_MESSAGE_CHARS = 4096
+
+_SCALARS = (type(None), bool, int)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one call did: its return value or its exception, and when it ran (UTC)."""
+
+    started_at: datetime
+    finished_at: datetime
+    duration_s: float
+    retval: Any = None
+    retval_is_repr: bool = False
+    error_type: str | None = None
+    error_message: str = ""
+    traceback: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True if the job raised."""
+        return self.error_type is not None
+
+
+def invoke(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Outcome:
+    """Call ``func(*args, **kwargs)``; never raises for the job's own exceptions."""
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    try:
+        retval = func(*args, **kwargs)
+        if inspect.isawaitable(retval):
+            _close(retval)
+            raise TypeError(
+                f"{_name(func)} returned an awaitable; run async jobs with --executor asyncio"
+            )
+    except Exception as exc:  # the job's failure is data to report, not ours to handle
+        return failure(exc, started_at, time.perf_counter() - start)
+    return _success(retval, started_at, time.perf_counter() - start)
+
+
+async def invoke_async(
+    func: Callable[..., Awaitable[Any]], args: list[Any], kwargs: dict[str, Any]
+) -> Outcome:
+    """Await ``func(*args, **kwargs)`` (an ``async def`` job) inside a running loop."""
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    try:
+        retval = await func(*args, **kwargs)
+    except Exception as exc:
+        return failure(exc, started_at, time.perf_counter() - start)
+    return _success(retval, started_at, time.perf_counter() - start)
+
+
+def _success(retval: Any, started_at: datetime, duration: float) -> Outcome:
+    value, is_repr = _portable(retval)
+    return Outcome(
+        started_at=started_at,
+        finished_at=_after(started_at, duration),
+        duration_s=duration,
+        retval=value,
+        retval_is_repr=is_repr,
+    )
+
+
+def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcome:
+    """The ``Outcome`` of a call that raised ``exc`` (also used for executor failures)."""
+    text = "".join(traceback.format_exception(exc))
+    if len(text) > MAX_TRACEBACK_CHARS:
+        # Keep the innermost frames and the exception line: that is where the bug is.
+        marker = "... (traceback truncated)\n"
+        text = marker + text[-(MAX_TRACEBACK_CHARS - len(marker)) :]
+    return Outcome(
+        started_at=started_at,
+        finished_at=_after(started_at, duration),
+        duration_s=duration,
+        error_type=_qualified(type(exc)),
+        error_message=_cut(str(exc), MAX_MESSAGE_CHARS),
+        traceback=text,
+    )
+
+
+def _portable(retval: Any) -> tuple[Any, bool]:
+    """The return value as JSON-ready data, or its truncated repr and True."""
+    if isinstance(retval, _SCALARS):
+        return retval, False
+    try:
+        text = json.dumps(retval, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        return _cut(_safe_repr(retval), MAX_RETVAL_REPR_CHARS), True
+    if len(text.encode()) > MAX_RETVAL_BYTES:
+        return _cut(_safe_repr(retval), MAX_RETVAL_REPR_CHARS), True
+    # Round-trip so tuples become lists and keys become strings, exactly as on the wire.
+    return json.loads(text), False
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except Exception as exc:  # a broken __repr__ must not turn success into failure
+        return f"<{type(value).__name__} object; repr() raised {type(exc).__name__}>"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _qualified(cls: type[BaseException]) -> str:
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return _cut(f"{cls.__module__}.{cls.__qualname__}", 255)
+
+
+def _name(func: Callable[..., Any]) -> str:
+    return getattr(func, "__qualname__", None) or repr(func)
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()  # avoids "coroutine was never awaited" warnings
+
+
+def _after(started_at: datetime, duration: float) -> datetime:
+    return started_at + timedelta(seconds=duration)

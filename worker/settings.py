@@ -1,0 +1,114 @@
+"""The worker's settings: one frozen object, read from arguments or ``DUEQ_*`` at the edge.
+
+``database_url`` is optional here (unlike the scheduler): without it, max_instances and
+duplicate detection hold per worker process, and the worker says so when it starts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from shared.errors import ConfigError
+from shared.funcref import parse_func_ref
+from shared.settings import DueqSettings, ServiceUrl
+from shared.topology import DEFAULT_QUEUE, validate_name
+
+__all__ = ["DEFAULT_THREAD_CONCURRENCY", "ExecutorKind", "WorkerSettings", "default_worker_id"]
+
+# Eight threads keep a typical I/O-bound job mix busy without oversubscribing a small host;
+# more is one flag away (--concurrency).
+DEFAULT_THREAD_CONCURRENCY = 8
+
+# Coroutines are cheap: an asyncio worker can keep many more runs in flight than threads.
+DEFAULT_ASYNCIO_CONCURRENCY = 64
+
+
+class ExecutorKind(StrEnum):
+    """Where a job function is called."""
+
+    THREAD = "thread"
+    PROCESS = "process"
+    ASYNCIO = "asyncio"
+
+
+def default_worker_id() -> str:
+    """``host-pid-random``: unique per process, readable in logs and the claims table."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class WorkerSettings(DueqSettings):
+    """Everything a worker process needs; frozen once built."""
+
+    database_url: ServiceUrl | None = None  # type: ignore[assignment]  # optional here
+    queues: tuple[str, ...] = (DEFAULT_QUEUE,)
+    # Runs executed at once, also the prefetch count; 0 picks the executor's default.
+    concurrency: int = Field(default=0, ge=0, le=10_000)
+    executor: ExecutorKind = ExecutorKind.THREAD
+    imports: tuple[str, ...] = ()
+    worker_id: str = Field(default_factory=default_worker_id, min_length=1, max_length=255)
+    shutdown_timeout: timedelta = timedelta(seconds=30)
+    heartbeat_interval: timedelta = timedelta(seconds=10)
+    # A claim counts against max_instances while its lease is live. The worker renews it
+    # every third of the lease, so two missed renewals still leave it alive, and a dead
+    # worker's slots free within one lease.
+    claim_lease: timedelta = timedelta(seconds=30)
+
+    @field_validator("queues")
+    @classmethod
+    def _valid_queues(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one queue is needed")
+        try:
+            return tuple(dict.fromkeys(validate_name("queue", q) for q in value))
+        except ConfigError as exc:  # pydantic reports ValueErrors as validation errors
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("imports")
+    @classmethod
+    def _valid_imports(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            try:
+                module, _ = parse_func_ref(f"{name}:x")
+            except ConfigError:
+                module = None
+            if module != name:
+                raise ValueError(f"--import {name!r} is not a dotted module name")
+        return value
+
+    @field_validator("shutdown_timeout", "heartbeat_interval", "claim_lease", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # DUEQ_CLAIM_LEASE=5 means five seconds, as --claim-lease 5 does.
+        if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
+    @field_validator("shutdown_timeout", "heartbeat_interval", "claim_lease")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_concurrency(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("concurrency"):
+            kind = str(data.get("executor") or ExecutorKind.THREAD)
+            data = {**data, "concurrency": _default_for(kind)}
+        return data
+
+
+def _default_for(kind: str) -> int:
+    if kind == ExecutorKind.PROCESS:
+        return os.cpu_count() or 2
+    if kind == ExecutorKind.ASYNCIO:
+        return DEFAULT_ASYNCIO_CONCURRENCY
+    return DEFAULT_THREAD_CONCURRENCY

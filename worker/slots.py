@@ -1,0 +1,99 @@
+"""The worker's execution slots: ``concurrency`` threads, each handling one run at a time.
+
+A slot thread runs every check after parsing, the claim, the call (through the executor)
+and the report, so the slot count bounds runs in progress whatever the executor.  Runs
+waiting for a free slot can be taken back unstarted (shutdown, lost connection) and
+handed back to the broker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from worker.checks import Delivery
+
+__all__ = ["SlotPool"]
+
+log = logging.getLogger(__name__)
+
+
+class SlotPool:
+    """``size`` daemon threads calling ``handle(delivery)`` for each submitted delivery."""
+
+    def __init__(self, size: int, handle: Callable[[Delivery], None]) -> None:
+        self._size = size
+        self._handle = handle
+        self._pending: queue.SimpleQueue[Delivery | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._busy = 0
+
+    @property
+    def size(self) -> int:
+        """How many runs can be handled at once."""
+        return self._size
+
+    @property
+    def busy(self) -> int:
+        """Slots handling a run right now."""
+        return self._busy
+
+    def start(self) -> None:
+        """Start the slot threads."""
+        for number in range(self._size):
+            thread = threading.Thread(target=self._serve, name=f"dueq-slot-{number}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def submit(self, delivery: Delivery) -> None:
+        """Queue ``delivery`` for the next free slot."""
+        self._pending.put(delivery)
+
+    def take_pending(self) -> list[Delivery]:
+        """Remove and return every delivery no slot has started yet."""
+        taken = []
+        try:
+            while True:
+                item = self._pending.get_nowait()
+                if item is None:
+                    self._pending.put(None)  # a stop signal stays for its thread
+                    break
+                taken.append(item)
+        except queue.Empty:
+            pass
+        return taken
+
+    def close(self) -> None:
+        """Ask every slot to exit after its current run (runs still pending go first)."""
+        for _ in self._threads:
+            self._pending.put(None)
+
+    def alive(self) -> bool:
+        """True while any slot thread is still running."""
+        return any(thread.is_alive() for thread in self._threads)
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the slots to exit; True if all did."""
+        end = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(end - time.monotonic(), 0.0))
+        return not self.alive()
+
+    def _serve(self) -> None:
+        while True:
+            delivery = self._pending.get()
+            if delivery is None:
+                return
+            with self._lock:
+                self._busy += 1
+            try:
+                self._handle(delivery)
+            except Exception:  # the handler reports its own failures; this is a last guard
+                log.exception("unexpected error handling run %s", delivery.run.run_id)
+            finally:
+                with self._lock:
+                    self._busy -= 1

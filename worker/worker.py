@@ -1,0 +1,217 @@
+"""``Worker``: wires registry, claims, executor, slots, lease keeper and broker thread.
+
+This is the object both the ``dueq worker`` command and the all-in-one ``dueq up`` use::
+
+    worker = Worker(WorkerSettings(broker_url="memory://", imports=("myapp.jobs",)))
+    worker.start()        # background thread; returns once consuming (worker_online sent)
+    ...
+    worker.stop()         # drain: running jobs finish, unstarted runs go back, offline sent
+
+or ``worker.run()`` to block in the calling thread until ``request_stop()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import metadata
+
+from shared.db import create_engine, upgrade_schema
+from shared.errors import ConfigError
+from worker.claims import ClaimStore, MemoryClaimStore, SqlClaimStore
+from worker.consumer import BrokerLoop, LoopConfig
+from worker.executors import Executor, build_executor
+from worker.handler import RunHandler
+from worker.leases import LeaseKeeper, RunningRuns
+from worker.outbox import Outbox
+from worker.registry import Registry
+from worker.reporter import Identity, Reporter
+from worker.settings import WorkerSettings
+from worker.slots import SlotPool
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+
+# How long start() waits for the broker thread to be consuming before giving up.
+_DEFAULT_START_TIMEOUT_S = 60.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("dueq")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class Worker:
+    """A dueq worker: consumes runs of its queues and executes the allowed functions."""
+
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        *,
+        registry: Registry | None = None,
+        clock: Callable[[], datetime] | None = None,
+        claims: ClaimStore | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry or Registry(settings.imports)
+        self._clock = clock or _utc_now
+        self._claims = claims
+        self._executor = executor
+        self._stop = threading.Event()
+        self._started = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._running = RunningRuns()
+
+    @property
+    def worker_id(self) -> str:
+        """This worker's id, as in its events and claims."""
+        return self.settings.worker_id
+
+    @property
+    def running(self) -> int:
+        """Runs executing right now."""
+        return len(self._running)
+
+    def run(self) -> None:
+        """Serve until ``request_stop()``; then drain and return (blocks the caller)."""
+        settings = self.settings
+        self.registry.load()
+        claims = self._claims or self._build_claims()
+        executor = self._executor or build_executor(
+            settings.executor, concurrency=settings.concurrency, imports=settings.imports
+        )
+        self._log_start(claims)
+        outbox, topology = Outbox(), settings.topology()
+        reporter = Reporter(Identity.of_this_process(self.worker_id), topology, self._clock)
+        handler = RunHandler(
+            claims=claims,
+            executor=executor,
+            reporter=reporter,
+            outbox=outbox,
+            running=self._running,
+            worker_id=self.worker_id,
+            lease=settings.claim_lease,
+            clock=self._clock,
+        )
+        slots = SlotPool(settings.concurrency, handler.handle)
+        keeper = LeaseKeeper(
+            claims=claims,
+            running=self._running,
+            outbox=outbox,
+            topology=topology,
+            worker_id=self.worker_id,
+            lease=settings.claim_lease,
+            clock=self._clock,
+            reap=claims.durable,
+        )
+        loop = BrokerLoop(
+            self._loop_config(),
+            registry=self.registry,
+            executor=executor,
+            reporter=reporter,
+            outbox=outbox,
+            slots=slots,
+            running=lambda: len(self._running),
+        )
+        executor.start()
+        slots.start()
+        keeper.start()
+        try:
+            loop.run(self._stop, self._started.set)
+        finally:
+            keeper.stop()
+            if not slots.alive():
+                executor.shutdown()
+            if self._claims is None:
+                claims.close()
+            log.info("worker %s stopped", self.worker_id)
+
+    def start(self, timeout: float = _DEFAULT_START_TIMEOUT_S) -> None:
+        """Run in a background thread; return once it consumes (or raise why it could not)."""
+        if self._thread is not None:
+            raise RuntimeError("this worker was started already")
+        self._thread = threading.Thread(target=self._run_recording, name="dueq-worker")
+        self._thread.start()
+        while not self._started.wait(0.05):
+            if not self._thread.is_alive():
+                raise self._error or RuntimeError("the worker stopped while starting")
+            timeout -= 0.05
+            if timeout <= 0:
+                self.stop()
+                raise TimeoutError("the worker did not start consuming in time")
+
+    def _run_recording(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # re-raised in start(); logged for run-time failures
+            self._error = exc
+            if self._started.is_set():
+                log.exception("worker %s failed", self.worker_id)
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop and wait for the drain (``shutdown_timeout`` plus a margin by default)."""
+        self.request_stop()
+        if self._thread is not None:
+            if timeout is None:
+                timeout = self.settings.shutdown_timeout.total_seconds() + 30
+            self._thread.join(timeout)
+
+    def _build_claims(self) -> ClaimStore:
+        url = self.settings.database_url
+        if url is None:
+            return MemoryClaimStore()
+        engine = create_engine(url.reveal())
+        upgrade_schema(engine)
+        return SqlClaimStore(engine)
+
+    def _loop_config(self) -> LoopConfig:
+        settings = self.settings
+        return LoopConfig(
+            broker_url=settings.broker_url.reveal(),
+            connection_name=f"dueq-worker {self.worker_id}",
+            topology=settings.topology(),
+            queues=settings.queues,
+            prefetch=settings.concurrency,
+            heartbeat_interval=settings.heartbeat_interval.total_seconds(),
+            shutdown_timeout=settings.shutdown_timeout.total_seconds(),
+            version=_version(),
+        )
+
+    def _log_start(self, claims: ClaimStore) -> None:
+        settings = self.settings
+        if not self.registry.prefixes and not self.registry.names:
+            raise ConfigError("no job is allowed: start the worker with --import MODULE")
+        log.info(
+            "worker %s: queues %s, %s executor x %d, jobs from %s (registered: %s)",
+            self.worker_id,
+            ", ".join(settings.queues),
+            settings.executor.value,
+            settings.concurrency,
+            ", ".join(self.registry.prefixes) or "-",
+            ", ".join(self.registry.names) or "-",
+        )
+        if claims.durable:
+            log.info(
+                "max_instances and dedupe hold fleet-wide (database %s)", settings.database_url
+            )
+        else:
+            log.info(
+                "no database URL: max_instances and dedupe hold per worker process only, and "
+                "runs longer than RabbitMQ's consumer ack timeout (30 min by default) would "
+                "be redelivered while running; give --database-url for both"
+            )
