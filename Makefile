@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dueq next "*/5 * * * *" --count 5
+	$(BIN)/dueq up --app examples.demo
 
 services:
 	@bash scripts/ensure-services.sh

@@ -12,8 +12,10 @@ import sys
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from dueq import __version__
+from dueq.up import up_command
 from producer.cli import COMMANDS as PRODUCER_COMMANDS
 from shared.cli import COMMANDS as SHARED_COMMANDS
 from shared.errors import ConfigError, DueqError
@@ -34,10 +36,20 @@ class DueqGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as exc:
             _fail(str(exc), USAGE_ERROR)
+        except ValidationError as exc:  # settings built straight from options and DUEQ_*
+            _fail(_one_line(exc), USAGE_ERROR)
         except ValueError as exc:  # InvalidTriggerError and friends: the input was wrong
             _fail(str(exc), USAGE_ERROR)
         except DueqError as exc:
             _fail(str(exc), FAILURE)
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(part) for part in error["loc"]) or "settings"
+        parts.append(f"{where}: {error['msg']}")
+    return "invalid settings: " + "; ".join(parts)
 
 
 def _fail(message: str, code: int) -> None:
@@ -67,7 +79,10 @@ def main(log_level: str) -> None:
         level=log_level.upper(),
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
+    if log_level.upper() != "DEBUG":
+        # Alembic narrates every schema check at INFO; a CLI command should print its answer.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-for _command in (*SHARED_COMMANDS, *PRODUCER_COMMANDS, *WORKER_COMMANDS):
+for _command in (*SHARED_COMMANDS, *PRODUCER_COMMANDS, *WORKER_COMMANDS, up_command):
     main.add_command(_command)

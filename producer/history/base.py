@@ -8,6 +8,7 @@ forward: submitted -> started -> a final outcome.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -95,8 +96,14 @@ class RunHistory(ABC):
         """The history of one run, or None."""
 
     @abstractmethod
-    def get_runs(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
-        """Runs, newest ``scheduled_at`` first, optionally of one job."""
+    def get_runs(
+        self,
+        job_id: str | None = None,
+        limit: int = 100,
+        *,
+        statuses: Collection[RunStatus] | None = None,
+    ) -> list[RunRecord]:
+        """Runs, newest ``scheduled_at`` first, optionally of one job and in ``statuses``."""
 
     @abstractmethod
     def get_workers(self) -> list[WorkerRecord]:

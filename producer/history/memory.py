@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -74,9 +74,20 @@ class MemoryRunHistory(RunHistory):
         with self._lock:
             return self._runs.get(run_id)
 
-    def get_runs(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
+    def get_runs(
+        self,
+        job_id: str | None = None,
+        limit: int = 100,
+        *,
+        statuses: Collection[RunStatus] | None = None,
+    ) -> list[RunRecord]:
         with self._lock:
-            chosen = [r for r in self._runs.values() if job_id is None or r.job_id == job_id]
+            chosen = [
+                r
+                for r in self._runs.values()
+                if (job_id is None or r.job_id == job_id)
+                and (statuses is None or r.status in statuses)
+            ]
         chosen.sort(key=lambda r: r.scheduled_at, reverse=True)
         return chosen[:limit]
 

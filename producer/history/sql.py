@@ -7,6 +7,7 @@ of a submitted run, and the write is simply redone.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -67,10 +68,18 @@ class SqlRunHistory(RunHistory):
             row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one_or_none()
         return None if row is None else _run_record(row)
 
-    def get_runs(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
+    def get_runs(
+        self,
+        job_id: str | None = None,
+        limit: int = 100,
+        *,
+        statuses: Collection[RunStatus] | None = None,
+    ) -> list[RunRecord]:
         query = sa.select(runs).order_by(runs.c.scheduled_at.desc()).limit(limit)
         if job_id is not None:
             query = query.where(runs.c.job_id == job_id)
+        if statuses is not None:
+            query = query.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
         with store_errors(self._engine), self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 

@@ -1,4 +1,4 @@
-"""The scheduler's commands (mounted by ``dueq.cli``): ``dueq scheduler``, ``dueq db upgrade``.
+"""The scheduler service's commands: ``dueq scheduler`` and ``dueq db upgrade``.
 
 Options fall back to ``DUEQ_*`` environment variables, then to the defaults of
 ``SchedulerSettings``; only options given on the command line override them.
@@ -13,19 +13,16 @@ from typing import Any
 
 import click
 
+from producer.cli.common import given
 from producer.scheduler import BlockingScheduler
 from producer.settings import build_settings
 from shared.db import create_engine, upgrade_schema
 from shared.redact import redact_url
 from shared.retry import call_with_retry
 
-__all__ = ["COMMANDS"]
+__all__ = ["db_group", "scheduler_command"]
 
 logger = logging.getLogger(__name__)
-
-
-def _given(options: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in options.items() if value is not None}
 
 
 @click.command(name="scheduler")
@@ -48,7 +45,7 @@ def scheduler_command(**options: Any) -> None:
     Example:
       DUEQ_DATABASE_URL=postgresql+psycopg://db/dueq dueq scheduler --broker-url amqp://mq//
     """
-    scheduler = BlockingScheduler(build_settings(None, None, _given(options)))
+    scheduler = BlockingScheduler(build_settings(None, None, given(options)))
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s: shutting down", signal.Signals(signum).name)
@@ -63,7 +60,12 @@ def scheduler_command(**options: Any) -> None:
 
 @click.group(name="db")
 def db_group() -> None:
-    """Manage the job store's database schema."""
+    """Manage the job store's database schema.
+
+    \b
+    Example:
+      dueq db upgrade --database-url postgresql+psycopg://postgres@db/dueq
+    """
 
 
 @db_group.command(name="upgrade")
@@ -75,7 +77,7 @@ def db_upgrade(database_url: str | None) -> None:
     Example:
       dueq db upgrade --database-url postgresql+psycopg://postgres@db/dueq
     """
-    settings = build_settings(None, None, _given({"database_url": database_url}))
+    settings = build_settings(None, None, given({"database_url": database_url}))
     url = settings.database_url.reveal()
     engine = create_engine(url)
     try:
@@ -83,6 +85,3 @@ def db_upgrade(database_url: str | None) -> None:
     finally:
         engine.dispose()
     click.echo(f"database {redact_url(url)} is at the newest schema")
-
-
-COMMANDS: list[click.Command] = [scheduler_command, db_group]

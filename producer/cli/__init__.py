@@ -1,0 +1,27 @@
+"""The scheduler side's commands, mounted on ``dueq`` by ``dueq.cli``.
+
+One module per command group: ``scheduler`` (the service, ``db upgrade``), ``jobs``,
+``runs``, ``workers`` and ``health``; ``common``, ``specs`` and ``output`` hold what they
+share (service options, parsing of durations and triggers, printing).
+"""
+
+from __future__ import annotations
+
+import click
+
+from producer.cli.health import health_command
+from producer.cli.jobs import jobs_group
+from producer.cli.runs import runs_command
+from producer.cli.scheduler import db_group, scheduler_command
+from producer.cli.workers import workers_command
+
+__all__ = ["COMMANDS"]
+
+COMMANDS: list[click.Command] = [
+    scheduler_command,
+    db_group,
+    jobs_group,
+    runs_command,
+    workers_command,
+    health_command,
+]

@@ -1,0 +1,107 @@
+"""``dueq runs``: run history as workers reported it, failures with their tracebacks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import tzinfo
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from producer.cli.common import json_option, scheduler_client, service_options
+from producer.cli.output import console, format_duration, format_time, print_json, short
+from producer.history import RunRecord, RunStatus
+
+__all__ = ["runs_command"]
+
+# Colour of each status in the table (a person scans for red).
+_STYLE = {
+    RunStatus.SUBMITTED: "dim",
+    RunStatus.STARTED: "cyan",
+    RunStatus.EXECUTED: "green",
+    RunStatus.ERROR: "bold red",
+    RunStatus.MISSED: "yellow",
+    RunStatus.MAX_INSTANCES: "yellow",
+    RunStatus.REJECTED: "bold red",
+}
+
+
+@click.command(name="runs")
+@click.option("--job", "job_id", help="Only the runs of this job id.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in RunStatus]),
+    help="Only runs with this status; repeat for several.",
+)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--show-traceback", is_flag=True, help="Print the traceback of each failed run.")
+@json_option
+@service_options
+def runs_command(
+    job_id: str | None,
+    statuses: tuple[str, ...],
+    limit: int,
+    show_traceback: bool,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Show run history, newest first: what each run did, where and how long it took.
+
+    Statuses: submitted (published, not yet reported), started, executed, error, missed
+    (later than its misfire grace time), max_instances (skipped: too many running),
+    rejected (the worker would not run it).
+
+    \b
+    Examples:
+      dueq runs --job daily --limit 20
+      dueq runs --status error --show-traceback
+    """
+    chosen = [RunStatus(s) for s in statuses] or None
+    with scheduler_client(options) as scheduler:
+        records = scheduler.history.get_runs(job_id, limit, statuses=chosen)
+        zone = scheduler.settings.zone
+    if as_json:
+        print_json([asdict(record) for record in records])
+        return
+    out = console()
+    out.print(runs_table(records, zone))
+    if show_traceback:
+        _print_tracebacks(out, records)
+
+
+def runs_table(records: list[RunRecord], zone: tzinfo) -> Table:
+    """One row per run."""
+    table = Table(title=f"{len(records)} run(s)", title_justify="left")
+    for header in ("scheduled", "job", "status", "worker", "took", "result", "run id"):
+        table.add_column(header, overflow="fold")
+    for record in records:
+        table.add_row(
+            format_time(record.scheduled_at, zone),
+            record.job_id,
+            Text(record.status.value, style=_STYLE[record.status]),
+            record.worker_id or "-",
+            format_duration(record.duration_s),
+            _result(record),
+            record.run_id,
+        )
+    return table
+
+
+def _result(record: RunRecord) -> str:
+    if record.exception_type or record.exception_message:
+        return short(f"{record.exception_type or 'rejected'}: {record.exception_message or ''}")
+    if record.status is RunStatus.EXECUTED:
+        return short(repr(record.retval))
+    return ""
+
+
+def _print_tracebacks(out: Console, records: list[RunRecord]) -> None:
+    for record in records:
+        if record.traceback:
+            out.rule(f"{record.job_id} run {record.run_id}", align="left")
+            out.print(Text(record.traceback.rstrip()))
