@@ -2,15 +2,18 @@
 
 Runs in its own thread with its own ``BrokerConnection``, and only while this process is
 the leader, so in the usual one-active-scheduler deployment listeners hear every event.
-Each message is decoded (a bad one is logged and dead-lettered, never fatal), written to
-the history (retried while the database is down: the events wait in the queue), handed to
-the listeners, and only then acknowledged.
+Each message is decoded (a bad one is logged and dead-lettered, never fatal); decoded
+events are gathered into a batch, written to the history in one transaction (retried while
+the database is down: the events wait in the queue), handed to the listeners, and only
+then acknowledged together.  A batch closes when it holds ``prefetch`` events or when the
+queue goes quiet for ``_QUIET_S``, so history lags a burst by at most one batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 
 from producer.clock import Clock
 from producer.history.base import RunHistory
@@ -30,6 +33,17 @@ logger = logging.getLogger(__name__)
 _SLICE_S = 0.2
 # Pause after an unexpected error before consuming again.
 _ERROR_PAUSE_S = 1.0
+# With events in hand, this long without another one closes the batch: short enough that
+# a lone event reaches history and listeners at once, long enough to gather a burst.
+_QUIET_S = 0.01
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A decoded event waiting in the current batch, with the delivery to acknowledge."""
+
+    event: Event
+    message: IncomingMessage
 
 
 class EventsConsumer:
@@ -59,6 +73,7 @@ class EventsConsumer:
         self._name = connection_name
         self._consumer: Consumer | None = None
         self._publisher: Publisher | None = None
+        self._batch: list[_Pending] = []
 
     def run(self) -> None:
         """Thread body: never returns before ``stopping``, whatever the broker does."""
@@ -86,9 +101,12 @@ class EventsConsumer:
             self._consumer.start()
             logger.info("consuming worker events from %s", self._topology.events_queue)
             while self._leading.is_set() and not self._stopping.is_set():
-                connection.drain_events(_SLICE_S)
+                waited = connection.drain_events(_QUIET_S if self._batch else _SLICE_S)
+                if self._batch and (not waited or len(self._batch) >= self._prefetch):
+                    self._flush()
         finally:
             self._consumer = self._publisher = None
+            self._batch = []
             connection.close()  # unacknowledged events go back to the queue
 
     def _connect(self) -> BrokerConnection:
@@ -97,30 +115,46 @@ class EventsConsumer:
         return connection
 
     def _on_message(self, message: IncomingMessage) -> None:
-        assert self._consumer is not None
-        assert self._publisher is not None
         try:
             event = decode_event(message.body)
         except ProtocolError as exc:
             self._dead_letter(message, exc.reason)
             return
+        self._batch.append(_Pending(event, message))
+
+    def _flush(self) -> None:
+        """Record the batch, tell the listeners, then acknowledge it."""
+        assert self._consumer is not None
+        batch, self._batch = self._batch, []
         try:
-            self._record(event)
+            self._record([pending.event for pending in batch])
         except (Stopped, ServiceUnavailable):
             raise
-        except Exception as exc:  # a bug or a row the database refuses: park the message
-            logger.exception("cannot record event %s", message.message_id)
-            self._dead_letter(message, f"cannot record: {type(exc).__name__}: {exc}")
-            return
-        outcome = listener_event(event)
-        if outcome is not None:
-            self._dispatcher.dispatch(outcome)
-        self._consumer.ack(message.delivery_tag)
+        except Exception:  # a bug or a row the database refuses: find it one by one
+            logger.exception("cannot record a batch of %d events; recording each", len(batch))
+            batch = [pending for pending in batch if self._record_alone(pending)]
+        for pending in batch:
+            outcome = listener_event(pending.event)
+            if outcome is not None:
+                self._dispatcher.dispatch(outcome)
+        self._consumer.ack_many(pending.message.delivery_tag for pending in batch)
 
-    def _record(self, event: Event) -> None:
+    def _record_alone(self, pending: _Pending) -> bool:
+        """Record one event; park it in the dead-letter queue if the database refuses it."""
+        try:
+            self._record([pending.event])
+        except (Stopped, ServiceUnavailable):
+            raise
+        except Exception as exc:
+            logger.exception("cannot record event %s", pending.message.message_id)
+            self._dead_letter(pending.message, f"cannot record: {type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def _record(self, events: list[Event]) -> None:
         now = self._clock()
         retry_until_stopped(
-            "database", logger, lambda: self._history.record(event, now), self._stopping
+            "database", logger, lambda: self._history.record_many(events, now), self._stopping
         )
 
     def _dead_letter(self, message: IncomingMessage, reason: str) -> None:

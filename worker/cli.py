@@ -33,8 +33,16 @@ __all__ = ["COMMANDS", "worker_command"]
     "-c",
     type=click.IntRange(1, 10_000),
     default=None,
-    help="Runs executed at once, also the prefetch. [env DUEQ_CONCURRENCY; "
+    help="Runs executed at once. [env DUEQ_CONCURRENCY; "
     "default: 8 threads, one process per CPU, 64 for asyncio]",
+)
+@click.option(
+    "--prefetch-multiplier",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Runs prefetched per slot: 2 keeps the next runs in hand while outcomes are "
+    "confirmed; 1 for jobs near RabbitMQ's consumer ack timeout without a database. "
+    "[env DUEQ_PREFETCH_MULTIPLIER; default: 2]",
 )
 @click.option(
     "--executor",

@@ -1,10 +1,10 @@
 """The broker thread: the only thread that touches the worker's ``BrokerConnection``.
 
-It consumes (prefetch = concurrency, manual acks), parses each delivery and either
-dead-letters it or hands it to a slot, publishes what the other threads put in the outbox
-(events, republished runs) with one round of confirms per batch, and only then acks.  It
-reconnects after a lost connection (tenacity, every attempt logged) and drives the
-graceful stop.
+It consumes (prefetch = concurrency x prefetch_multiplier, manual acks), parses each
+delivery and either dead-letters it or hands it to a slot, publishes what the other
+threads put in the outbox (events, republished runs) with one round of confirms per
+batch, and only then acks them all together.  It reconnects after a lost connection
+(tenacity, every attempt logged) and drives the graceful stop.
 """
 
 from __future__ import annotations
@@ -244,8 +244,7 @@ class BrokerLoop:
             if item.settle is Settle.DEAD_LETTER and self._current(item):
                 self._dead_letter(item)
         self._publish([m for item in items if self._still_wanted(item) for m in item.messages])
-        for item in items:
-            self._settle(item)
+        self._settle(items)
         self._held = []
         for item in items:
             if item.done is not None:
@@ -304,17 +303,28 @@ class BrokerLoop:
             except PublishError as again:
                 log.error("events lost: %s", again)
 
-    def _settle(self, item: Outbound) -> None:
+    def _settle(self, items: Sequence[Outbound]) -> None:
+        """Requeue or ack the current deliveries of ``items``; acks go out together."""
         consumer = self._consumer
-        if item.settle is Settle.NOTHING or not self._current(item) or consumer is None:
+        if consumer is None:
             return
-        assert item.delivery is not None
-        tag = item.delivery.delivery_tag
-        try:
+        acks = []
+        for item in items:
+            if item.settle is Settle.NOTHING or not self._current(item):
+                continue
+            assert item.delivery is not None
             if item.settle is Settle.REQUEUE:
-                consumer.reject(tag, requeue=True)
+                self._requeue(consumer, item.delivery.delivery_tag)
             else:
-                consumer.ack(tag)
+                acks.append(item.delivery.delivery_tag)
+        try:
+            consumer.ack_many(acks)
+        except DeliveryTagError as exc:
+            log.error("cannot settle a delivery: %s", exc)
+
+    def _requeue(self, consumer: Consumer, tag: int) -> None:
+        try:
+            consumer.reject(tag, requeue=True)
         except DeliveryTagError as exc:
             log.error("cannot settle a delivery: %s", exc)
 

@@ -35,6 +35,8 @@ __all__ = ["Worker"]
 
 log = logging.getLogger(__name__)
 
+# AMQP's prefetch_count is an unsigned short.
+MAX_PREFETCH = 65535
 # How long start() waits for the broker thread to be consuming before giving up.
 _DEFAULT_START_TIMEOUT_S = 60.0
 
@@ -186,7 +188,7 @@ class Worker:
             connection_name=f"dueq-worker {self.worker_id}",
             topology=settings.topology(),
             queues=settings.queues,
-            prefetch=settings.concurrency,
+            prefetch=min(settings.concurrency * settings.prefetch_multiplier, MAX_PREFETCH),
             heartbeat_interval=settings.heartbeat_interval.total_seconds(),
             shutdown_timeout=settings.shutdown_timeout.total_seconds(),
             version=_version(),
@@ -212,6 +214,7 @@ class Worker:
         else:
             log.info(
                 "no database URL: max_instances and dedupe hold per worker process only, and "
-                "runs longer than RabbitMQ's consumer ack timeout (30 min by default) would "
-                "be redelivered while running; give --database-url for both"
+                "runs longer than RabbitMQ's consumer ack timeout (30 min by default, divided "
+                "by --prefetch-multiplier, as an unstarted run may wait one job's time for "
+                "a slot) would be redelivered; give --database-url for both"
             )

@@ -8,7 +8,7 @@ forward: submitted -> started -> a final outcome.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -83,12 +83,18 @@ class RunHistory(ABC):
     Raises ``StoreUnavailable`` when the database cannot be reached (transient).
     """
 
-    @abstractmethod
     def record(self, event: Event, now: datetime) -> None:
-        """Apply ``event``: upsert the run it is about, or the worker it comes from.
+        """Apply one event (see ``record_many``)."""
+        self.record_many([event], now)
 
-        Idempotent; never moves a run's status backwards.  Events without a run id (a
-        ``job_rejected`` for an unreadable message) change nothing.
+    @abstractmethod
+    def record_many(self, events: Sequence[Event], now: datetime) -> None:
+        """Apply ``events`` together: upsert the runs they are about and the workers they
+        come from, all or nothing.
+
+        Idempotent; never moves a run's status backwards, whatever the order of the events
+        within or across calls.  Events without a run id (a ``job_rejected`` for an
+        unreadable message) change no run.
         """
 
     @abstractmethod

@@ -41,14 +41,15 @@ class MemoryRunHistory(RunHistory):
                     ),
                 )
 
-    def record(self, event: Event, now: datetime) -> None:
-        run = run_values(event)
-        worker = worker_values(event, now)
+    def record_many(self, events: Sequence[Event], now: datetime) -> None:
         with self._lock:
-            if run is not None:
-                self._record_run(run)
-            if worker is not None:
-                self._record_worker(worker)
+            for event in events:
+                run = run_values(event)
+                if run is not None:
+                    self._record_run(run)
+                worker = worker_values(event, now)
+                if worker is not None:
+                    self._record_worker(worker)
 
     def _record_run(self, values: dict[str, Any]) -> None:
         values = {**values, "status": RunStatus(values["status"])}

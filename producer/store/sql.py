@@ -1,13 +1,15 @@
 """Job store on SQLAlchemy Core: SQLite (a file, the default) or PostgreSQL.
 
 The loop's due query reads only the ``next_run_time`` index; ``commit_batch`` writes a whole
-batch with ``executemany`` in one transaction that also checks the leader lease (fencing).
+batch in one transaction that also checks the leader lease (fencing): over arrays with one
+statement per table on PostgreSQL, with the driver's ``executemany`` on SQLite.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +32,49 @@ __all__ = ["SqlJobStore", "dialect_insert"]
 SUBMITTED = "submitted"
 _UTC = UtcDateTime()
 
+# The due query reads the trigger as its JSON text: the driver would parse it, only for
+# ``row_to_job`` to serialize it again as the key of its parsed-trigger cache (a tenth of
+# fetching a 10k batch); every due job of one schedule shares a trigger.
+_DUE_COLUMNS = [
+    sa.cast(column, sa.Text).label(column.name) if column.name == "trigger" else column
+    for column in jobs.c
+]
+
+# On PostgreSQL a batch is written with one statement per table over arrays (unnest): a
+# single round trip and one plan instead of 10k executions of a prepared statement, which
+# made the commit of a 10k-run burst take over a second.  Both dialects keep the
+# compare-and-set on next_run_time: a job rescheduled through the API meanwhile is left
+# alone.
+_PG_ADVANCE = sa.text(
+    f"UPDATE {jobs.name} AS j SET next_run_time = u.next_run, next_fire_time = u.next_fire, "
+    "updated_at = :now "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:seen AS timestamp[]), "
+    "CAST(:next_run AS timestamp[]), CAST(:next_fire AS timestamp[])) "
+    "AS u(id, seen, next_run, next_fire) "
+    "WHERE j.id = u.id AND j.next_run_time = u.seen"
+)
+# SQLite, in-process, gains nothing from arrays, but SQLAlchemy's per-row parameter
+# handling cost four times the driver's own executemany: the rows go to the driver as
+# tuples, with timestamps converted by SQLAlchemy's own processor (``_sqlite_timestamps``).
+_SQLITE_ADVANCE = (
+    f"UPDATE {jobs.name} SET next_run_time = ?, next_fire_time = ?, updated_at = ? "
+    "WHERE id = ? AND next_run_time = ?"
+)
+_SQLITE_RECORD = (
+    f"INSERT INTO {runs.name} "
+    "(run_id, job_id, scheduled_at, status, published_at, redelivered, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (run_id) DO NOTHING"
+)
+_PG_RECORD = sa.text(
+    f"INSERT INTO {runs.name} "
+    "(run_id, job_id, scheduled_at, status, published_at, redelivered, updated_at) "
+    "SELECT u.run_id, u.job_id, u.scheduled_at, :status, u.published_at, false, u.published_at "
+    "FROM unnest(CAST(:run_ids AS varchar[]), CAST(:job_ids AS varchar[]), "
+    "CAST(:scheduled AS timestamp[]), CAST(:published AS timestamp[])) "
+    "AS u(run_id, job_id, scheduled_at, published_at) "
+    "ON CONFLICT (run_id) DO NOTHING"
+)
+
 
 def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
     """The dialect's ``insert`` (it has ``on_conflict_do_*``); dueq supports these two."""
@@ -43,6 +88,9 @@ class SqlJobStore(JobStore):
         self._engine = engine
         self._clock = clock
         self._insert = dialect_insert(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        bind = _UTC.dialect_impl(engine.dialect).bind_processor(engine.dialect)
+        self._bind_timestamp: Callable[[datetime | None], Any] = bind or (lambda value: value)
 
     def add_job(self, job: Job, *, replace_existing: bool = False) -> None:
         now = self._clock()
@@ -90,7 +138,7 @@ class SqlJobStore(JobStore):
 
     def get_due_jobs(self, now: datetime, limit: int) -> list[Job]:
         query = (
-            sa.select(jobs)
+            sa.select(*_DUE_COLUMNS)
             .where(jobs.c.next_run_time <= now)
             .order_by(jobs.c.next_run_time)
             .limit(limit)
@@ -123,25 +171,29 @@ class SqlJobStore(JobStore):
     def _advance(self, conn: Connection, updates: list[JobUpdate], now: datetime) -> None:
         if not updates:
             return
-        statement = (
-            jobs.update()
-            .where(jobs.c.id == sa.bindparam("u_id"))
-            .where(jobs.c.next_run_time == sa.bindparam("u_seen"))
-            .values(
-                next_run_time=sa.bindparam("u_next_run"),
-                next_fire_time=sa.bindparam("u_next_fire"),
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            statement,
-            [
+        if self._postgres:
+            conn.execute(
+                _PG_ADVANCE,
                 {
-                    "u_id": u.job_id,
-                    "u_seen": u.seen_next_run_time,
-                    "u_next_run": u.next_run_time,
-                    "u_next_fire": u.next_fire_time,
-                }
+                    "ids": [u.job_id for u in updates],
+                    "seen": [_naive(u.seen_next_run_time) for u in updates],
+                    "next_run": [_naive(u.next_run_time) for u in updates],
+                    "next_fire": [_naive(u.next_fire_time) for u in updates],
+                    "now": _naive(now),
+                },
+            )
+            return
+        stamp = self._sqlite_timestamps()
+        conn.exec_driver_sql(
+            _SQLITE_ADVANCE,
+            [
+                (
+                    stamp(u.next_run_time),
+                    stamp(u.next_fire_time),
+                    stamp(now),
+                    u.job_id,
+                    stamp(u.seen_next_run_time),
+                )
                 for u in updates
             ],
         )
@@ -161,19 +213,48 @@ class SqlJobStore(JobStore):
     def _record(self, conn: Connection, submitted: Sequence[SubmittedRun]) -> None:
         if not submitted:
             return
-        statement = self._insert(runs).on_conflict_do_nothing(index_elements=["run_id"])
-        conn.execute(
-            statement,
-            [
+        if self._postgres:
+            conn.execute(
+                _PG_RECORD,
                 {
-                    "run_id": run.run_id,
-                    "job_id": run.job_id,
-                    "scheduled_at": run.scheduled_at,
+                    "run_ids": [run.run_id for run in submitted],
+                    "job_ids": [run.job_id for run in submitted],
+                    "scheduled": [_naive(run.scheduled_at) for run in submitted],
+                    "published": [_naive(run.published_at) for run in submitted],
                     "status": SUBMITTED,
-                    "published_at": run.published_at,
-                    "redelivered": False,
-                    "updated_at": run.published_at,
-                }
+                },
+            )
+            return
+        stamp = self._sqlite_timestamps()
+        conn.exec_driver_sql(
+            _SQLITE_RECORD,
+            [
+                (
+                    run.run_id,
+                    run.job_id,
+                    stamp(run.scheduled_at),
+                    SUBMITTED,
+                    stamp(run.published_at),
+                    stamp(run.published_at),
+                )
                 for run in submitted
             ],
         )
+
+    def _sqlite_timestamps(self) -> Callable[[datetime | None], Any]:
+        """The value SQLAlchemy would bind for a ``UtcDateTime``, memoized for one batch.
+
+        The same processor as SQLAlchemy's (so stored text compares equal), called once per
+        distinct time: a burst's jobs mostly share their times.
+        """
+        process = self._bind_timestamp
+        return functools.lru_cache(maxsize=None)(lambda value: process(value))
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """What ``UtcDateTime`` stores (naive UTC), for arrays that bypass its bind processing."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given where UTC is required")
+    return value.astimezone(UTC).replace(tzinfo=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,36 @@ class Consumer:
         delivery = self._take(delivery_tag, "ack")
         with self._link.guard("ack"):
             self._channel.basic_ack(delivery.transport_tag)
+
+    def ack_many(self, delivery_tags: Iterable[int]) -> None:
+        """Acknowledge several deliveries in as few frames as the broker allows.
+
+        The deliveries are taken first; then, on RabbitMQ, every one older than the oldest
+        delivery still unacknowledged goes in a single ``basic.ack`` with ``multiple`` set
+        (which acks *every* outstanding delivery up to its tag, so it may only cover these),
+        and the rest one frame each.  Raises ``DeliveryTagError`` after acking the valid
+        ones if some tags were not unacknowledged on this consumer.
+        """
+        taken, errors = [], []
+        for tag in delivery_tags:
+            try:
+                taken.append(self._take(tag, "ack").transport_tag)
+            except DeliveryTagError as exc:
+                errors.append(str(exc))
+        with self._link.guard("ack"):
+            for transport_tag, multiple in self._ack_frames(taken):
+                self._channel.basic_ack(transport_tag, multiple=multiple)
+        if errors:
+            raise DeliveryTagError("; ".join(errors))
+
+    def _ack_frames(self, transport_tags: list[Any]) -> list[tuple[Any, bool]]:
+        """(tag, multiple) pairs acking exactly ``transport_tags`` (already taken)."""
+        if not self._link.is_amqp or len(transport_tags) < 2:
+            return [(tag, False) for tag in transport_tags]  # memory:// tags are not ordered
+        oldest_left = min((d.transport_tag for d in self._unacked.values()), default=float("inf"))
+        older = [tag for tag in transport_tags if tag < oldest_left]
+        newer = [(tag, False) for tag in transport_tags if tag >= oldest_left]
+        return [(max(older), True), *newer] if older else newer
 
     def reject(self, delivery_tag: int, *, requeue: bool) -> None:
         """Give a delivery back (``requeue=True``) or dead-letter it through the queue's DLX."""

@@ -101,6 +101,11 @@ class Link:
         )
 
     @property
+    def raw(self) -> Any:
+        """The transport's own connection object (py-amqp's on RabbitMQ)."""
+        return self._raw
+
+    @property
     def alive(self) -> bool:
         """True until closed or until a connection error was seen."""
         return self._broken is None and not self._closed

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.broker.confirms import ConfirmTracker
 from shared.broker.convert import to_transport
+from shared.broker.corked import CorkedWriter
 from shared.broker.errors import PublishError, PublishFailure
 from shared.broker.link import Link, describe, is_caused_by
 from shared.broker.memory import check_route
@@ -47,6 +48,7 @@ class Publisher:
         self._link: Link | None = None
         self._channel: Any = None
         self._tracker = ConfirmTracker()
+        self._writer: CorkedWriter | None = None
 
     def publish(self, message: OutgoingMessage) -> None:
         """Publish one message and wait for its confirm (see ``publish_many``)."""
@@ -82,19 +84,24 @@ class Publisher:
         self, link: Link, messages: Sequence[OutgoingMessage], timeout: float
     ) -> None:
         channel = self._confirm_channel(link)
-        tracker = self._tracker
+        writer, tracker = self._writer, self._tracker
+        assert writer is not None
         deadline = time.monotonic() + timeout
         with link.guard("publish"):
             try:
                 for message in messages:
-                    self._wait_for_confirms(link, self._max_in_flight - 1, deadline, timeout)
+                    if tracker.in_flight >= self._max_in_flight:
+                        writer.flush()
+                        self._wait_for_confirms(link, self._max_in_flight - 1, deadline, timeout)
                     tracker.sent(message)
-                    channel.basic_publish(
+                    writer.publish(
+                        channel.channel_id,
+                        message.exchange,
+                        message.routing_key,
+                        message.mandatory,
                         to_transport(channel, message),
-                        exchange=message.exchange,
-                        routing_key=message.routing_key,
-                        mandatory=message.mandatory,
                     )
+                writer.flush()
                 self._wait_for_confirms(link, 0, deadline, timeout)
             except link.channel_errors as exc:
                 if not is_caused_by(exc, [_BASIC_PUBLISH]):
@@ -103,6 +110,8 @@ class Publisher:
                 # nothing still in flight on it will be confirmed.
                 tracker.abandon(describe(exc))
                 self._drop_channel()
+            finally:
+                writer.discard()  # only non-empty if sending failed: the link is dead
         failures = tracker.take_failures()
         if failures:
             raise PublishError(failures, len(messages))
@@ -133,6 +142,10 @@ class Publisher:
         channel.events["basic_ack"].add(tracker.acked)
         channel.events["basic_nack"].add(tracker.nacked)
         channel.events["basic_return"].add(functools.partial(_on_return, tracker))
+        # py-amqp's basic_publish would also poll the socket for a connection.blocked
+        # notice before every message (a third of a pipelined publish); frames are read
+        # while waiting for confirms anyway, which is where such a notice is handled.
+        self._writer = CorkedWriter(link.raw)
         self._link, self._channel = link, channel
         return channel
 

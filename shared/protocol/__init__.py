@@ -22,10 +22,17 @@ from shared.protocol.events import (
     WorkerOffline,
     WorkerOnline,
 )
-from shared.protocol.runs import MAX_ARGUMENTS_BYTES, RUN_ID_NAMESPACE, RunRequest, make_run_id
+from shared.protocol.runs import (
+    ARGUMENTS_CHECKED,
+    MAX_ARGUMENTS_BYTES,
+    RUN_ID_NAMESPACE,
+    RunRequest,
+    make_run_id,
+)
 from shared.protocol.types import PROTOCOL_VERSION, format_utc
 
 __all__ = [
+    "ARGUMENTS_CHECKED",
     "CONTENT_TYPE",
     "MAX_ARGUMENTS_BYTES",
     "MAX_MESSAGE_BYTES",

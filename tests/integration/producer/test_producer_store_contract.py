@@ -111,6 +111,7 @@ def test_due_jobs_come_soonest_first_up_to_the_limit(backend: Backend) -> None:
     assert [j.id for j in due] == ["m1", "m3"]
     due = backend.store.get_due_jobs(T0 + timedelta(minutes=5), limit=10)
     assert [j.id for j in due] == ["m1", "m3", "m5"]
+    assert due[0] == a_job("m1", at=T0 + timedelta(minutes=1))  # trigger and arguments too
 
 
 def test_commit_advances_removes_and_records_submitted_runs(backend: Backend) -> None:
@@ -210,3 +211,39 @@ def test_history_moves_forward_only_and_tracks_workers(backend: Backend) -> None
     [worker] = backend.history.get_workers()
     assert (worker.status, worker.running, worker.queues) == ("online", 2, ("q1",))
     assert worker.last_seen_at == T0 + timedelta(seconds=5)
+
+
+def _run_events(job_id: str) -> tuple[JobStarted, JobExecuted]:
+    fields = {**_about_run(), "job_id": job_id, "run_id": make_run_id(job_id, T0)}
+    started = JobStarted(**fields, started_at=T0, lateness_s=0.1)  # type: ignore[arg-type]
+    executed = JobExecuted(
+        **fields,  # type: ignore[arg-type]
+        started_at=T0, finished_at=T0, duration_s=0.5, lateness_s=0.1, retval=job_id,
+    )  # fmt: skip
+    return started, executed
+
+
+def test_a_batch_keeps_each_runs_furthest_status_whatever_its_order(backend: Backend) -> None:
+    started_a, executed_a = _run_events("a")
+    started_b, executed_b = _run_events("b")
+    started_c, _ = _run_events("c")
+    backend.history.record_many([executed_a, started_a, started_b, executed_b, started_c], T0)
+
+    statuses = {r.job_id: (r.status, r.retval) for r in backend.history.get_runs(limit=10)}
+    assert statuses == {
+        "a": (RunStatus.EXECUTED, "a"),
+        "b": (RunStatus.EXECUTED, "b"),
+        "c": (RunStatus.STARTED, None),
+    }
+
+
+def test_a_later_batch_never_moves_a_run_back_and_repeats_change_nothing(
+    backend: Backend,
+) -> None:
+    started, executed = _run_events("a")
+    backend.history.record_many([executed], T0)
+    backend.history.record_many([started, started], T0 + timedelta(seconds=1))
+    backend.history.record_many([executed], T0 + timedelta(seconds=2))
+
+    [record] = backend.history.get_runs(limit=10)
+    assert (record.status, record.retval) == (RunStatus.EXECUTED, "a")

@@ -57,6 +57,7 @@ def test_help_explains_the_command_with_an_example() -> None:
         "--worker-id",
         "--shutdown-timeout",
         "--prefix",
+        "--prefetch-multiplier",
     ):
         assert option in result.output
 
@@ -83,6 +84,8 @@ def test_options_become_settings(stub_worker: type[StubWorker]) -> None:
         "7",
         "--prefix",
         "pfx",
+        "--prefetch-multiplier",
+        "3",
     )
     assert result.exit_code == 0, result.output
     (settings,) = stub_worker.seen
@@ -93,6 +96,7 @@ def test_options_become_settings(stub_worker: type[StubWorker]) -> None:
     assert settings.database_url.reveal() == "sqlite:///x.db"
     assert (settings.worker_id, settings.prefix) == ("w1", "pfx")
     assert settings.shutdown_timeout.total_seconds() == 7
+    assert settings.prefetch_multiplier == 3
 
 
 def test_options_not_given_fall_back_to_the_environment(stub_worker: type[StubWorker]) -> None:

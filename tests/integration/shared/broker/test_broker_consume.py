@@ -12,6 +12,7 @@ from shared.broker import (
     SOURCE_QUEUE_HEADER,
     BrokerConnection,
     Consumer,
+    DeliveryTagError,
     IncomingMessage,
     OutgoingMessage,
     dead_letter,
@@ -164,3 +165,27 @@ def test_cancel_stops_new_deliveries_and_handed_out_ones_stay_ackable(
     assert len(received) == 1
     consumer.ack(received[0].delivery_tag)
     assert amqp_conn.queue_depth(topology.run_queue("default")) == 1
+
+
+def test_ack_many_acks_exactly_the_given_deliveries_even_with_gaps(
+    amqp_conn: BrokerConnection, topology: Topology, drain_until: DrainUntil
+) -> None:
+    amqp_conn.publisher().publish_many([_run(topology, n) for n in range(6)])
+    queue = topology.run_queue("default")
+    consumer, received = _consume(amqp_conn, queue)
+    drain_until(amqp_conn, lambda: len(received) == 6)
+    by_id = {m.message_id: m.delivery_tag for m in received}
+    # run-2 stays unacked: the one multiple-ack frame may cover run-0 and run-1 only.
+    consumer.ack_many([by_id["run-0"], by_id["run-1"], by_id["run-3"], by_id["run-5"]])
+    assert consumer.unacked == 2
+    with pytest.raises(DeliveryTagError):
+        consumer.ack_many([by_id["run-4"], by_id["run-0"]])  # run-0 was acked already
+    assert consumer.unacked == 1  # run-4 was acked all the same
+    amqp_conn.close()  # what was not acked goes back to the queue
+    amqp_conn.connect()
+    _, again = _consume(amqp_conn, queue)
+    drain_until(amqp_conn, lambda: len(again) == 1)
+    while amqp_conn.drain_events(timeout=0.3):
+        pass
+    assert [m.message_id for m in again] == ["run-2"]
+    assert again[0].redelivered

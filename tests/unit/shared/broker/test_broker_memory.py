@@ -133,6 +133,25 @@ def test_acking_twice_is_refused_without_touching_the_broker(
         consumer.ack(received[0].delivery_tag)
 
 
+def test_ack_many_acks_the_given_deliveries_and_reports_unknown_tags(
+    memory_conn: BrokerConnection, memory_topology: Topology, drain_until: DrainUntil
+) -> None:
+    memory_conn.publisher().publish_many([_run(memory_topology, n) for n in range(3)])
+    consumer, received = _consume(memory_conn, memory_topology.run_queue("default"))
+    drain_until(memory_conn, lambda: len(received) == 3)
+    first, second, third = (m.delivery_tag for m in received)
+    consumer.ack_many([first, third])
+    assert consumer.unacked == 1
+    with pytest.raises(DeliveryTagError, match="already acked"):
+        consumer.ack_many([second, first])
+    assert consumer.unacked == 0  # the valid tag was acked all the same
+    memory_conn.close()  # nothing unacked is left to come back
+    memory_conn.connect()
+    _, again = _consume(memory_conn, memory_topology.run_queue("default"))
+    assert not memory_conn.drain_events(timeout=0.1)
+    assert again == []
+
+
 def test_reject_without_requeue_dead_letters_through_the_queues_dlx(
     memory_conn: BrokerConnection, memory_topology: Topology, drain_until: DrainUntil
 ) -> None:
