@@ -18,7 +18,7 @@ from typing import TypeVar
 from shared.broker import OutgoingMessage
 from shared.errors import StoreUnavailable
 from shared.protocol import Event
-from shared.retry import call_with_retry
+from shared.retry import call_with_retry, retrying
 from worker import checks
 from worker.checks import Delivery
 from worker.claims import ClaimStore, Duplicate, Full
@@ -107,10 +107,22 @@ class RunHandler:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.
             self._outbox.send((report,)).wait()
-            self._store(lambda: self._claims.finish(run.run_id, self._clock()))
+            self._finish_durably(run.run_id)
         else:
             self._claims.finish(run.run_id, self._clock())
             self._settle(delivery, Settle.ACK, report)
+
+    def _finish_durably(self, run_id: str) -> None:
+        """Mark a reported run finished, however long the database is away.
+
+        The run was acked when claimed, so there is nothing to hand back: until the claim
+        says finished it must stay ours (the caller keeps it in ``RunningRuns``, so the
+        lease keeper renews it the moment the database returns) or a reaper would run it
+        again.  Retries are at most a quarter lease apart, so the finish lands well within
+        the grace a returning reaper gives its owners (see ``LeaseKeeper``).
+        """
+        attempts = retrying("database", log, max_wait=self._lease.total_seconds() / 4)
+        attempts(lambda: self._claims.finish(run_id, self._clock()))
 
     def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
         log.info(

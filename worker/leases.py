@@ -6,6 +6,10 @@ executing.  With a shared database it also looks for running claims whose lease 
 so another worker completes them.  This is what lets a worker ack a run as soon as it is
 claimed: the broker's consumer ack timeout never sees a long job, and a crash is still
 repaired.
+
+A keeper that itself could not reach the database does not reap for one lease after it
+is back: the owners of the claims that lapsed meanwhile were most likely cut off too, and
+get that long to renew them (or mark them finished) before anything is handed over.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class LeaseKeeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_purge: datetime | None = None
+        self._in_outage = False
+        self._reap_not_before: datetime | None = None
 
     def start(self) -> None:
         """Start renewing (and reaping) every third of the lease."""
@@ -111,10 +117,17 @@ class LeaseKeeper:
     def tick(self) -> None:
         """One round: renew, reap, purge (also called directly by tests)."""
         now = self._clock()
-        self.renew(now)
-        if self._reap:
-            self.reap(now)
-            self._purge(now)
+        if self._in_outage:  # the last round could not reach the database
+            self._in_outage = False
+            self._reap_not_before = now + self._lease
+        try:
+            self.renew(now)
+            if self._reap and (self._reap_not_before is None or now >= self._reap_not_before):
+                self.reap(now)
+                self._purge(now)
+        except StoreUnavailable:
+            self._in_outage = True
+            raise
 
     def renew(self, now: datetime) -> None:
         """Extend the leases of the runs executing here."""

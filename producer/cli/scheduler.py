@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from types import FrameType
 from typing import Any
 
 import click
 
 from producer.cli.common import given
+from producer.retries import Stopped, retry_until_stopped
 from producer.scheduler import BlockingScheduler
 from producer.settings import build_settings
 from shared.db import create_engine, upgrade_schema
 from shared.redact import redact_url
-from shared.retry import call_with_retry
 
 __all__ = ["db_group", "scheduler_command"]
 
@@ -46,15 +47,21 @@ def scheduler_command(**options: Any) -> None:
       DUEQ_DATABASE_URL=postgresql+psycopg://db/dueq dueq scheduler --broker-url amqp://mq//
     """
     scheduler = BlockingScheduler(build_settings(None, None, given(options)))
+    stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         logger.info("received %s: shutting down", signal.Signals(signum).name)
+        stopping.set()
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    # The service rides out a database that is down at start-up, like any later outage.
-    call_with_retry("database", logger, scheduler.open)
+    # The service rides out a database that is down at start-up, like any later outage,
+    # but a signal during that wait still ends it.
+    try:
+        retry_until_stopped("database", logger, scheduler.open, stopping)
+    except Stopped:
+        return
     scheduler.start()
 
 

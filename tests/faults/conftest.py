@@ -1,0 +1,101 @@
+"""Fixtures of the fault-injection suite: a rig per test, and the figures it reports.
+
+Every test gets its own broker prefix (``dqf-<hex>``: not the ``dqt-`` stem that the
+session sweep of tests/conftest.py owns), its own PostgreSQL schema (``pg_schema_url``),
+and a ``Rig`` holding its processes, proxies and taps.  When a test fails, the end of
+each process's log is printed.  With ``FAULTS_RESULTS=path``, the figures every test
+reports are written to that Markdown file at the end of the session.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.broker import BrokerConnection
+from shared.topology import Topology
+from tests.faults.fault_jobs import LEDGER_URL_ENV
+from tests.faults.faults_ledger import Ledger
+from tests.faults.faults_procs import ProcessGroup, environment
+from tests.faults.faults_results import Figures, write_results
+from tests.faults.faults_rig import Rig
+
+FAULT_PREFIX_STEM = "dqf-"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    """Remember each phase's report on the item, so fixtures can tell a failed test."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    setattr(item, f"faults_report_{report.when}", report)
+
+
+@pytest.fixture(scope="session")
+def fault_figures() -> Iterator[list[Figures]]:
+    """Figures of every fault test of the session (written out if FAULTS_RESULTS is set)."""
+    collected: list[Figures] = []
+    yield collected
+    target = os.environ.get("FAULTS_RESULTS")
+    if target and collected:
+        write_results(Path(target), collected)
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest, fault_figures: list[Figures]) -> Iterator[Figures]:
+    """Where a test puts the numbers it checked; printed and collected at its end."""
+    found = Figures(test=request.node.name)
+    begin = time.monotonic()
+    yield found
+    found.seconds = time.monotonic() - begin
+    print(found.describe())
+    report: Any = getattr(request.node, "faults_report_call", None)
+    if report is None:
+        return  # the setup failed: nothing was checked
+    found.outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+    fault_figures.append(found)
+
+
+@pytest.fixture
+def fault_topology(rabbitmq_url: str) -> Iterator[Topology]:
+    """A topology of this test's own, declared up front, deleted (with messages) after."""
+    topology = Topology(prefix=f"{FAULT_PREFIX_STEM}{uuid.uuid4().hex[:10]}")
+    with BrokerConnection(rabbitmq_url, name="faults-setup") as conn:
+        conn.declare_topology(topology, ["default"])
+    yield topology
+    with BrokerConnection(rabbitmq_url, name="faults-teardown") as conn:
+        conn.delete_topology(topology, ["default"])
+
+
+@pytest.fixture
+def rig(
+    request: pytest.FixtureRequest,
+    figures: Figures,  # first, so a test's time includes setting the rig up
+    rabbitmq_url: str,
+    pg_schema_url: str,
+    fault_topology: Topology,
+    tmp_path: Path,
+) -> Iterator[Rig]:
+    """The deployment under test; its processes' logs are shown if the test fails."""
+    env = environment(**{LEDGER_URL_ENV: pg_schema_url})
+    built = Rig(
+        broker_url=rabbitmq_url,
+        database_url=pg_schema_url,
+        topology=fault_topology,
+        ledger=Ledger(pg_schema_url),
+        procs=ProcessGroup(tmp_path, env),
+        directory=tmp_path,
+    )
+    yield built
+    report: Any = getattr(request.node, "faults_report_call", None)
+    if report is not None and report.failed:
+        print(built.procs.tails())
+    built.close()

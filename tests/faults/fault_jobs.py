@@ -1,0 +1,90 @@
+"""The job the fault-injection suite schedules: it records each of its own executions.
+
+Workers run it with ``--import tests.faults.fault_jobs``.  Every execution inserts a row
+(run id, job id, scheduled time, worker pid, start) into ``fault_executions`` when it starts
+and sets ``finished_at`` when it ends, on a direct connection to the test's PostgreSQL
+schema (``FAULTS_LEDGER_URL``, never through a fault proxy), so the evidence is
+independent of the events the worker reports and survives a ``kill -9`` of the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import psycopg
+
+__all__ = ["LEDGER_TABLE", "LEDGER_URL_ENV", "create_ledger_table", "psycopg_url", "record"]
+
+# Environment variable naming the ledger database (a SQLAlchemy or libpq URL).
+LEDGER_URL_ENV = "FAULTS_LEDGER_URL"
+LEDGER_TABLE = "fault_executions"
+# How many caller frames to search for the worker's RunRequest (invoke -> execute -> ...).
+_FRAME_SEARCH_DEPTH = 8
+
+# One connection per slot thread: a fresh one per execution would cost more than the job.
+_local = threading.local()
+
+
+def psycopg_url(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` -> ``postgresql://``)."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme.split('+', 1)[0]}{sep}{rest}"
+
+
+def create_ledger_table(conn: psycopg.Connection[Any]) -> None:
+    """Create the executions table (in the schema the connection's search_path names)."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} ("
+        " id bigserial PRIMARY KEY, run_id text NOT NULL, job_id text NOT NULL,"
+        " scheduled_at timestamptz NOT NULL, pid integer NOT NULL,"
+        " started_at double precision NOT NULL, finished_at double precision)"
+    )
+
+
+def record(seconds: float = 0.0) -> int:
+    """Record this execution, sleep ``seconds`` (a job that takes time), record its end.
+
+    Returns the worker's pid, so the job_executed event also says where it ran.
+    """
+    run = _current_run()
+    conn = _connection()
+    row = conn.execute(
+        f"INSERT INTO {LEDGER_TABLE} (run_id, job_id, scheduled_at, pid, started_at)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (run.run_id, run.job_id, run.scheduled_at, os.getpid(), time.time()),
+    ).fetchone()
+    assert row is not None
+    if seconds > 0:
+        time.sleep(seconds)  # the job's work: long enough to be killed in the middle of
+    conn.execute(f"UPDATE {LEDGER_TABLE} SET finished_at = %s WHERE id = %s", (time.time(), row[0]))
+    return os.getpid()
+
+
+def _connection() -> psycopg.Connection[Any]:
+    conn: psycopg.Connection[Any] | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = psycopg.connect(psycopg_url(os.environ[LEDGER_URL_ENV]), autocommit=True)
+        _local.conn = conn
+    return conn
+
+
+def _current_run() -> Any:
+    """The RunRequest being executed, found in the worker's executor frame.
+
+    The worker passes a job only its args and kwargs; the ledger needs the run id, and
+    the thread executor's ``execute(run, func)`` frame holds it.  Test-only.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_FRAME_SEARCH_DEPTH):
+        if frame is None:
+            break
+        candidate = frame.f_locals.get("run")
+        if hasattr(candidate, "run_id") and hasattr(candidate, "scheduled_at"):
+            return candidate
+        frame = frame.f_back
+    raise RuntimeError("fault_jobs.record must run on a worker's thread executor")
