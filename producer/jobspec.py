@@ -23,7 +23,15 @@ from shared.protocol import MAX_ARGUMENTS_BYTES
 from shared.topology import validate_name
 from shared.triggers import Trigger, build_trigger
 
-__all__ = ["MODIFIABLE", "JobOptions", "apply_changes", "build_job", "schedule", "to_trigger"]
+__all__ = [
+    "MODIFIABLE",
+    "OPTION_NAMES",
+    "JobOptions",
+    "apply_changes",
+    "build_job",
+    "schedule",
+    "to_trigger",
+]
 
 # The protocol's limit on ids and names (Identifier).
 _MAX_IDENTIFIER = 255
@@ -46,6 +54,12 @@ MODIFIABLE = frozenset(
 )
 
 JobOptions = dict[str, Any]
+# add_job's arguments besides func, trigger and the trigger's own (replace_existing is the
+# whole batch's, an argument of add_jobs).
+OPTION_NAMES = (
+    "id", "name", "args", "kwargs", "misfire_grace_time", "coalesce", "max_instances",
+    "next_run_time", "queue",
+)  # fmt: skip
 
 
 def to_trigger(
@@ -82,6 +96,13 @@ def build_job(
     name = options["name"] if options["name"] is not None else _default_name(func, ref)
     _check_identifier("name", name)
     args, kwargs = check_arguments(options["args"], options["kwargs"])
+    next_run_time = options["next_run_time"]
+    if isinstance(next_run_time, Unset):
+        run, fire = schedule(trigger, job_id, now)
+    else:
+        run = fire = _aware(next_run_time, zone)
+    # One Job built with every field: dataclasses.replace costs as much as the build,
+    # which counts when add_jobs builds 100k of them.
     job = Job(
         id=job_id,
         name=name,
@@ -93,16 +114,13 @@ def build_job(
         coalesce=_pick(options["coalesce"], defaults.coalesce),
         max_instances=_pick(options["max_instances"], defaults.max_instances),
         queue=_pick(options["queue"], defaults.queue),
+        next_run_time=run,
+        next_fire_time=fire,
     )
     _check_options(job)
-    if job.misfire_grace_time is not None:
+    if isinstance(job.misfire_grace_time, int):
         job = job.replace(misfire_grace_time=float(job.misfire_grace_time))
-    next_run_time = options["next_run_time"]
-    if isinstance(next_run_time, Unset):
-        run, fire = schedule(trigger, job_id, now)
-        return job.replace(next_run_time=run, next_fire_time=fire)
-    at = _aware(next_run_time, zone)
-    return job.replace(next_run_time=at, next_fire_time=at)
+    return job
 
 
 def apply_changes(job: Job, changes: Mapping[str, Any], zone: tzinfo) -> Job:

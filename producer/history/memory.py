@@ -30,16 +30,19 @@ class MemoryRunHistory(RunHistory):
         """Record published runs (the memory job store calls this in ``commit_batch``)."""
         with self._lock:
             for run in runs:
-                self._runs.setdefault(
-                    run.run_id,
-                    RunRecord(
+                stored = self._runs.get(run.run_id)
+                if stored is None:
+                    self._runs[run.run_id] = RunRecord(
                         run_id=run.run_id,
                         job_id=run.job_id,
                         scheduled_at=run.scheduled_at,
                         status=RunStatus.SUBMITTED,
                         published_at=run.published_at,
-                    ),
-                )
+                    )
+                elif stored.published_at is None:  # a worker reported before the commit
+                    self._runs[run.run_id] = dataclasses.replace(
+                        stored, published_at=run.published_at
+                    )
 
     def record_many(self, events: Sequence[Event], now: datetime) -> None:
         with self._lock:

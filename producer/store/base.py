@@ -7,15 +7,18 @@ transaction; nothing in the loop reads all jobs.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
 from producer.job import Job
 from producer.leader.base import Lease
+from shared.errors import ConflictingIdError
+from shared.triggers import Trigger
 
-__all__ = ["JobStore", "JobUpdate", "SubmittedRun"]
+__all__ = ["JobStore", "JobUpdate", "SubmittedRun", "keep_schedule", "merge_batch"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +59,24 @@ class JobStore(ABC):
         """Insert ``job``; with ``replace_existing`` overwrite a job with the same id.
 
         Raises ``ConflictingIdError`` if the id exists and ``replace_existing`` is False.
+        """
+
+    @abstractmethod
+    def add_jobs(
+        self,
+        jobs: Sequence[Job],
+        *,
+        replace_existing: bool = False,
+        explicit_times: Set[str] = frozenset(),
+    ) -> None:
+        """Insert ``jobs`` in one transaction: all of them or, on an error, none.
+
+        Raises ``ConflictingIdError`` naming the id if two jobs of the batch share it, or one
+        exists already, unless ``replace_existing``: then the last of the batch wins and
+        overwrites the stored job, whose ``next_run_time``/``next_fire_time`` are kept when
+        its trigger is unchanged (as ``Scheduler.add_job`` does, so re-adding jobs at
+        start-up keeps their catch-up), except for the ids in ``explicit_times`` (the caller
+        gave their next run time).
         """
 
     @abstractmethod
@@ -105,8 +126,35 @@ class JobStore(ABC):
         If ``lease`` is given and is no longer current and unexpired at ``now``, nothing is
         written and ``LeaseLost`` is raised.  Each update applies only if the job's
         ``next_run_time`` still equals ``seen_next_run_time``.  A run already in the history
-        (a republish, or a worker that reported first) is left as it is.
+        (a republish, or a worker that reported first) keeps its status; it only gains
+        ``published_at`` if it has none yet.
         """
 
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release connections held by the store."""
+
+
+def merge_batch(jobs: Iterable[Job], *, replace_existing: bool) -> dict[str, Job]:
+    """``jobs`` by id, the last of an id winning; a repeated id conflicts unless replacing."""
+    merged: dict[str, Job] = {}
+    for job in jobs:
+        if job.id in merged and not replace_existing:
+            raise ConflictingIdError(job.id)
+        merged[job.id] = job
+    return merged
+
+
+def keep_schedule(
+    job: Job,
+    stored: Job | None,
+    explicit_times: Set[str],
+    same: Callable[[Trigger, Trigger], bool] = operator.eq,
+) -> Job:
+    """``job`` replacing ``stored``: with an unchanged trigger it keeps the stored times.
+
+    ``same`` compares the triggers (a bulk add passes a memoizing one: comparing two
+    triggers serializes both).
+    """
+    if stored is None or job.id in explicit_times or not same(stored.trigger, job.trigger):
+        return job
+    return job.replace(next_run_time=stored.next_run_time, next_fire_time=stored.next_fire_time)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from datetime import datetime
 
 from producer.history.memory import MemoryRunHistory
 from producer.job import Job
 from producer.leader.base import Lease, LeaseLost
 from producer.leader.memory import MemoryLeaderLease
-from producer.store.base import JobStore, JobUpdate, SubmittedRun
+from producer.store.base import JobStore, JobUpdate, SubmittedRun, keep_schedule, merge_batch
 from shared.errors import ConflictingIdError, JobLookupError
 
 __all__ = ["MemoryJobStore"]
@@ -40,6 +40,22 @@ class MemoryJobStore(JobStore):
             if job.id in self._jobs and not replace_existing:
                 raise ConflictingIdError(job.id)
             self._put(job)
+
+    def add_jobs(
+        self,
+        jobs: Sequence[Job],
+        *,
+        replace_existing: bool = False,
+        explicit_times: Set[str] = frozenset(),
+    ) -> None:
+        merged = merge_batch(jobs, replace_existing=replace_existing)
+        with self._lock:
+            if not replace_existing:
+                for job_id in merged:
+                    if job_id in self._jobs:
+                        raise ConflictingIdError(job_id)
+            for job in merged.values():
+                self._put(keep_schedule(job, self._jobs.get(job.id), explicit_times))
 
     def update_job(self, job: Job, *, schedule: bool = True) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ statement per table on PostgreSQL, with the driver's ``executemany`` on SQLite.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,8 @@ from producer.job import Job
 from producer.leader.base import Lease, LeaseLost
 from producer.leader.sql import fence_check
 from producer.sqlerrors import store_errors
-from producer.store.base import JobStore, JobUpdate, SubmittedRun
+from producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
+from producer.store.bulk import insert_jobs
 from producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
 from shared.errors import ConflictingIdError, JobLookupError
 from shared.tables import UtcDateTime, jobs, runs
@@ -60,10 +61,17 @@ _SQLITE_ADVANCE = (
     f"UPDATE {jobs.name} SET next_run_time = ?, next_fire_time = ?, updated_at = ? "
     "WHERE id = ? AND next_run_time = ?"
 )
+# A run already in the history keeps its status (a republish, or a worker's event that
+# reached the history before this commit), but gains the publish time the worker's event
+# does not carry: with DO NOTHING such a run kept published_at NULL for good.
+_KEEP_RUN = (
+    "ON CONFLICT (run_id) DO UPDATE SET published_at = excluded.published_at "
+    f"WHERE {runs.name}.published_at IS NULL"
+)
 _SQLITE_RECORD = (
     f"INSERT INTO {runs.name} "
     "(run_id, job_id, scheduled_at, status, published_at, redelivered, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, 0, ?) ON CONFLICT (run_id) DO NOTHING"
+    "VALUES (?, ?, ?, ?, ?, 0, ?) " + _KEEP_RUN
 )
 _PG_RECORD = sa.text(
     f"INSERT INTO {runs.name} "
@@ -71,8 +79,7 @@ _PG_RECORD = sa.text(
     "SELECT u.run_id, u.job_id, u.scheduled_at, :status, u.published_at, false, u.published_at "
     "FROM unnest(CAST(:run_ids AS varchar[]), CAST(:job_ids AS varchar[]), "
     "CAST(:scheduled AS timestamp[]), CAST(:published AS timestamp[])) "
-    "AS u(run_id, job_id, scheduled_at, published_at) "
-    "ON CONFLICT (run_id) DO NOTHING"
+    "AS u(run_id, job_id, scheduled_at, published_at) " + _KEEP_RUN
 )
 
 
@@ -104,6 +111,29 @@ class SqlJobStore(JobStore):
                 conn.execute(statement)
         except sa.exc.IntegrityError as exc:
             raise ConflictingIdError(job.id) from exc
+
+    def add_jobs(
+        self,
+        jobs: Sequence[Job],
+        *,
+        replace_existing: bool = False,
+        explicit_times: Set[str] = frozenset(),
+    ) -> None:
+        batch = merge_batch(jobs, replace_existing=replace_existing)
+        if not batch:
+            return
+        try:
+            with store_errors(self._engine), self._engine.begin() as conn:
+                insert_jobs(
+                    conn,
+                    batch,
+                    postgres=self._postgres,
+                    replace_existing=replace_existing,
+                    explicit_times=explicit_times,
+                    now=self._clock(),
+                )
+        except sa.exc.IntegrityError as exc:  # added by another process since the lookup
+            raise ConflictingIdError(_conflicting_id(exc, batch)) from exc
 
     def update_job(self, job: Job, *, schedule: bool = True) -> None:
         row = job_to_row(job, self._clock())
@@ -249,6 +279,12 @@ class SqlJobStore(JobStore):
         """
         process = self._bind_timestamp
         return functools.lru_cache(maxsize=None)(lambda value: process(value))
+
+
+def _conflicting_id(exc: sa.exc.IntegrityError, batch: dict[str, Job]) -> str:
+    """The id a concurrent insert took first, as far as the driver's message tells."""
+    message = str(exc.orig)
+    return next((job_id for job_id in batch if f"({job_id})" in message), next(iter(batch)))
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -1,9 +1,8 @@
 """Filling a dueq job store in bulk and reading run history back, for the scenarios.
 
-dueq's API adds one job per call (a transaction and a wakeup each); the scenarios need
-100k-1M jobs, so they write rows the way a bulk add would: the product's ``Job`` and
-``job_to_row`` mapping, then one multi-row INSERT per chunk.  The timing of that is the
-"bulk add" number of the scale scenario.
+The scenarios need 100k-1M jobs: the scale scenario adds them through the product's bulk
+API (``Scheduler.add_jobs``, its "bulk add" number); the others write ready ``Job`` values
+through the job store's ``add_jobs``, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -13,13 +12,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from producer import Scheduler
 from producer.job import Job
 from producer.jobspec import schedule
-from producer.store.rows import job_to_row
+from producer.store import SqlJobStore
 from shared.db import create_engine, upgrade_schema
 from shared.tables import jobs, runs
 from shared.triggers import DateTrigger, IntervalTrigger, Trigger
@@ -27,18 +28,19 @@ from tests.bench.jobs import FUNC
 
 __all__ = [
     "RunRow",
+    "api_bulk_add",
     "bulk_insert",
     "burst_jobs",
     "count_outcomes",
     "delete_jobs",
+    "interval_items",
     "interval_jobs",
     "open_store",
     "read_runs",
     "utc",
 ]
 
-# Rows per INSERT statement: large enough to amortize round trips, small enough to keep
-# the statement (and the driver's buffers) a few MB.
+# Jobs per store transaction (as ``Scheduler.add_jobs`` chunks them).
 CHUNK = 5000
 # Statuses that end a run in dueq_runs.
 OUTCOMES = ("executed", "error", "missed", "max_instances", "rejected")
@@ -87,17 +89,38 @@ def interval_jobs(
         )
 
 
+def interval_items(
+    tag: str, count: int, *, first: datetime, every: timedelta, spread: timedelta
+) -> Iterator[dict[str, Any]]:
+    """``add_jobs`` items: ``count`` jobs of one interval trigger, their first runs spread
+    evenly over ``first + spread`` (``next_run_time``), as a user spreading load would."""
+    trigger = IntervalTrigger(seconds=every.total_seconds(), start_date=first)
+    for i in range(count):
+        yield {"func": FUNC, "trigger": trigger, "id": f"{tag}{i}",
+               "next_run_time": first + spread * i / count}  # fmt: skip
+
+
+def api_bulk_add(
+    url: str, broker_url: str, prefix: str, items: Iterable[dict[str, Any]]
+) -> tuple[int, float]:
+    """``Scheduler.add_jobs`` from a client scheduler; returns (jobs, seconds)."""
+    client = Scheduler(database_url=url, broker_url=broker_url, prefix=prefix)
+    try:
+        started = time.perf_counter()
+        added = client.add_jobs(items)
+        return added, time.perf_counter() - started
+    finally:
+        client.shutdown()
+
+
 def bulk_insert(engine: Engine, new_jobs: Iterable[Job], chunk: int = CHUNK) -> tuple[int, float]:
-    """Insert jobs in chunks (one transaction each); returns (jobs, seconds)."""
-    now = datetime.now(UTC)
-    statement = jobs.insert()
+    """Store ready jobs through the job store's ``add_jobs``; returns (jobs, seconds)."""
+    store = SqlJobStore(engine)
     total, started = 0, time.perf_counter()
     iterator = iter(new_jobs)
     while batch := list(islice(iterator, chunk)):
-        rows = [{**job_to_row(job, now), "created_at": now} for job in batch]
-        with engine.begin() as conn:
-            conn.execute(statement, rows)
-        total += len(rows)
+        store.add_jobs(batch)
+        total += len(batch)
     return total, time.perf_counter() - started
 
 

@@ -1,8 +1,8 @@
 """Scenario 4, scale: up to 1M jobs in PostgreSQL.
 
-* bulk add rate: the product's ``Job`` -> row mapping and multi-row INSERTs (dueq's API has
-  no bulk call; see ``tests.bench.dueq_store``), and ``add_job`` through the API for
-  comparison with APScheduler's ``add_job``;
+* bulk add rate: ``Scheduler.add_jobs`` filling the store (one shared interval trigger, first
+  runs spread over a day), and ``add_job`` through the API for comparison with APScheduler's
+  ``add_job``;
 * per-tick cost at 1k, 100k and 1M stored jobs: the product's ``SchedulingLoop.tick()``
   (lease, due query, plan, publish with confirms, commit) timed in this process, with one
   batch (500) of jobs made due before each tick, and with nothing due;
@@ -29,7 +29,14 @@ from shared.broker import BrokerConnection
 from shared.tables import jobs
 from tests.bench import references
 from tests.bench.dueq_cluster import DueqCluster
-from tests.bench.dueq_store import bulk_insert, interval_jobs, open_store, utc
+from tests.bench.dueq_store import (
+    api_bulk_add,
+    bulk_insert,
+    interval_items,
+    interval_jobs,
+    open_store,
+    utc,
+)
 from tests.bench.jobs import FUNC
 from tests.bench.model import Better, Context, Row, ScenarioResult
 from tests.bench.services import database, delete_broker_names, unique_name
@@ -133,9 +140,15 @@ def dueq_scale(ctx: Context) -> dict[str, Any]:
         for size in sizes:
             later = utc(time.time() + 3600)
             ctx.log(f"dueq: scale, filling to {size} jobs")
-            n, seconds = bulk_insert(engine, interval_jobs(f"bg{stored}-", size - stored,
-                                     first=later, every=timedelta(days=1),
-                                     spread=timedelta(days=1)))  # fmt: skip
+            items = interval_items(
+                f"bg{stored}-",
+                size - stored,
+                first=later,
+                every=timedelta(days=1),
+                spread=timedelta(days=1),
+            )
+            n, seconds = api_bulk_add(url, ctx.services.broker_url, unique_name("bulk"),
+                                      items)  # fmt: skip
             stored, added, add_seconds = stored + n, added + n, add_seconds + seconds
             ctx.log(f"dueq: scale, measuring at {stored} jobs")
             costs = _tick_costs(ctx, url, engine, rounds)

@@ -14,7 +14,6 @@ only while a test waits for something, always against a deadline, never by sleep
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from shared.errors import BrokerUnavailable, ProtocolError
 from shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
 from shared.topology import Topology
 from tests.conformance.conformance_process import REPO, ConsumerProcess
+from tests.support.waiting import wait_until
 
 __all__ = [
     "EVENT_TIMEOUT",
@@ -181,18 +181,26 @@ class Bus:
         timeout: float = EVENT_TIMEOUT,
         consumer: ConsumerProcess | None = None,
     ) -> T:
-        """Pump the connection until ``found()`` returns something, or fail saying ``what``."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Pump the connection until ``found()`` returns something, or fail saying ``what``.
+
+        Fails at once if the consumer sent a malformed event or (when given) exited.
+        """
+
+        def check() -> T | None:
             self._raise_problems(consumer)
             result = found()
-            if result is not None:
-                return result
-            if consumer is not None:
+            if result is None and consumer is not None:
                 consumer.assert_alive()
-            if time.monotonic() >= deadline:
-                raise AssertionError(self._timeout_message(what, timeout, consumer))
-            self._connection.drain_events(timeout=_PUMP_SECONDS)
+            return result
+
+        return wait_until(
+            check,
+            what,
+            timeout=timeout,
+            interval=_PUMP_SECONDS,
+            describe=lambda: self._seen(consumer),
+            pause=self._connection.drain_events,
+        )
 
     def wait_event(
         self,
@@ -271,10 +279,11 @@ class Bus:
             log = consumer.log_tail() if consumer else ""
             raise AssertionError(f"the consumer sent a bad event: {self._problems[0]}{log}")
 
-    def _timeout_message(self, what: str, timeout: float, consumer: ConsumerProcess | None) -> str:
+    def _seen(self, consumer: ConsumerProcess | None) -> str:
+        """The tail of a timeout message: the last events received and the consumer's log."""
         seen = [(r.name, r.run_id) for r in self.events[-20:]]
         log = consumer.log_tail() if consumer else ""
-        return f"no {what} within {timeout} s; last events: {seen}{log}"
+        return f"; last events: {seen}{log}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TypeVar
 
-__all__ = ["REPO", "STOP_TIMEOUT", "ConsumerProcess", "ConsumerSpec", "poll_until"]
+__all__ = ["REPO", "STOP_TIMEOUT", "ConsumerProcess", "ConsumerSpec"]
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,30 +52,6 @@ class ConsumerSpec:
         return [part.format(url=url, prefix=prefix, queue=queue) for part in self.argv]
 
 
-def poll_until(
-    found: Callable[[], T | None],
-    what: str,
-    *,
-    timeout: float,
-    consumer: ConsumerProcess | None = None,
-    interval: float = 0.05,
-) -> T:
-    """Ask ``found()`` every ``interval`` seconds until it answers, or fail saying ``what``.
-
-    For state that cannot be awaited as an event (a database row written by another
-    process); broker traffic is awaited with ``Bus.wait_for`` instead.
-    """
-    deadline = time.monotonic() + timeout
-    while (result := found()) is None:
-        if consumer is not None:
-            consumer.assert_alive()
-        if time.monotonic() >= deadline:
-            log = consumer.log_tail() if consumer else ""
-            raise AssertionError(f"no {what} within {timeout} s{log}")
-        time.sleep(interval)
-    return result
-
-
 class ConsumerProcess:
     """One running consumer, its output captured to a file for failure messages."""
 
@@ -97,6 +73,18 @@ class ConsumerProcess:
     def log_tail(self) -> str:
         lines = self._log_path.read_text(errors="replace").splitlines()[-_LOG_LINES:]
         return f"\n--- {self.spec.name} consumer output (last lines) ---\n" + "\n".join(lines)
+
+    def checking(self, check: Callable[[], T | None]) -> Callable[[], T | None]:
+        """``check`` made to fail at once, with the log, when it finds nothing and this
+        consumer has exited: waiting out the deadline for a dead process only hides why."""
+
+        def check_while_alive() -> T | None:
+            result = check()
+            if result is None:
+                self.assert_alive()
+            return result
+
+        return check_while_alive
 
     def assert_alive(self) -> None:
         code = self.process.poll()

@@ -22,7 +22,8 @@ from shared.tables import runs
 from shared.topology import Topology
 from tests.conformance.conformance_consumers import CONSUMERS, QUEUE
 from tests.conformance.conformance_kit import new_prefix
-from tests.conformance.conformance_process import ConsumerProcess, poll_until
+from tests.conformance.conformance_process import ConsumerProcess
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -71,11 +72,12 @@ def test_run_published_by_the_scheduler_is_executed_by_node_and_recorded(
         )
         engine = sa.create_engine(pg_schema_url)
         try:
-            row = poll_until(
-                lambda: _finished_run(engine, job.id),
+            row = wait_until(
+                node_consumer.checking(lambda: _finished_run(engine, job.id)),
                 f"finished run of job {job.id} in dueq_runs",
                 timeout=END_TO_END_TIMEOUT,
-                consumer=node_consumer,
+                interval=0.05,
+                describe=node_consumer.log_tail,
             )
         finally:
             engine.dispose()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 __all__ = ["DUEQ", "Proc", "ProcessGroup", "environment"]
 
@@ -104,7 +104,7 @@ class Proc:
                 )
             return None
 
-        return wait_until(matched, timeout, f"{self.name} to log {pattern!r}")
+        return wait_until(matched, f"{self.name} to log {pattern!r}", timeout=timeout)
 
     def tail(self, lines: int = _TAIL_LINES) -> str:
         """The last lines of the output."""

@@ -24,7 +24,7 @@ from tests.faults.faults_ledger import Ledger, Tally, expected_runs
 from tests.faults.faults_procs import Proc, ProcessGroup
 from tests.faults.faults_proxy import TcpProxy
 from tests.faults.faults_tap import RabbitTap
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 __all__ = [
     "CLAIM_LEASE_S",
@@ -257,8 +257,9 @@ class Rig:
         killed = list(killed_pids)
         wait_until(
             lambda: self.ledger.settled(self.expected, killed),
-            timeout,
-            f"{what} to be executed or reported ({self.tally(killed_pids=killed).line()})",
+            f"{what} to be executed or reported",
+            timeout=timeout,
+            describe=lambda: f" ({self.tally(killed_pids=killed).line()})",
         )
         wait_until(
             lambda: (
@@ -266,8 +267,8 @@ class Rig:
                 and self.queue_depth() == 0
                 and self.ledger.running_claims() == 0
             ),
-            timeout,
             "the store, the run queue and the claims to be idle",
+            timeout=timeout,
         )
         return time.monotonic() - begin
 

@@ -29,7 +29,7 @@ from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import Rig
 from tests.faults.faults_tap import RabbitTap
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 REASON_HEADER = "x-dueq-reason"
 EXAMPLES = 10
@@ -112,8 +112,8 @@ def _exercise(target: FuzzTarget, payloads: list[bytes]) -> None:
             and set(bad_ids) <= set(target.rejected())
             and set(valid_ids) <= executed()
         ),
-        30,
         "every bad message dead-lettered and reported, every valid run executed",
+        timeout=30,
     )
     dead, rejected = target.dead_reasons(), target.rejected()
     for message_id in bad_ids:

@@ -13,7 +13,7 @@ import time
 
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import Rig, interval_jobs, soon
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 # How long each cut lasts: a timed outage is the fault itself, not a wait for an event.
 CUT_S = 3.0
@@ -37,7 +37,7 @@ def test_broker_cuts_on_both_sides_lose_nothing_and_double_nothing(
     worker = rig.worker("worker", broker_url=worker_broker)
     scheduler = rig.scheduler("scheduler", broker_url=scheduler_broker)
     rig.wait_consuming(worker)
-    wait_until(lambda: len(tap.runs()) >= 2 * JOBS, 15, "runs to be published")
+    wait_until(lambda: len(tap.runs()) >= 2 * JOBS, "runs to be published", timeout=15)
 
     scheduler_proxy.cut()
     cut_at = time.time()
@@ -46,7 +46,9 @@ def test_broker_cuts_on_both_sides_lose_nothing_and_double_nothing(
     restored = time.time()
     published_during_cut = [a for a, _ in tap.runs() if cut_at + 0.5 < a < restored]
     first_after = wait_until(
-        lambda: next((a for a, _ in tap.runs() if a > restored), None), 30, "a publish after"
+        lambda: next((a for a, _ in tap.runs() if a > restored), None),
+        "a publish after",
+        timeout=30,
     )
     scheduler_recovery = first_after - restored
 
@@ -60,8 +62,8 @@ def test_broker_cuts_on_both_sides_lose_nothing_and_double_nothing(
         lambda: next(
             (e.started_at for e in rig.ledger.executions() if e.started_at > restored), None
         ),
-        30,
         "an execution after the worker's broker came back",
+        timeout=30,
     )
     worker_recovery = first_execution - restored
 

@@ -18,7 +18,7 @@ from tests.faults.faults_proxy import TcpProxy
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import CLAIM_LEASE_S, Rig, interval_jobs, soon
 from tests.faults.faults_tap import RabbitTap
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 # Outage lengths: timed faults, not waits for an event.
 SCHEDULER_CUT_S = 3.0
@@ -39,7 +39,7 @@ def test_database_cuts_for_scheduler_and_workers_lose_nothing(rig: Rig, figures:
     workers = [rig.worker(f"worker-{n}", database_url=worker_db) for n in range(2)]
     scheduler = rig.scheduler("scheduler", database_url=scheduler_db)
     rig.wait_consuming(*workers)
-    wait_until(lambda: len(tap.runs()) >= 2 * JOBS, 15, "runs to be published")
+    wait_until(lambda: len(tap.runs()) >= 2 * JOBS, "runs to be published", timeout=15)
 
     scheduler_proxy.cut()
     time.sleep(SCHEDULER_CUT_S)  # the outage
@@ -59,8 +59,8 @@ def test_database_cuts_for_scheduler_and_workers_lose_nothing(rig: Rig, figures:
             lambda: next(
                 (e.started_at for e in rig.ledger.executions() if e.started_at > restored), None
             ),
-            30,
             "an execution after the workers' database came back",
+            timeout=30,
         )
         - restored
     )
@@ -100,8 +100,8 @@ def _restore(proxy: TcpProxy) -> float:
 def _first_publish_after(tap: RabbitTap, moment: float) -> float:
     first = wait_until(
         lambda: next((a for a, _ in tap.runs() if a > moment), None),
-        30,
         "a run published after the scheduler's database came back",
+        timeout=30,
     )
     return first - moment
 
@@ -132,8 +132,8 @@ def test_a_workers_database_outage_longer_than_the_claim_lease_reruns_no_finishe
             len(rig.ledger.executions()) >= 4
             and any(e.finished_at is None for e in rig.ledger.executions())
         ),
-        20,
         "a run in progress (it will finish during the outage)",
+        timeout=20,
     )
     proxy.cut()
     time.sleep(LONG_WORKER_CUT_S)  # the outage

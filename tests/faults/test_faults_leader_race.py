@@ -19,7 +19,7 @@ from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import SCHEDULER_LEASE_S, Rig, interval_jobs, soon
 from tests.faults.faults_tap import RabbitTap
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 JOBS, EVERY_S, WINDOW_S = 3, 0.25, 13.0
 LEAD_S = 4.0
@@ -60,8 +60,8 @@ def test_racing_schedulers_never_double_a_run_and_a_deposed_leader_publishes_not
         lambda: (
             sum(a > resumed_at for a, r in tap.runs() if r.epoch == third_epoch) >= RUNS_PER_PHASE
         ),
-        15,
         "the new leader to publish on while the deposed one runs again",
+        timeout=15,
     )
 
     settle = rig.wait_settled(timeout=60)
@@ -102,7 +102,7 @@ def _first_leader(racers: list[Proc]) -> tuple[Proc, int]:
                 return proc, found[0]
         return None
 
-    proc, epoch = wait_until(winner, 30, "one of the racers to take the lease")
+    proc, epoch = wait_until(winner, "one of the racers to take the lease", timeout=30)
     loser = next(p for p in racers if p is not proc)
     assert not _epochs(loser), "both racers took the lease"
     return proc, epoch
@@ -118,5 +118,7 @@ def _published(tap: RabbitTap, epoch: int, count: int) -> list[float]:
     def found() -> list[float]:
         return [a for a, r in tap.runs() if r.epoch == epoch]
 
-    wait_until(lambda: len(found()) >= count, 20, f"{count} runs published with epoch {epoch}")
+    wait_until(
+        lambda: len(found()) >= count, f"{count} runs published with epoch {epoch}", timeout=20
+    )
     return found()

@@ -25,7 +25,7 @@ from pathlib import Path
 from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import Rig, interval_jobs, soon
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 HOOKED_SCHEDULER = Path(__file__).with_name("faults_hooked_scheduler.py")
 # Kills in all; every other one between publish and commit.
@@ -109,9 +109,9 @@ def _hooked_run(rig: Rig, number: int, chance: random.Random) -> list[str]:
     proc = rig.procs.script(f"hooked-{number}", HOOKED_SCHEDULER, env)
     wait_until(
         lambda: not proc.alive,
-        30,
         f"{proc.name} to kill itself after publishing "
         "(if the test window ended first, the machine is too slow for WINDOW_S)",
+        timeout=30,
     )
     assert proc.popen.returncode == -9, proc.tail()
     return _killed_batch(proc)

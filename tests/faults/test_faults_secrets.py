@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from tests.faults.faults_procs import DUEQ
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import Rig, closed_port, interval_jobs, soon, with_address
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 # The outage provoked in the healthy deployment: a timed fault.
 CUT_S = 2.0
@@ -133,7 +133,7 @@ def test_no_password_appears_in_any_log_line_or_error_message(
     worker = rig.worker("worker", broker_url=proxied_broker, database_url=proxied_db)
     scheduler = rig.scheduler("scheduler", broker_url=proxied_broker, database_url=proxied_db)
     rig.wait_consuming(worker)
-    wait_until(lambda: len(rig.ledger.executions()) >= 2, 30, "runs to execute")
+    wait_until(lambda: len(rig.ledger.executions()) >= 2, "runs to execute", timeout=30)
     broker_proxy.cut()
     db_proxy.cut()
     time.sleep(CUT_S)  # the outage
@@ -142,8 +142,8 @@ def test_no_password_appears_in_any_log_line_or_error_message(
     restored = time.time()
     wait_until(
         lambda: any(e.started_at > restored for e in rig.ledger.executions()),
-        30,
         "runs to execute again after the outage",
+        timeout=30,
     )
     for proc in failing:
         proc.wait_for_log(RETRY_LOG, timeout=30)

@@ -17,7 +17,7 @@ from shared.triggers import DateTrigger, IntervalTrigger
 from tests.faults.faults_ledger import Execution
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import JobSpec, Rig, soon
-from tests.faults.faults_wait import wait_until
+from tests.support.waiting import wait_until
 
 CLAIM_LEASE_S = 2.0
 # The keeper renews every third of the lease and reaps as often: a dead worker's run is
@@ -58,16 +58,20 @@ def test_worker_kill_9_mid_run_hands_the_run_over_within_the_claim_lease(
     rig.wait_consuming(*workers.values())
     rig.scheduler("scheduler")
 
-    first = wait_until(lambda: _long_runs(rig.ledger.executions()), 30, "the long run to start")[0]
+    first = wait_until(
+        lambda: _long_runs(rig.ledger.executions()), "the long run to start", timeout=30
+    )[0]
     victim = workers[first.pid]
     wait_until(
-        lambda: victim.alive and time.time() >= first.started_at + KILL_INTO_RUN_S, 10, "mid-run"
+        lambda: victim.alive and time.time() >= first.started_at + KILL_INTO_RUN_S,
+        "mid-run",
+        timeout=10,
     )
     killed_at = victim.kill()
     redone = wait_until(
         lambda: [e for e in _long_runs(rig.ledger.executions()) if e.finished_at is not None],
-        30,
         "the long run to be completed by another worker",
+        timeout=30,
     )[0]
     settle = rig.wait_settled(timeout=60, killed_pids=[victim.pid])
 

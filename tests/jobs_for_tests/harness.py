@@ -7,21 +7,19 @@ was seen", never a fixed sleep.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
 from shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
 from shared.topology import Topology
+from tests.support.waiting import wait_until
 
-__all__ = ["JOBS", "BrokerProbe", "make_run", "wait_until"]
+__all__ = ["JOBS", "BrokerProbe", "ago", "make_run"]
 
 JOBS = "tests.jobs_for_tests.worker_jobs"
-
-T = TypeVar("T")
 
 
 def make_run(
@@ -52,18 +50,6 @@ def make_run(
         queue=queue,
         epoch=1,
     )
-
-
-def wait_until(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` every 20 ms until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 class BrokerProbe:
@@ -133,12 +119,13 @@ class BrokerProbe:
         self, predicate: Callable[[list[Event]], bool], timeout: float, what: str
     ) -> list[Event]:
         """Receive events until ``predicate(all events so far)`` holds."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self.events):
-            if time.monotonic() > deadline:
-                seen = [(e.event.value, getattr(e, "run_id", None)) for e in self.events]
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}; saw {seen}")
-            self.pump()
+
+        def seen() -> str:
+            return f"; saw {[(e.event.value, getattr(e, 'run_id', None)) for e in self.events]}"
+
+        wait_until(
+            lambda: predicate(self.events), what, timeout=timeout, describe=seen, pause=self.pump
+        )
         return self.events
 
     def of_run(self, run_id: str, event: str | None = None) -> list[Event]:
@@ -156,11 +143,13 @@ class BrokerProbe:
 
     def wait_dead(self, count: int, timeout: float = 15.0) -> list[IncomingMessage]:
         """Wait until ``count`` messages were dead-lettered."""
-        deadline = time.monotonic() + timeout
-        while len(self.dead) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} dead letters, got {len(self.dead)}")
-            self.pump()
+        wait_until(
+            lambda: len(self.dead) >= count,
+            f"{count} dead letters",
+            timeout=timeout,
+            describe=lambda: f"; got {len(self.dead)}",
+            pause=self.pump,
+        )
         return self.dead
 
     def of_type(self, event: str) -> list[Event]:

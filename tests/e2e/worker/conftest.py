@@ -5,36 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from shared.topology import Topology
-from tests.jobs_for_tests.harness import JOBS, BrokerProbe
+from tests.jobs_for_tests.harness import JOBS
+from tests.support.worker_fixtures import worker_probe, worker_topology  # noqa: F401 (fixtures)
 
 SpawnWorker = Callable[..., subprocess.Popen[bytes]]
-
-
-# tests/conftest.py's end-of-session sweep deletes every "dqt-" queue on the broker,
-# including those of other pytest sessions running at the same time; this stem keeps our
-# queues out of it (the probe deletes them after each test itself).
-WORKER_TEST_STEM = "dqw-"
-
-
-@pytest.fixture
-def topology() -> Topology:
-    """A topology with a prefix unique to this test (deleted by ``probe`` afterwards)."""
-    return Topology(prefix=f"{WORKER_TEST_STEM}{uuid.uuid4().hex[:10]}")
-
-
-@pytest.fixture
-def probe(rabbitmq_url: str, topology: Topology) -> Iterator[BrokerProbe]:
-    """Publishes runs and collects events/dead letters; deletes the topology after."""
-    broker_probe = BrokerProbe(rabbitmq_url, topology)
-    yield broker_probe
-    broker_probe.close()
 
 
 @pytest.fixture

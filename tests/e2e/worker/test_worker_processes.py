@@ -14,7 +14,8 @@ import pytest
 
 from shared.protocol import JobExecuted, JobStarted
 from tests.e2e.worker.conftest import SpawnWorker
-from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run, wait_until
+from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -168,7 +169,7 @@ def test_sigterm_lets_the_running_job_finish_hands_back_unstarted_runs_and_says_
     probe.wait_event(running.run_id, "job_started")
 
     worker.send_signal(signal.SIGTERM)
-    wait_until(lambda: probe.depth() == 1, 20, "the unstarted run back in its queue")
+    wait_until(lambda: probe.depth() == 1, "the unstarted run back in its queue", timeout=20)
     assert worker.poll() is None  # still draining: its job has not finished
     release.touch()
     assert worker.wait(30) == 0

@@ -15,13 +15,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,6 +35,7 @@ from tests.integration.compose.compose_support import (
     load_compose,
     service_environment,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -43,24 +43,13 @@ REPO = Path(__file__).resolve().parents[3]
 DUEQ = Path(sys.executable).parent / "dueq"
 JOBS_MODULE = "tests.integration.compose.compose_jobs"
 DUEQ_SERVICES = ("scheduler", "scheduler-standby", "worker")
-T = TypeVar("T")
 
 # Generous bounds for a shared 2-core machine; every wait returns as soon as it is met.
 START_TIMEOUT_S = 30.0
 RUN_TIMEOUT_S = 20.0
 CLI_TIMEOUT_S = 30.0
-
-
-def wait_for(check: Callable[[], T | None], timeout: float, what: str) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
+# Between polls of the database or the CLI (each CLI poll starts a process).
+POLL_S = 0.1
 
 
 # -- the file itself ---------------------------------------------------------------------
@@ -240,8 +229,8 @@ def test_scheduler_standby_and_workers_run_every_run_exactly_once_across_a_hando
 def _run_the_deployment(deployment: Deployment, engine: sa.Engine, evidence: Path) -> None:
     # The active scheduler first, so it holds the lease before the standby starts.
     deployment.start("scheduler", "scheduler-a")
-    wait_for(lambda: table_exists(engine, "dueq_leader") and leader(engine) == "scheduler-a",
-             START_TIMEOUT_S, "scheduler-a to lead")  # fmt: skip
+    wait_until(lambda: table_exists(engine, "dueq_leader") and leader(engine) == "scheduler-a",
+             "scheduler-a to lead", timeout=START_TIMEOUT_S, interval=POLL_S)  # fmt: skip
     deployment.start("scheduler-standby", "scheduler-b")
     replicas = int(interpolate(deployment.compose["services"]["worker"]["deploy"]["replicas"], {}))
     assert replicas == 3
@@ -269,25 +258,44 @@ def _run_the_deployment(deployment: Deployment, engine: sa.Engine, evidence: Pat
             "scheduler", "jobs", "add", "--func", func, "--id", label,
             "--at", at.isoformat(), "--args", json.dumps([str(evidence), label]),
         )  # fmt: skip
-    wait_for(lambda: executed_runs(engine, "tick") >= 3, RUN_TIMEOUT_S, "3 executed tick runs")
+    wait_until(
+        lambda: executed_runs(engine, "tick") >= 3,
+        "3 executed tick runs",
+        timeout=RUN_TIMEOUT_S,
+        interval=POLL_S,
+    )
 
     # Workers as the scheduler heard of them (heartbeats), through the CLI.
-    workers = wait_for(
-        lambda: _live_workers(deployment, replicas), START_TIMEOUT_S, f"{replicas} live workers"
+    workers = wait_until(
+        lambda: _live_workers(deployment, replicas),
+        f"{replicas} live workers",
+        timeout=START_TIMEOUT_S,
+        interval=POLL_S,
     )
     assert len({w["pid"] for w in workers}) == replicas
 
     # Stop the active scheduler: the standby takes over and runs keep coming.
     assert deployment.stop("scheduler-a") == 0
     handover = datetime.now(UTC)
-    wait_for(lambda: leader(engine) == "scheduler-b", START_TIMEOUT_S, "scheduler-b to lead")
-    wait_for(lambda: executed_runs(engine, "tick", after=handover) >= 3, RUN_TIMEOUT_S,
-             "3 tick runs scheduled by the standby")  # fmt: skip
+    wait_until(
+        lambda: leader(engine) == "scheduler-b",
+        "scheduler-b to lead",
+        timeout=START_TIMEOUT_S,
+        interval=POLL_S,
+    )
+    wait_until(
+        lambda: executed_runs(engine, "tick", after=handover) >= 3,
+        "3 tick runs scheduled by the standby",
+        timeout=RUN_TIMEOUT_S,
+        interval=POLL_S,
+    )
     assert "scheduler-b is the leader" in deployment.health("scheduler-standby").stdout
 
     # Stop the interval job and let every published run finish.
     deployment.cli_ok("scheduler-standby", "jobs", "remove", "tick")
-    wait_for(lambda: _all_final(engine), RUN_TIMEOUT_S, "every run to finish")
+    wait_until(
+        lambda: _all_final(engine), "every run to finish", timeout=RUN_TIMEOUT_S, interval=POLL_S
+    )
     runs = deployment.cli_json("scheduler-standby", "runs", "--limit", "1000")
     _assert_exactly_once(runs, evidence)
     table = deployment.cli_ok("scheduler-standby", "runs", "--job", "once-a")

@@ -5,25 +5,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 
 from shared.broker import BrokerConnection, Consumer, IncomingMessage
 from shared.protocol import RunRequest, decode_run
 from shared.topology import Topology
+from tests.support.waiting import wait_until
 
-__all__ = ["RunCollector", "force_close_connections", "wait_until"]
+__all__ = ["DEADLINE_S", "RunCollector", "force_close_connections"]
 
 # Generous: a passing test needs far less; only a broken one waits this long.
 DEADLINE_S = 20.0
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.02)
 
 
 class RunCollector:
@@ -66,7 +58,7 @@ class RunCollector:
         self, condition: Callable[[list[RunRequest]], bool], what: str, timeout: float = DEADLINE_S
     ) -> list[RunRequest]:
         """Wait until ``condition(runs so far)`` holds; return the runs."""
-        wait_until(lambda: condition(self.runs), what, timeout)
+        wait_until(lambda: condition(self.runs), what, timeout=timeout)
         return self.runs
 
     def _run(self) -> None:

@@ -10,7 +10,8 @@ from shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import RunCollector, force_close_connections
 
-STEP = timedelta(seconds=0.5)
+# Short, so the runs before and after the drop take a second or two.
+STEP = timedelta(seconds=0.25)
 
 
 def test_a_dropped_connection_is_reopened_and_no_due_run_is_lost(
@@ -18,7 +19,9 @@ def test_a_dropped_connection_is_reopened_and_no_due_run_is_lost(
 ) -> None:
     scheduler = make_scheduler(sqlite_url, scheduler_id=f"{topology.prefix}-sched")
     with RunCollector(rabbitmq_url, topology) as collector:
-        scheduler.add_job("pkg.jobs:tick", "interval", seconds=0.5, id="j", coalesce=False)
+        scheduler.add_job(
+            "pkg.jobs:tick", "interval", seconds=STEP.total_seconds(), id="j", coalesce=False
+        )
         scheduler.start()
         collector.wait_for(lambda rs: len(rs) >= 2, "runs before the drop")
         # Only this test's scheduler connection: its name carries the test's own prefix.

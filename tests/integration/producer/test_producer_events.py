@@ -27,7 +27,8 @@ from shared.protocol import (
 )
 from shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
-from tests.integration.producer.producer_support import wait_until
+from tests.integration.producer.producer_support import DEADLINE_S
+from tests.support.waiting import wait_until
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 WORKER: dict[str, Any] = {"worker_id": "w1", "hostname": "host-1", "pid": 42, "emitted_at": T0}
@@ -55,7 +56,7 @@ def test_events_reach_listeners_with_their_codes_and_land_in_run_history(
     heard: queue.Queue[SchedulerEvent] = queue.Queue()
     scheduler.add_listener(heard.put, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     scheduler.start()
-    wait_until(lambda: scheduler.is_leader, "leadership")
+    wait_until(lambda: scheduler.is_leader, "leadership", timeout=DEADLINE_S)
     timing: dict[str, Any] = {
         "started_at": T0,
         "finished_at": T0,

@@ -18,10 +18,12 @@ from producer.leader import SqlLeaderLease
 from shared.db import create_engine
 from shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
-from tests.integration.producer.producer_support import RunCollector, wait_until
+from tests.integration.producer.producer_support import DEADLINE_S, RunCollector
+from tests.support.waiting import wait_until
 
 LEASE_SECONDS = 2.0
-STEP = timedelta(seconds=0.5)
+# Short, so the phases before and after the kill take a second or two each.
+STEP = timedelta(seconds=0.25)
 
 
 @pytest.fixture
@@ -70,6 +72,7 @@ def test_only_the_leader_publishes_and_a_standby_takes_over_within_the_lease(
                     and j.next_run_time > last
                 ),
                 "the leader's commit",
+                timeout=DEADLINE_S,
             )
             schedulers[leader].send_signal(signal.SIGKILL)
             killed_at = time.monotonic()

@@ -9,10 +9,15 @@ from producer import BackgroundScheduler
 from shared.protocol import CONTENT_TYPE, make_run_id
 from shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
-from tests.integration.producer.producer_support import RunCollector, wait_until
+from tests.integration.producer.producer_support import DEADLINE_S, RunCollector
+from tests.support.waiting import wait_until
 
 # A run is published when due; this much late is still "on time" on a busy 2-core host.
 ON_TIME = timedelta(seconds=1.0)
+# The paused job's interval, and how long it is watched for runs it must not publish:
+# four of its intervals.
+PAUSE_STEP_S = 0.25
+PAUSE_WINDOW = timedelta(seconds=4 * PAUSE_STEP_S)
 
 
 def test_interval_cron_and_date_jobs_publish_run_requests_with_the_protocol_fields(
@@ -36,7 +41,11 @@ def test_interval_cron_and_date_jobs_publish_run_requests_with_the_protocol_fiel
             lambda rs: sum(r.job_id == "interval" for r in rs) >= 3, "three interval runs"
         )
         cron_runs = reports.wait_for(lambda rs: len(rs) >= 2, "two cron runs")
-        wait_until(lambda: scheduler.get_job("once") is None, "the date job to be removed")
+        wait_until(
+            lambda: scheduler.get_job("once") is None,
+            "the date job to be removed",
+            timeout=DEADLINE_S,
+        )
         messages = default.messages
 
     interval_runs = [r for r in runs if r.job_id == "interval"]
@@ -70,18 +79,22 @@ def test_a_paused_job_publishes_nothing_and_a_resumed_one_continues(
     scheduler = make_scheduler(database_url)
     with RunCollector(rabbitmq_url, topology) as collector:
         scheduler.start()
-        scheduler.add_job("pkg.jobs:tick", "interval", seconds=0.5, id="j")
+        scheduler.add_job("pkg.jobs:tick", "interval", seconds=PAUSE_STEP_S, id="j")
         collector.wait_for(lambda rs: len(rs) >= 1, "a first run")
         scheduler.pause_job("j")
         paused_at = datetime.now(UTC)
         count = len(collector.runs)
         # Absence cannot be awaited: give a paused job four of its intervals to misbehave.
-        wait_until(lambda: datetime.now(UTC) > paused_at + timedelta(seconds=2), "2 s")
+        wait_until(
+            lambda: datetime.now(UTC) > paused_at + PAUSE_WINDOW,
+            f"{PAUSE_WINDOW.total_seconds():g} s",
+            timeout=DEADLINE_S,
+        )
         assert len(collector.runs) <= count + 1  # at most one was in flight when pausing
         assert all(r.scheduled_at <= paused_at for r in collector.runs)
         scheduler.resume_job("j")
         runs = collector.wait_for(
-            lambda rs: any(r.scheduled_at > paused_at + timedelta(seconds=2) for r in rs),
+            lambda rs: any(r.scheduled_at > paused_at + PAUSE_WINDOW for r in rs),
             "runs after resuming",
         )
     assert len({r.run_id for r in runs}) == len(runs)

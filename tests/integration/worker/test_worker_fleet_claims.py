@@ -13,7 +13,8 @@ import pytest
 
 from shared.protocol import JobExecuted
 from tests.integration.worker.conftest import WorkerFactory
-from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run, wait_until
+from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
+from tests.support.waiting import wait_until
 
 # RabbitMQ 3.10 checks the consumer ack timeout about once a minute per channel (measured:
 # ~59 s after the channel opened), so a job must outlive that to prove anything.
@@ -30,7 +31,7 @@ def test_the_same_run_delivered_to_two_workers_sharing_a_database_executes_once(
     run = make_run(f"{JOBS}:wait_for_file", kwargs={"marker": str(release)}, max_instances=5)
     probe.publish(run, run, run)
     probe.wait_event(run.run_id, "job_started")
-    wait_until(lambda: probe.depth() == 0, 15, "every copy taken off the queue")
+    wait_until(lambda: probe.depth() == 0, "every copy taken off the queue", timeout=15)
     release.touch()
     probe.wait_event(run.run_id, "job_executed")
     follow_up = make_run(f"{JOBS}:add", args=[1, 1])
@@ -104,7 +105,9 @@ def test_a_job_outliving_the_consumer_ack_timeout_is_not_redelivered_with_a_data
     def control_lost_its_channel() -> bool:
         return any("PRECONDITION_FAILED" in r.getMessage() for r in caplog.records)
 
-    wait_until(control_lost_its_channel, _TIMEOUT_CHECK_PERIOD_S + 30, "the broker's timeout")
+    wait_until(
+        control_lost_its_channel, "the broker's timeout", timeout=_TIMEOUT_CHECK_PERIOD_S + 30
+    )
     release.touch()
     executed = probe.wait_event(long_run.run_id, "job_executed", timeout=30)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 
 from tests.integration.worker.conftest import WorkerFactory
-from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run, wait_until
+from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
+from tests.support.waiting import wait_until
 
 
 def _connection_pid(connection_name: str) -> str | None:
@@ -46,7 +47,7 @@ def test_a_worker_whose_connection_is_closed_by_the_broker_reconnects_and_keeps_
         timeout=60,
         check=True,
     )
-    wait_until(lambda: (_connection_pid(name) or pid) != pid, 30, "a new connection")
+    wait_until(lambda: (_connection_pid(name) or pid) != pid, "a new connection", timeout=30)
     second = make_run(f"{JOBS}:add", args=[2, 2])
     probe.publish(second)
     assert probe.wait_event(second.run_id, "job_executed").retval == 4  # type: ignore[union-attr]

@@ -7,19 +7,20 @@ a way to have the broker force-close connections (as an operator or a node resta
 
 from __future__ import annotations
 
-import os
+import functools
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from shared.broker import BrokerConnection
 from shared.topology import Topology
+from tests.support.connections import topology_connection
+from tests.support.draining import DrainUntil
+from tests.support.draining import drain_until as drain_until_
+from tests.support.leaks import no_new_threads_or_fds
 
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
 ForceClose = Callable[[str], int]
 
 # Generous: a passing test needs milliseconds; only a broken one waits this long.
@@ -29,38 +30,21 @@ _DRAIN_DEADLINE_S = 20.0
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
     """Fails the test if it leaves threads running or file descriptors (sockets) open."""
-    threads = set(threading.enumerate())
-    fds = set(os.listdir("/proc/self/fd"))
-    yield
-    leaked_threads = [t for t in threading.enumerate() if t not in threads]
-    assert not leaked_threads, f"threads left running: {leaked_threads}"
-    leaked_fds = set(os.listdir("/proc/self/fd")) - fds
-    assert not leaked_fds, f"file descriptors left open: {sorted(leaked_fds)}"
+    with no_new_threads_or_fds():
+        yield
 
 
 @pytest.fixture
 def amqp_conn(rabbitmq_url: str, topology: Topology, no_leaks: None) -> Iterator[BrokerConnection]:
     """A connection named after the test's prefix, with the test's topology declared."""
-    conn = BrokerConnection(rabbitmq_url, name=f"{topology.prefix}-main")
-    conn.connect()
-    conn.declare_topology(topology)
-    yield conn
-    conn.close()
-    with BrokerConnection(rabbitmq_url) as cleaner:
-        cleaner.delete_topology(topology)
+    with topology_connection(rabbitmq_url, topology, name=f"{topology.prefix}-main") as conn:
+        yield conn
 
 
 @pytest.fixture
 def drain_until() -> DrainUntil:
     """``drain_until(conn, condition)``: drive ``conn`` until ``condition()`` holds."""
-
-    def drain(conn: BrokerConnection, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + _DRAIN_DEADLINE_S
-        while not condition():
-            assert time.monotonic() < deadline, "condition not met while draining events"
-            conn.drain_events(timeout=0.1)
-
-    return drain
+    return functools.partial(drain_until_, timeout=_DRAIN_DEADLINE_S, slice_s=0.1)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from shared.broker import (
@@ -18,8 +16,7 @@ from shared.broker import (
     dead_letter,
 )
 from shared.topology import QueueType, Topology
-
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
+from tests.support.draining import DrainUntil
 
 
 def _run(topology: Topology, n: int = 0) -> OutgoingMessage:

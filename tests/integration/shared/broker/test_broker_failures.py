@@ -10,8 +10,8 @@ import pytest
 from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
 from shared.errors import BrokerUnavailable
 from shared.topology import Topology
+from tests.support.draining import DrainUntil
 
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
 ForceClose = Callable[[str], int]
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage, PublishError
 from shared.topology import Topology
-
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
+from tests.support.draining import DrainUntil
 
 
 def _run(topology: Topology, n: int, routing_key: str = "default") -> OutgoingMessage:

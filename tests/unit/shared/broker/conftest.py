@@ -6,18 +6,18 @@ not separate them), so each test gets its own topology prefix and deletes what i
 
 from __future__ import annotations
 
-import os
-import threading
-import time
+import functools
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from shared.broker import BrokerConnection
 from shared.topology import Topology
-
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
+from tests.support.connections import topology_connection
+from tests.support.draining import DrainUntil
+from tests.support.draining import drain_until as drain_until_
+from tests.support.leaks import no_new_threads_or_fds
 
 # Generous: a passing test needs milliseconds; only a broken one waits this long.
 _DRAIN_DEADLINE_S = 10.0
@@ -26,13 +26,8 @@ _DRAIN_DEADLINE_S = 10.0
 @pytest.fixture
 def no_leaks() -> Iterator[None]:
     """Fails the test if it leaves threads running or file descriptors (sockets) open."""
-    threads = set(threading.enumerate())
-    fds = set(os.listdir("/proc/self/fd"))
-    yield
-    leaked_threads = [t for t in threading.enumerate() if t not in threads]
-    assert not leaked_threads, f"threads left running: {leaked_threads}"
-    leaked_fds = set(os.listdir("/proc/self/fd")) - fds
-    assert not leaked_fds, f"file descriptors left open: {sorted(leaked_fds)}"
+    with no_new_threads_or_fds():
+        yield
 
 
 @pytest.fixture
@@ -46,23 +41,11 @@ def memory_conn(
     memory_broker_url: str, memory_topology: Topology, no_leaks: None
 ) -> Iterator[BrokerConnection]:
     """A connected memory:// connection with the test's topology declared (and deleted after)."""
-    conn = BrokerConnection(memory_broker_url)
-    conn.connect()
-    conn.declare_topology(memory_topology)
-    yield conn
-    conn.close()
-    with BrokerConnection(memory_broker_url) as cleaner:
-        cleaner.delete_topology(memory_topology)
+    with topology_connection(memory_broker_url, memory_topology) as conn:
+        yield conn
 
 
 @pytest.fixture
 def drain_until() -> DrainUntil:
     """``drain_until(conn, condition)``: drive ``conn`` until ``condition()`` holds."""
-
-    def drain(conn: BrokerConnection, condition: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + _DRAIN_DEADLINE_S
-        while not condition():
-            assert time.monotonic() < deadline, "condition not met while draining events"
-            conn.drain_events(timeout=0.05)
-
-    return drain
+    return functools.partial(drain_until_, timeout=_DRAIN_DEADLINE_S, slice_s=0.05)

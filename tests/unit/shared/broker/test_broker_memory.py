@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
 
@@ -22,8 +21,7 @@ from shared.broker import (
 )
 from shared.errors import BrokerUnavailable
 from shared.topology import Topology
-
-DrainUntil = Callable[[BrokerConnection, Callable[[], bool]], None]
+from tests.support.draining import DrainUntil
 
 
 def _run(topology: Topology, n: int = 0, **kwargs: object) -> OutgoingMessage:
