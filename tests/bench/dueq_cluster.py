@@ -139,13 +139,21 @@ class DueqCluster:
         self.close()
 
     def wait_for_outcomes(
-        self, engine: Engine, expected: int, timeout: float, *, before: float | None = None
+        self,
+        engine: Engine,
+        expected: int,
+        timeout: float,
+        *,
+        before: float | None = None,
+        not_before: float | None = None,
     ) -> dict[str, Any]:
         """Wait until the history holds ``expected`` outcomes, or nothing moves any more.
 
         "Nothing moves" means the run and events queues are empty and the count has not
         changed for ``_SETTLE_S``: whatever is missing then was never reported (lost),
-        rather than not yet written by the scheduler's events consumer.
+        rather than not yet written by the scheduler's events consumer.  Nothing can move
+        before the runs are due, so that judgement waits for ``not_before`` (wall time):
+        without it a burst whose jobs are due later looked settled, and lost, at once.
         """
         deadline = time.monotonic() + timeout
         queues = [self.topology.run_queue("default"), self.topology.events_queue]
@@ -158,7 +166,8 @@ class DueqCluster:
                     done, changed = count, time.monotonic()
                 if done >= expected:
                     return {"outcomes": done, "settled": True}
-                idle = all(queue_depth(channel, q) == 0 for q in queues)
+                due = not_before is None or time.time() >= not_before
+                idle = due and all(queue_depth(channel, q) == 0 for q in queues)
                 if idle and time.monotonic() - changed > _SETTLE_S:
                     return {"outcomes": done, "settled": True}
                 time.sleep(0.25)  # the history is written by another process: poll it

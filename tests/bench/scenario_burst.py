@@ -66,7 +66,7 @@ def dueq_burst(ctx: Context, store: str, n: int) -> dict[str, Any]:
         sender.send()  # what every API call does after changing a job
         sender.close()
         with cluster.sample() as sampler:
-            waited = cluster.wait_for_outcomes(engine, n, timeout=120 + n / 100)
+            waited = cluster.wait_for_outcomes(engine, n, timeout=120 + n / 100, not_before=instant)
         sched = cluster.stop_scheduler()
         runs = summarize_runs(read_runs(engine), expected=n)
         engine.dispose()
