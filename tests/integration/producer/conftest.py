@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from producer import BackgroundScheduler
+from producer.backend import Backend, open_backend
 from shared.broker import BrokerConnection
 from shared.topology import Topology
+from tests.integration.producer.producer_support import STORE_NOW
 
 MakeScheduler = Callable[..., BackgroundScheduler]
 
@@ -54,3 +56,17 @@ def make_scheduler(rabbitmq_url: str, topology: Topology) -> Iterator[MakeSchedu
         scheduler.shutdown()
     leaked = [t for t in threading.enumerate() if t not in threads and t.name.startswith("dueq")]
     assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The job store, lease and history of one backend, on a clock stopped at STORE_NOW."""
+    if request.param == "memory":
+        url = "memory://"
+    else:
+        url = request.getfixturevalue(
+            "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
+        )
+    opened = open_backend(url, clock=lambda: STORE_NOW)
+    yield opened
+    opened.close()

@@ -6,13 +6,22 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from shared.broker import BrokerConnection, Consumer, IncomingMessage
 from shared.protocol import RunRequest, decode_run
 from shared.topology import Topology
 from tests.support.waiting import wait_until
 
-__all__ = ["DEADLINE_S", "RunCollector", "force_close_connections"]
+__all__ = [
+    "DEADLINE_S",
+    "STORE_NOW",
+    "RunCollector",
+    "force_close_connections",
+]
+
+# The clock of the store contract suites: every backend is opened at this instant.
+STORE_NOW = datetime(2024, 1, 1, 12, tzinfo=UTC)
 
 # Generous: a passing test needs far less; only a broken one waits this long.
 DEADLINE_S = 20.0

@@ -5,35 +5,22 @@ Run against every store: memory, SQLite, PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from producer.backend import Backend, open_backend
+from producer.backend import Backend
 from producer.history import RunStatus
 from producer.job import Job
 from producer.store import SubmittedRun
 from shared.errors import ConflictingIdError
 from shared.protocol import JobExecuted, make_run_id
 from shared.triggers import CronTrigger, IntervalTrigger
+from tests.integration.producer.producer_support import STORE_NOW
 
-T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
+T0 = STORE_NOW
 LATER = T0 + timedelta(hours=1)
 LEASE = timedelta(seconds=10)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "memory":
-        url = "memory://"
-    else:
-        url = request.getfixturevalue(
-            "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
-        )
-    opened = open_backend(url, clock=lambda: T0)
-    yield opened
-    opened.close()
 
 
 TRIGGER = IntervalTrigger(seconds=10, start_date=T0, timezone="UTC")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from producer.backend import Backend, open_backend
+from producer.backend import Backend
 from producer.history import RunStatus
 from producer.job import Job
 from producer.leader import LeaseLost
@@ -15,22 +14,10 @@ from producer.store import JobUpdate, SubmittedRun
 from shared.errors import ConflictingIdError, JobLookupError
 from shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOnline, make_run_id
 from shared.triggers import CronTrigger, IntervalTrigger
+from tests.integration.producer.producer_support import STORE_NOW
 
-T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
+T0 = STORE_NOW
 LEASE = timedelta(seconds=10)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    if request.param == "memory":
-        url = "memory://"
-    else:
-        url = request.getfixturevalue(
-            "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
-        )
-    opened = open_backend(url, clock=lambda: T0)
-    yield opened
-    opened.close()
 
 
 def a_job(job_id: str, at: datetime | None = T0, **changes: object) -> Job:
