@@ -15,12 +15,12 @@ import click
 from pydantic import ValidationError
 
 from dueq import __version__
+from dueq.producer.cli import COMMANDS as PRODUCER_COMMANDS
+from dueq.shared.cli import COMMANDS as SHARED_COMMANDS
+from dueq.shared.errors import ConfigError, DueqError
+from dueq.shared.redact import redact_text
 from dueq.up import up_command
-from producer.cli import COMMANDS as PRODUCER_COMMANDS
-from shared.cli import COMMANDS as SHARED_COMMANDS
-from shared.errors import ConfigError, DueqError
-from shared.redact import redact_text
-from worker.cli import COMMANDS as WORKER_COMMANDS
+from dueq.worker.cli import COMMANDS as WORKER_COMMANDS
 
 __all__ = ["main"]
 

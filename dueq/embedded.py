@@ -5,7 +5,7 @@ so trying dueq needs no server at all.  The *app* is one importable module: it r
 its job functions (``@job``) and has a function that adds its schedules::
 
     # myapp.py
-    from shared.funcref import job
+    from dueq.shared.funcref import job
 
     @job("myapp.hello")
     def hello(name: str) -> str:
@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from producer import BackgroundScheduler, Scheduler
-from producer.listeners import Listener
-from shared.broker import BrokerConnection, TopologyError
-from shared.errors import ConfigError
-from worker import Worker, WorkerSettings
+from dueq.producer import BackgroundScheduler, Scheduler
+from dueq.producer.listeners import Listener
+from dueq.shared.broker import BrokerConnection, TopologyError
+from dueq.shared.errors import ConfigError
+from dueq.worker import Worker, WorkerSettings
 
 __all__ = ["DEFAULT_SCHEDULE_FUNCTION", "EMBEDDED_BROKER_URL", "App", "Embedded", "load_app"]
 

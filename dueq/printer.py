@@ -12,7 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from rich.console import Console
 from rich.text import Text
 
-from producer import (
+from dueq.producer import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MAX_INSTANCES,

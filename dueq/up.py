@@ -16,8 +16,8 @@ from rich.console import Console
 
 from dueq.embedded import Embedded, load_app
 from dueq.printer import PRINTED_EVENTS, EventPrinter
-from shared.redact import redact_url
-from shared.settings import DEFAULT_DATABASE_URL
+from dueq.shared.redact import redact_url
+from dueq.shared.settings import DEFAULT_DATABASE_URL
 
 __all__ = ["up_command"]
 

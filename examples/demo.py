@@ -17,7 +17,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.funcref import job
+from dueq import job
 
 # How long the slow job works; longer than its interval, so runs overlap.
 SLOW_SECONDS = 3.0

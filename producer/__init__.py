@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from producer import BackgroundScheduler
+    from dueq.producer import BackgroundScheduler
 
     scheduler = BackgroundScheduler(database_url="postgresql+psycopg://...",
                                     broker_url="amqp://...")
@@ -10,15 +10,15 @@ Typical use::
     scheduler.start()
 """
 
-from producer.job import UNSET, Job
-from producer.lifecycle import (
+from dueq.producer.job import UNSET, Job
+from dueq.producer.lifecycle import (
     STATE_PAUSED,
     STATE_RUNNING,
     STATE_STOPPED,
     SchedulerAlreadyRunningError,
     SchedulerNotRunningError,
 )
-from producer.listeners import (
+from dueq.producer.listeners import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
     EVENT_JOB_ADDED,
@@ -39,8 +39,8 @@ from producer.listeners import (
     RemoteJobError,
     SchedulerEvent,
 )
-from producer.scheduler import BackgroundScheduler, BlockingScheduler, Scheduler
-from producer.settings import JobDefaults, SchedulerSettings
+from dueq.producer.scheduler import BackgroundScheduler, BlockingScheduler, Scheduler
+from dueq.producer.settings import JobDefaults, SchedulerSettings
 
 __all__ = [
     "EVENT_ALL",

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from producer.clock import Clock, utc_now
-from producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
-from producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
-from producer.store.base import JobStore
-from producer.store.memory import MemoryJobStore
-from producer.store.sql import SqlJobStore
-from shared.db import create_engine, upgrade_schema
+from dueq.producer.clock import Clock, utc_now
+from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
+from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
+from dueq.producer.store.base import JobStore
+from dueq.producer.store.memory import MemoryJobStore
+from dueq.producer.store.sql import SqlJobStore
+from dueq.shared.db import create_engine, upgrade_schema
 
 __all__ = ["MEMORY_DATABASE_URL", "Backend", "open_backend"]
 

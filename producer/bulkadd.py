@@ -12,12 +12,12 @@ from datetime import datetime, tzinfo
 from itertools import islice
 from typing import Any
 
-from producer.job import UNSET, Job
-from producer.jobspec import OPTION_NAMES, build_job, to_trigger
-from producer.settings import JobDefaults
-from producer.store.base import JobStore
-from shared.errors import ConfigError, ConflictingIdError, InvalidTriggerError
-from shared.triggers import Trigger
+from dueq.producer.job import UNSET, Job
+from dueq.producer.jobspec import OPTION_NAMES, build_job, to_trigger
+from dueq.producer.settings import JobDefaults
+from dueq.producer.store.base import JobStore
+from dueq.shared.errors import ConfigError, ConflictingIdError, InvalidTriggerError
+from dueq.shared.triggers import Trigger
 
 __all__ = ["CHUNK", "BulkBuilder", "add_in_chunks"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from shared.triggers import Trigger
+from dueq.shared.triggers import Trigger
 
 __all__ = ["RunPlan", "Slot", "first_slot", "plan_runs"]
 

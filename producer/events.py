@@ -15,15 +15,15 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from producer.clock import Clock
-from producer.history.base import RunHistory
-from producer.listeners import ListenerDispatcher
-from producer.outcomes import listener_event
-from producer.retries import Stopped, retry_until_stopped
-from shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
-from shared.errors import ProtocolError, ServiceUnavailable
-from shared.protocol import Event, decode_event
-from shared.topology import Topology
+from dueq.producer.clock import Clock
+from dueq.producer.history.base import RunHistory
+from dueq.producer.listeners import ListenerDispatcher
+from dueq.producer.outcomes import listener_event
+from dueq.producer.retries import Stopped, retry_until_stopped
+from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
+from dueq.shared.errors import ProtocolError, ServiceUnavailable
+from dueq.shared.protocol import Event, decode_event
+from dueq.shared.topology import Topology
 
 __all__ = ["EventsConsumer"]
 

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from pydantic import JsonValue
 
-from shared.triggers import Trigger
+from dueq.shared.triggers import Trigger
 
 __all__ = ["UNSET", "Job", "Unset"]
 

@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
-from producer.catchup import first_slot
-from producer.job import UNSET, Job, Unset
-from producer.settings import JobDefaults
-from shared.errors import ConfigError
-from shared.funcref import func_ref, parse_func_ref
-from shared.protocol import MAX_ARGUMENTS_BYTES
-from shared.topology import validate_name
-from shared.triggers import Trigger, build_trigger
+from dueq.producer.catchup import first_slot
+from dueq.producer.job import UNSET, Job, Unset
+from dueq.producer.settings import JobDefaults
+from dueq.shared.errors import ConfigError
+from dueq.shared.funcref import func_ref, parse_func_ref
+from dueq.shared.protocol import MAX_ARGUMENTS_BYTES
+from dueq.shared.topology import validate_name
+from dueq.shared.triggers import Trigger, build_trigger
 
 __all__ = [
     "MODIFIABLE",

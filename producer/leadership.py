@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from producer.leader.base import LeaderLease, Lease
+from dueq.producer.leader.base import LeaderLease, Lease
 
 __all__ = ["Leadership"]
 

@@ -7,9 +7,9 @@ from abc import abstractmethod
 from enum import IntEnum
 from types import TracebackType
 
-from producer.backend import Backend
-from producer.clock import Clock
-from producer.listeners import (
+from dueq.producer.backend import Backend
+from dueq.producer.clock import Clock
+from dueq.producer.listeners import (
     EVENT_SCHEDULER_PAUSED,
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
@@ -17,10 +17,10 @@ from producer.listeners import (
     ListenerDispatcher,
     SchedulerEvent,
 )
-from producer.loop import AfterPublish
-from producer.service import SchedulerService
-from producer.settings import SchedulerSettings
-from shared.errors import DueqError
+from dueq.producer.loop import AfterPublish
+from dueq.producer.service import SchedulerService
+from dueq.producer.settings import SchedulerSettings
+from dueq.shared.errors import DueqError
 
 __all__ = [
     "STATE_PAUSED",

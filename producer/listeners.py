@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.errors import DueqError
+from dueq.shared.errors import DueqError
 
 __all__ = [
     "EVENT_ALL",

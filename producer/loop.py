@@ -14,16 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from producer.clock import Clock, utc_now
-from producer.job import Job
-from producer.leader.base import Lease, LeaseLost
-from producer.leadership import Leadership
-from producer.listeners import SchedulerEvent
-from producer.planner import plan_batch
-from producer.publisher import RunPublisher
-from producer.settings import SchedulerSettings
-from producer.store.base import JobStore
-from shared.protocol import RunRequest
+from dueq.producer.clock import Clock, utc_now
+from dueq.producer.job import Job
+from dueq.producer.leader.base import Lease, LeaseLost
+from dueq.producer.leadership import Leadership
+from dueq.producer.listeners import SchedulerEvent
+from dueq.producer.planner import plan_batch
+from dueq.producer.publisher import RunPublisher
+from dueq.producer.settings import SchedulerSettings
+from dueq.producer.store.base import JobStore
+from dueq.shared.protocol import RunRequest
 
 __all__ = ["AfterPublish", "SchedulingLoop", "TickResult"]
 

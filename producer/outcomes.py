@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from producer.listeners import (
+from dueq.producer.listeners import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MAX_INSTANCES,
@@ -10,7 +10,7 @@ from producer.listeners import (
     JobExecutionEvent,
     RemoteJobError,
 )
-from shared.protocol import (
+from dueq.shared.protocol import (
     Event,
     JobError,
     JobExecuted,

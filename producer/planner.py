@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from producer.catchup import RunPlan, Slot, plan_runs
-from producer.job import Job
-from producer.listeners import (
+from dueq.producer.catchup import RunPlan, Slot, plan_runs
+from dueq.producer.job import Job
+from dueq.producer.listeners import (
     EVENT_JOB_REMOVED,
     EVENT_JOB_SUBMITTED,
     JobEvent,
     JobSubmissionEvent,
     SchedulerEvent,
 )
-from producer.store.base import JobUpdate, SubmittedRun
-from shared.protocol import ARGUMENTS_CHECKED, RunRequest, make_run_id
+from dueq.producer.store.base import JobUpdate, SubmittedRun
+from dueq.shared.protocol import ARGUMENTS_CHECKED, RunRequest, make_run_id
 
 __all__ = ["Batch", "plan_batch"]
 

@@ -11,9 +11,9 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError
-from shared.protocol import CONTENT_TYPE, RunRequest, encode
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError
+from dueq.shared.protocol import CONTENT_TYPE, RunRequest, encode
+from dueq.shared.topology import Topology
 
 __all__ = [
     "RUN_MESSAGE_TYPE",

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from shared.retry import retrying
+from dueq.shared.retry import retrying
 
 __all__ = ["Stopped", "retry_until_stopped"]
 

@@ -13,14 +13,14 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
-from producer.backend import Backend, open_backend
-from producer.bulkadd import BulkBuilder, add_in_chunks
-from producer.clock import Clock, utc_now
-from producer.history.base import RunHistory
-from producer.job import UNSET, Job, Unset
-from producer.jobspec import apply_changes, build_job, schedule, to_trigger
-from producer.lifecycle import Lifecycle
-from producer.listeners import (
+from dueq.producer.backend import Backend, open_backend
+from dueq.producer.bulkadd import BulkBuilder, add_in_chunks
+from dueq.producer.clock import Clock, utc_now
+from dueq.producer.history.base import RunHistory
+from dueq.producer.job import UNSET, Job, Unset
+from dueq.producer.jobspec import apply_changes, build_job, schedule, to_trigger
+from dueq.producer.lifecycle import Lifecycle
+from dueq.producer.listeners import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
     EVENT_JOB_ADDED,
@@ -31,12 +31,12 @@ from producer.listeners import (
     ListenerDispatcher,
     SchedulerEvent,
 )
-from producer.loop import AfterPublish
-from producer.settings import SchedulerSettings, build_settings
-from producer.store.base import JobStore
-from producer.wakeup import WakeupSender
-from shared.errors import JobLookupError
-from shared.triggers import Trigger
+from dueq.producer.loop import AfterPublish
+from dueq.producer.settings import SchedulerSettings, build_settings
+from dueq.producer.store.base import JobStore
+from dueq.producer.wakeup import WakeupSender
+from dueq.shared.errors import JobLookupError
+from dueq.shared.triggers import Trigger
 
 __all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
 
@@ -155,7 +155,7 @@ class Scheduler(Lifecycle):
         """
 
         def decorate(func: F) -> F:
-            from shared.funcref import func_ref
+            from dueq.shared.funcref import func_ref
 
             options.setdefault("id", func_ref(func))
             options.setdefault("replace_existing", True)

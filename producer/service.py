@@ -12,19 +12,19 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
-from producer.backend import Backend
-from producer.clock import Clock
-from producer.events import EventsConsumer
-from producer.leader.base import LeaseLost
-from producer.leadership import Leadership
-from producer.listeners import ListenerDispatcher
-from producer.loop import AfterPublish, SchedulingLoop
-from producer.publisher import BrokerRunPublisher
-from producer.retries import Stopped, retry_until_stopped
-from producer.settings import SchedulerSettings
-from shared.broker import BrokerConnection, IncomingMessage, PublishError
-from shared.errors import BrokerUnavailable
-from shared.topology import Topology
+from dueq.producer.backend import Backend
+from dueq.producer.clock import Clock
+from dueq.producer.events import EventsConsumer
+from dueq.producer.leader.base import LeaseLost
+from dueq.producer.leadership import Leadership
+from dueq.producer.listeners import ListenerDispatcher
+from dueq.producer.loop import AfterPublish, SchedulingLoop
+from dueq.producer.publisher import BrokerRunPublisher
+from dueq.producer.retries import Stopped, retry_until_stopped
+from dueq.producer.settings import SchedulerSettings
+from dueq.shared.broker import BrokerConnection, IncomingMessage, PublishError
+from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.topology import Topology
 
 __all__ = ["SchedulerService"]
 

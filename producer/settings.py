@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.errors import ConfigError
-from shared.settings import DueqSettings
-from shared.topology import DEFAULT_QUEUE, validate_name
+from dueq.shared.errors import ConfigError
+from dueq.shared.settings import DueqSettings
+from dueq.shared.topology import DEFAULT_QUEUE, validate_name
 
 __all__ = ["JobDefaults", "SchedulerSettings", "build_settings", "default_scheduler_id"]
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from shared.errors import StoreUnavailable
+from dueq.shared.errors import StoreUnavailable
 
 __all__ = ["store_errors"]
 

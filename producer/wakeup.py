@@ -12,9 +12,9 @@ import json
 import logging
 import threading
 
-from shared.broker import BrokerConnection, OutgoingMessage, PublishError
-from shared.errors import ConfigError, ServiceUnavailable
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, OutgoingMessage, PublishError
+from dueq.shared.errors import ConfigError, ServiceUnavailable
+from dueq.shared.topology import Topology
 
 __all__ = ["WAKEUP_MESSAGE_TYPE", "WakeupSender", "wakeup_message"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from shared.protocol.schema import write_schemas
-from shared.triggers import CronTrigger
+from dueq.shared.protocol.schema import write_schemas
+from dueq.shared.triggers import CronTrigger
 
 __all__ = ["COMMANDS"]
 

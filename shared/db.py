@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-from shared.errors import StoreUnavailable
+from dueq.shared.errors import StoreUnavailable
 
 __all__ = ["create_engine", "is_sqlite", "upgrade_schema"]
 

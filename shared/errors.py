@@ -7,7 +7,7 @@ it with the password already redacted, so an error can be logged or shown as it 
 
 from __future__ import annotations
 
-from shared.redact import redact_url
+from dueq.shared.redact import redact_url
 
 __all__ = [
     "BrokerUnavailable",

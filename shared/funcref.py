@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from shared.errors import ConfigError
+from dueq.shared.errors import ConfigError
 
 __all__ = ["JOB_NAME_ATTRIBUTE", "func_ref", "job", "parse_func_ref"]
 

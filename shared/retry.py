@@ -22,7 +22,7 @@ from tenacity import (
     wait_random,
 )
 
-from shared.errors import ServiceUnavailable
+from dueq.shared.errors import ServiceUnavailable
 
 __all__ = ["call_with_retry", "retrying"]
 

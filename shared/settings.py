@@ -14,8 +14,8 @@ from pydantic import GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.redact import redact_url
-from shared.topology import DEFAULT_PREFIX, QueueType, Topology, validate_name
+from dueq.shared.redact import redact_url
+from dueq.shared.topology import DEFAULT_PREFIX, QueueType, Topology, validate_name
 
 __all__ = [
     "DEFAULT_BROKER_URL",

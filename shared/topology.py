@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import ConfigError
+from dueq.shared.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DELIVERY_LIMIT",

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 from kombu.connection import Connection
 
-from shared.redact import redact_url
-from shared.topology import Topology
+from dueq.shared.redact import redact_url
+from dueq.shared.topology import Topology
 
 BROKER_URL = os.environ.get("DUEQ_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
 POSTGRES_URL = os.environ.get(

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from shared.funcref import job
-from worker.registry import NotAllowed, Registry
-from worker.settings import ExecutorKind, WorkerSettings
-from worker.worker import Worker
+from dueq.shared.funcref import job
+from dueq.worker.registry import NotAllowed, Registry
+from dueq.worker.settings import ExecutorKind, WorkerSettings
+from dueq.worker.worker import Worker
 
 __all__ = ["ExecutorKind", "NotAllowed", "Registry", "Worker", "WorkerSettings", "job"]

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.broker import IncomingMessage
-from shared.errors import DueqError, ProtocolError
-from shared.protocol import RunRequest, decode_run
-from worker.claims import ClaimResult, ClaimStore, Duplicate
-from worker.executors import Executor
-from worker.registry import NotAllowed, Registry
+from dueq.shared.broker import IncomingMessage
+from dueq.shared.errors import DueqError, ProtocolError
+from dueq.shared.protocol import RunRequest, decode_run
+from dueq.worker.claims import ClaimResult, ClaimStore, Duplicate
+from dueq.worker.executors import Executor
+from dueq.worker.registry import NotAllowed, Registry
 
 __all__ = [
     "REDELIVERED_HEADER",

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from worker.settings import ExecutorKind, WorkerSettings
-from worker.worker import Worker
+from dueq.worker.settings import ExecutorKind, WorkerSettings
+from dueq.worker.worker import Worker
 
 __all__ = ["COMMANDS", "worker_command"]
 

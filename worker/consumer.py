@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shared.broker import (
+from dueq.shared.broker import (
     BrokerConnection,
     Consumer,
     DeliveryTagError,
@@ -28,16 +28,16 @@ from shared.broker import (
     PublishError,
     dead_letter,
 )
-from shared.errors import BrokerUnavailable, ConfigError
-from shared.retry import retrying
-from shared.topology import Topology
-from worker import checks
-from worker.checks import Delivery
-from worker.executors import Executor
-from worker.outbox import Outbound, Outbox, Settle
-from worker.registry import Registry
-from worker.reporter import Reporter
-from worker.slots import SlotPool
+from dueq.shared.errors import BrokerUnavailable, ConfigError
+from dueq.shared.retry import retrying
+from dueq.shared.topology import Topology
+from dueq.worker import checks
+from dueq.worker.checks import Delivery
+from dueq.worker.executors import Executor
+from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.registry import Registry
+from dueq.worker.reporter import Reporter
+from dueq.worker.slots import SlotPool
 
 __all__ = ["BrokerLoop", "LoopConfig"]
 

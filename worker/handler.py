@@ -15,17 +15,17 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from shared.broker import OutgoingMessage
-from shared.errors import StoreUnavailable
-from shared.protocol import Event
-from shared.retry import call_with_retry, retrying
-from worker import checks
-from worker.checks import Delivery
-from worker.claims import ClaimStore, Duplicate, Full
-from worker.executors import Executor
-from worker.leases import RunningRuns
-from worker.outbox import Outbound, Outbox, Settle
-from worker.reporter import Reporter
+from dueq.shared.broker import OutgoingMessage
+from dueq.shared.errors import StoreUnavailable
+from dueq.shared.protocol import Event
+from dueq.shared.retry import call_with_retry, retrying
+from dueq.worker import checks
+from dueq.worker.checks import Delivery
+from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.executors import Executor
+from dueq.worker.leases import RunningRuns
+from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.reporter import Reporter
 
 __all__ = ["RunHandler"]
 

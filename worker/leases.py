@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from shared.broker import OutgoingMessage
-from shared.errors import ProtocolError, StoreUnavailable
-from shared.protocol import CONTENT_TYPE, decode_run
-from shared.topology import Topology
-from worker.checks import REDELIVERED_HEADER
-from worker.claims import ClaimStore, Expired
-from worker.outbox import Outbox
+from dueq.shared.broker import OutgoingMessage
+from dueq.shared.errors import ProtocolError, StoreUnavailable
+from dueq.shared.protocol import CONTENT_TYPE, decode_run
+from dueq.shared.topology import Topology
+from dueq.worker.checks import REDELIVERED_HEADER
+from dueq.worker.claims import ClaimStore, Expired
+from dueq.worker.outbox import Outbox
 
 __all__ = ["FINISHED_CLAIM_RETENTION", "LeaseKeeper", "RunningRuns"]
 

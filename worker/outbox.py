@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from shared.broker import IncomingMessage, OutgoingMessage
+from dueq.shared.broker import IncomingMessage, OutgoingMessage
 
 __all__ = ["Outbound", "Outbox", "Settle"]
 

@@ -16,8 +16,8 @@ import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from shared.errors import ConfigError, DueqError
-from shared.funcref import JOB_NAME_ATTRIBUTE, parse_func_ref
+from dueq.shared.errors import ConfigError, DueqError
+from dueq.shared.funcref import JOB_NAME_ATTRIBUTE, parse_func_ref
 
 __all__ = ["NotAllowed", "Registry"]
 

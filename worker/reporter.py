@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.broker import IncomingMessage, OutgoingMessage
-from shared.protocol import (
+from dueq.shared.broker import IncomingMessage, OutgoingMessage
+from dueq.shared.protocol import (
     CONTENT_TYPE,
     Event,
     ExceptionInfo,
@@ -31,8 +31,8 @@ from shared.protocol import (
     WorkerOnline,
     encode,
 )
-from shared.topology import Topology
-from worker.runner import Outcome
+from dueq.shared.topology import Topology
+from dueq.worker.runner import Outcome
 
 __all__ = ["Identity", "Reporter"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.protocol import MAX_TRACEBACK_CHARS
+from dueq.shared.protocol import MAX_TRACEBACK_CHARS
 
 __all__ = [
     "MAX_MESSAGE_CHARS",

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from shared.errors import ConfigError
-from shared.funcref import parse_func_ref
-from shared.settings import DueqSettings, ServiceUrl
-from shared.topology import DEFAULT_QUEUE, validate_name
+from dueq.shared.errors import ConfigError
+from dueq.shared.funcref import parse_func_ref
+from dueq.shared.settings import DueqSettings, ServiceUrl
+from dueq.shared.topology import DEFAULT_QUEUE, validate_name
 
 __all__ = [
     "DEFAULT_PREFETCH_MULTIPLIER",

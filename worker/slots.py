@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from worker.checks import Delivery
+from dueq.worker.checks import Delivery
 
 __all__ = ["SlotPool"]
 

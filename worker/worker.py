@@ -18,18 +18,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 
-from shared.db import create_engine, upgrade_schema
-from shared.errors import ConfigError
-from worker.claims import ClaimStore, MemoryClaimStore, SqlClaimStore
-from worker.consumer import BrokerLoop, LoopConfig
-from worker.executors import Executor, build_executor
-from worker.handler import RunHandler
-from worker.leases import LeaseKeeper, RunningRuns
-from worker.outbox import Outbox
-from worker.registry import Registry
-from worker.reporter import Identity, Reporter
-from worker.settings import WorkerSettings
-from worker.slots import SlotPool
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.errors import ConfigError
+from dueq.worker.claims import ClaimStore, MemoryClaimStore, SqlClaimStore
+from dueq.worker.consumer import BrokerLoop, LoopConfig
+from dueq.worker.executors import Executor, build_executor
+from dueq.worker.handler import RunHandler
+from dueq.worker.leases import LeaseKeeper, RunningRuns
+from dueq.worker.outbox import Outbox
+from dueq.worker.registry import Registry
+from dueq.worker.reporter import Identity, Reporter
+from dueq.worker.settings import WorkerSettings
+from dueq.worker.slots import SlotPool
 
 __all__ = ["Worker"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import click
 
-from producer.cli.health import health_command
-from producer.cli.jobs import jobs_group
-from producer.cli.runs import runs_command
-from producer.cli.scheduler import db_group, scheduler_command
-from producer.cli.workers import workers_command
+from dueq.producer.cli.health import health_command
+from dueq.producer.cli.jobs import jobs_group
+from dueq.producer.cli.runs import runs_command
+from dueq.producer.cli.scheduler import db_group, scheduler_command
+from dueq.producer.cli.workers import workers_command
 
 __all__ = ["COMMANDS"]
 

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
-from producer.scheduler import BackgroundScheduler, Scheduler
-from producer.settings import SchedulerSettings, build_settings
+from dueq.producer.scheduler import BackgroundScheduler, Scheduler
+from dueq.producer.settings import SchedulerSettings, build_settings
 
 __all__ = [
     "SERVICE_OPTION_NAMES",

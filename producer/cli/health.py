@@ -15,15 +15,15 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from producer.cli.common import given
-from producer.leader import SqlLeaderLease
-from producer.settings import build_settings
-from producer.sqlerrors import store_errors
-from shared.broker import BrokerConnection
-from shared.db import create_engine
-from shared.errors import DueqError
-from shared.settings import DueqSettings
-from shared.tables import leader
+from dueq.producer.cli.common import given
+from dueq.producer.leader import SqlLeaderLease
+from dueq.producer.settings import build_settings
+from dueq.producer.sqlerrors import store_errors
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.db import create_engine
+from dueq.shared.errors import DueqError
+from dueq.shared.settings import DueqSettings
+from dueq.shared.tables import leader
 
 __all__ = ["health_command"]
 

@@ -12,13 +12,19 @@ from typing import Any, TypeVar
 
 import click
 
-from producer.cli.common import json_option, scheduler_client, service_options
-from producer.cli.jobview import job_as_dict, job_detail, jobs_table
-from producer.cli.output import console, print_json
-from producer.cli.specs import DURATION, ISO_DATETIME, JSON_ARRAY, JSON_OBJECT, trigger_from_flags
-from producer.job import Job
-from producer.scheduler import Scheduler
-from shared.errors import JobLookupError
+from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.jobview import job_as_dict, job_detail, jobs_table
+from dueq.producer.cli.output import console, print_json
+from dueq.producer.cli.specs import (
+    DURATION,
+    ISO_DATETIME,
+    JSON_ARRAY,
+    JSON_OBJECT,
+    trigger_from_flags,
+)
+from dueq.producer.job import Job
+from dueq.producer.scheduler import Scheduler
+from dueq.shared.errors import JobLookupError
 
 __all__ = ["jobs_group"]
 

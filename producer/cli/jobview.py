@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.table import Table
 
-from producer.cli.output import format_time
-from producer.job import Job
+from dueq.producer.cli.output import format_time
+from dueq.producer.job import Job
 
 __all__ = ["job_as_dict", "job_detail", "jobs_table"]
 

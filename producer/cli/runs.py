@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from producer.cli.common import json_option, scheduler_client, service_options
-from producer.cli.output import console, format_duration, format_time, print_json, short
-from producer.history import RunRecord, RunStatus
+from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.output import console, format_duration, format_time, print_json, short
+from dueq.producer.history import RunRecord, RunStatus
 
 __all__ = ["runs_command"]
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from producer.cli.common import given
-from producer.retries import Stopped, retry_until_stopped
-from producer.scheduler import BlockingScheduler
-from producer.settings import build_settings
-from shared.db import create_engine, upgrade_schema
-from shared.redact import redact_url
+from dueq.producer.cli.common import given
+from dueq.producer.retries import Stopped, retry_until_stopped
+from dueq.producer.scheduler import BlockingScheduler
+from dueq.producer.settings import build_settings
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.redact import redact_url
 
 __all__ = ["db_group", "scheduler_command"]
 

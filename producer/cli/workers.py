@@ -16,10 +16,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from producer.cli.common import json_option, scheduler_client, service_options
-from producer.cli.output import console, format_time, print_json
-from producer.cli.specs import DURATION
-from producer.history import WorkerRecord
+from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.output import console, format_time, print_json
+from dueq.producer.cli.specs import DURATION
+from dueq.producer.history import WorkerRecord
 
 __all__ = ["worker_state", "workers_command"]
 

@@ -1,8 +1,8 @@
 """Run history and worker liveness, written from the events workers report."""
 
-from producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord
-from producer.history.memory import MemoryRunHistory
-from producer.history.sql import SqlRunHistory
+from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord
+from dueq.producer.history.memory import MemoryRunHistory
+from dueq.producer.history.sql import SqlRunHistory
 
 __all__ = [
     "MemoryRunHistory",

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from shared.protocol import Event
+from dueq.shared.protocol import Event
 
 __all__ = ["RunHistory", "RunRecord", "RunStatus", "WorkerRecord", "status_rank"]
 

@@ -8,12 +8,12 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
-from producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
-from shared.protocol import Event
+from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
+from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
+from dueq.shared.protocol import Event
 
 if TYPE_CHECKING:
-    from producer.store.base import SubmittedRun
+    from dueq.producer.store.base import SubmittedRun
 
 __all__ = ["MemoryRunHistory"]
 

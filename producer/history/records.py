@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from producer.history.base import RunStatus
-from shared.protocol import (
+from dueq.producer.history.base import RunStatus
+from dueq.shared.protocol import (
     Event,
     JobError,
     JobExecuted,

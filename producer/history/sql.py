@@ -17,11 +17,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
-from producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
-from producer.sqlerrors import store_errors
-from shared.protocol import Event
-from shared.tables import runs, workers
+from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
+from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
+from dueq.producer.sqlerrors import store_errors
+from dueq.shared.protocol import Event
+from dueq.shared.tables import runs, workers
 
 __all__ = ["SqlRunHistory"]
 

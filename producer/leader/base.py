@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.errors import DueqError
+from dueq.shared.errors import DueqError
 
 __all__ = ["LEADER_NAME", "LeaderLease", "Lease", "LeaseLost"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from producer.leader.base import LEADER_NAME, LeaderLease, Lease
+from dueq.producer.leader.base import LEADER_NAME, LeaderLease, Lease
 
 __all__ = ["MemoryLeaderLease"]
 

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from producer.leader.base import LEADER_NAME, LeaderLease, Lease
-from producer.sqlerrors import store_errors
-from shared.tables import leader
+from dueq.producer.leader.base import LEADER_NAME, LeaderLease, Lease
+from dueq.producer.sqlerrors import store_errors
+from dueq.shared.tables import leader
 
 __all__ = ["SqlLeaderLease", "fence_check"]
 

@@ -1,7 +1,7 @@
 """Job stores: the port and its memory and SQL implementations."""
 
-from producer.store.base import JobStore, JobUpdate, SubmittedRun
-from producer.store.memory import MemoryJobStore
-from producer.store.sql import SqlJobStore
+from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun
+from dueq.producer.store.memory import MemoryJobStore
+from dueq.producer.store.sql import SqlJobStore
 
 __all__ = ["JobStore", "JobUpdate", "MemoryJobStore", "SqlJobStore", "SubmittedRun"]

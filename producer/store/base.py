@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
-from producer.job import Job
-from producer.leader.base import Lease
-from shared.errors import ConflictingIdError
-from shared.triggers import Trigger
+from dueq.producer.job import Job
+from dueq.producer.leader.base import Lease
+from dueq.shared.errors import ConflictingIdError
+from dueq.shared.triggers import Trigger
 
 __all__ = ["JobStore", "JobUpdate", "SubmittedRun", "keep_schedule", "merge_batch"]
 

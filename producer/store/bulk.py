@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from producer.job import Job
-from producer.store.base import keep_schedule
-from producer.store.rows import row_to_job
-from shared.errors import ConflictingIdError
-from shared.tables import UtcDateTime, jobs
-from shared.triggers import Trigger
+from dueq.producer.job import Job
+from dueq.producer.store.base import keep_schedule
+from dueq.producer.store.rows import row_to_job
+from dueq.shared.errors import ConflictingIdError
+from dueq.shared.tables import UtcDateTime, jobs
+from dueq.shared.triggers import Trigger
 
 __all__ = ["insert_jobs"]
 

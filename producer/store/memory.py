@@ -7,12 +7,12 @@ import threading
 from collections.abc import Sequence, Set
 from datetime import datetime
 
-from producer.history.memory import MemoryRunHistory
-from producer.job import Job
-from producer.leader.base import Lease, LeaseLost
-from producer.leader.memory import MemoryLeaderLease
-from producer.store.base import JobStore, JobUpdate, SubmittedRun, keep_schedule, merge_batch
-from shared.errors import ConflictingIdError, JobLookupError
+from dueq.producer.history.memory import MemoryRunHistory
+from dueq.producer.job import Job
+from dueq.producer.leader.base import Lease, LeaseLost
+from dueq.producer.leader.memory import MemoryLeaderLease
+from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun, keep_schedule, merge_batch
+from dueq.shared.errors import ConflictingIdError, JobLookupError
 
 __all__ = ["MemoryJobStore"]
 

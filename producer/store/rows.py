@@ -7,8 +7,8 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from producer.job import Job
-from shared.triggers import Trigger, trigger_from_dict
+from dueq.producer.job import Job
+from dueq.shared.triggers import Trigger, trigger_from_dict
 
 __all__ = ["SCHEDULE_COLUMNS", "job_to_row", "row_to_job"]
 

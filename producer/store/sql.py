@@ -16,16 +16,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from producer.clock import Clock, utc_now
-from producer.job import Job
-from producer.leader.base import Lease, LeaseLost
-from producer.leader.sql import fence_check
-from producer.sqlerrors import store_errors
-from producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
-from producer.store.bulk import insert_jobs
-from producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
-from shared.errors import ConflictingIdError, JobLookupError
-from shared.tables import UtcDateTime, jobs, runs
+from dueq.producer.clock import Clock, utc_now
+from dueq.producer.job import Job
+from dueq.producer.leader.base import Lease, LeaseLost
+from dueq.producer.leader.sql import fence_check
+from dueq.producer.sqlerrors import store_errors
+from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
+from dueq.producer.store.bulk import insert_jobs
+from dueq.producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
+from dueq.shared.errors import ConflictingIdError, JobLookupError
+from dueq.shared.tables import UtcDateTime, jobs, runs
 
 __all__ = ["SqlJobStore", "dialect_insert"]
 

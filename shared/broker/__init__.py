@@ -40,18 +40,18 @@ What callers must know:
 
 from __future__ import annotations
 
-from shared.broker.connection import BrokerConnection
-from shared.broker.consumer import Consumer
-from shared.broker.dead_letter import (
+from dueq.shared.broker.connection import BrokerConnection
+from dueq.shared.broker.consumer import Consumer
+from dueq.shared.broker.dead_letter import (
     DEAD_AT_HEADER,
     MAX_REASON_CHARS,
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
     dead_letter,
 )
-from shared.broker.errors import DeliveryTagError, PublishError, PublishFailure, TopologyError
-from shared.broker.messages import IncomingMessage, OutgoingMessage
-from shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
+from dueq.shared.broker.errors import DeliveryTagError, PublishError, PublishFailure, TopologyError
+from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
+from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
 
 __all__ = [
     "DEAD_AT_HEADER",

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from shared.broker.errors import PublishFailure
-from shared.broker.messages import OutgoingMessage
+from dueq.shared.broker.errors import PublishFailure
+from dueq.shared.broker.messages import OutgoingMessage
 
 __all__ = ["ConfirmTracker"]
 

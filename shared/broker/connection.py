@@ -12,14 +12,14 @@ from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
-from shared.broker import declare
-from shared.broker.consumer import Consumer
-from shared.broker.link import Link, describe, kombu_connection
-from shared.broker.messages import IncomingMessage
-from shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
-from shared.errors import BrokerUnavailable, ConfigError
-from shared.redact import redact_url
-from shared.topology import DEFAULT_QUEUE, Topology
+from dueq.shared.broker import declare
+from dueq.shared.broker.consumer import Consumer
+from dueq.shared.broker.link import Link, describe, kombu_connection
+from dueq.shared.broker.messages import IncomingMessage
+from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
+from dueq.shared.errors import BrokerUnavailable, ConfigError
+from dueq.shared.redact import redact_url
+from dueq.shared.topology import DEFAULT_QUEUE, Topology
 
 __all__ = ["BrokerConnection"]
 

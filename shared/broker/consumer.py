@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared.broker.convert import from_delivery
-from shared.broker.errors import DeliveryTagError, TopologyError
-from shared.broker.link import Link, describe, is_caused_by
-from shared.broker.memory import dead_letter_rejected
-from shared.broker.messages import IncomingMessage
-from shared.errors import ConfigError
+from dueq.shared.broker.convert import from_delivery
+from dueq.shared.broker.errors import DeliveryTagError, TopologyError
+from dueq.shared.broker.link import Link, describe, is_caused_by
+from dueq.shared.broker.memory import dead_letter_rejected
+from dueq.shared.broker.messages import IncomingMessage
+from dueq.shared.errors import ConfigError
 
 __all__ = ["Consumer"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.broker.messages import IncomingMessage, OutgoingMessage
+from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
 
 __all__ = ["delivery_count", "from_delivery", "to_transport"]
 

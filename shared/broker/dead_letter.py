@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.broker.messages import IncomingMessage, OutgoingMessage
-from shared.broker.publisher import Publisher
-from shared.protocol.types import format_utc
-from shared.topology import Topology
+from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
+from dueq.shared.broker.publisher import Publisher
+from dueq.shared.protocol.types import format_utc
+from dueq.shared.topology import Topology
 
 __all__ = [
     "DEAD_AT_HEADER",

@@ -16,10 +16,10 @@ from typing import Any
 
 from kombu.transport.virtual import NotEquivalentError
 
-from shared.broker.errors import TopologyError
-from shared.broker.link import Link, describe, is_caused_by
-from shared.broker.memory import queue_exists
-from shared.topology import Topology
+from dueq.shared.broker.errors import TopologyError
+from dueq.shared.broker.link import Link, describe, is_caused_by
+from dueq.shared.broker.memory import queue_exists
+from dueq.shared.topology import Topology
 
 __all__ = [
     "declare_control_queue",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.broker.messages import OutgoingMessage
-from shared.errors import ConfigError, DueqError
+from dueq.shared.broker.messages import OutgoingMessage
+from dueq.shared.errors import ConfigError, DueqError
 
 __all__ = ["DeliveryTagError", "PublishError", "PublishFailure", "TopologyError"]
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from kombu.connection import Connection
 
-from shared.errors import BrokerUnavailable
-from shared.redact import redact_text
+from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.redact import redact_text
 
 __all__ = ["Link", "describe", "is_caused_by", "kombu_connection"]
 

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.broker.convert import to_transport
-from shared.broker.messages import IncomingMessage, OutgoingMessage
+from dueq.shared.broker.convert import to_transport
+from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
 
 __all__ = ["check_route", "dead_letter_rejected", "queue_exists"]
 

@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from shared.broker.confirms import ConfirmTracker
-from shared.broker.convert import to_transport
-from shared.broker.corked import CorkedWriter
-from shared.broker.errors import PublishError, PublishFailure
-from shared.broker.link import Link, describe, is_caused_by
-from shared.broker.memory import check_route
-from shared.broker.messages import OutgoingMessage
+from dueq.shared.broker.confirms import ConfirmTracker
+from dueq.shared.broker.convert import to_transport
+from dueq.shared.broker.corked import CorkedWriter
+from dueq.shared.broker.errors import PublishError, PublishFailure
+from dueq.shared.broker.link import Link, describe, is_caused_by
+from dueq.shared.broker.memory import check_route
+from dueq.shared.broker.messages import OutgoingMessage
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "Publisher"]
 

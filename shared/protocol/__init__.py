@@ -4,8 +4,14 @@ JSON only, never pickle. See docs/protocol.md for the prose version a consumer i
 language can follow.
 """
 
-from shared.protocol.codec import CONTENT_TYPE, MAX_MESSAGE_BYTES, decode_event, decode_run, encode
-from shared.protocol.events import (
+from dueq.shared.protocol.codec import (
+    CONTENT_TYPE,
+    MAX_MESSAGE_BYTES,
+    decode_event,
+    decode_run,
+    encode,
+)
+from dueq.shared.protocol.events import (
     MAX_TRACEBACK_CHARS,
     Event,
     EventType,
@@ -22,14 +28,14 @@ from shared.protocol.events import (
     WorkerOffline,
     WorkerOnline,
 )
-from shared.protocol.runs import (
+from dueq.shared.protocol.runs import (
     ARGUMENTS_CHECKED,
     MAX_ARGUMENTS_BYTES,
     RUN_ID_NAMESPACE,
     RunRequest,
     make_run_id,
 )
-from shared.protocol.types import PROTOCOL_VERSION, format_utc
+from dueq.shared.protocol.types import PROTOCOL_VERSION, format_utc
 
 __all__ = [
     "ARGUMENTS_CHECKED",

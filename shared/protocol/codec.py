@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from shared.errors import ProtocolError
-from shared.protocol.events import Event
-from shared.protocol.runs import RunRequest
-from shared.protocol.types import PROTOCOL_VERSION
+from dueq.shared.errors import ProtocolError
+from dueq.shared.protocol.events import Event
+from dueq.shared.protocol.runs import RunRequest
+from dueq.shared.protocol.types import PROTOCOL_VERSION
 
 __all__ = [
     "CONTENT_TYPE",

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue
 
-from shared.protocol.types import (
+from dueq.shared.protocol.types import (
     Identifier,
     ProtocolModel,
     QueueName,

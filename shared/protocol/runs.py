@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from shared.protocol.types import (
+from dueq.shared.protocol.types import (
     FuncRef,
     Identifier,
     JsonArgs,

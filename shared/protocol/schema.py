@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from shared.protocol.events import Event
-from shared.protocol.runs import RunRequest
+from dueq.shared.protocol.events import Event
+from dueq.shared.protocol.runs import RunRequest
 
 __all__ = ["generate_schemas", "render_schema", "write_schemas"]
 

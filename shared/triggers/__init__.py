@@ -7,15 +7,15 @@ rebuilds one and ``build_trigger`` makes one from ``add_job``-style arguments.
 
 from __future__ import annotations
 
-from shared.triggers.base import Trigger
-from shared.triggers.calendarinterval import CalendarIntervalTrigger
-from shared.triggers.combining import AndTrigger, OrTrigger
-from shared.triggers.cron import CronTrigger
-from shared.triggers.date import DateTrigger
-from shared.triggers.factory import build_trigger
-from shared.triggers.interval import IntervalTrigger
-from shared.triggers.serialization import trigger_from_dict
-from shared.triggers.spec import TriggerSpec, trigger_spec_adapter
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.calendarinterval import CalendarIntervalTrigger
+from dueq.shared.triggers.combining import AndTrigger, OrTrigger
+from dueq.shared.triggers.cron import CronTrigger
+from dueq.shared.triggers.date import DateTrigger
+from dueq.shared.triggers.factory import build_trigger
+from dueq.shared.triggers.interval import IntervalTrigger
+from dueq.shared.triggers.serialization import trigger_from_dict
+from dueq.shared.triggers.spec import TriggerSpec, trigger_spec_adapter
 
 __all__ = [
     "AndTrigger",

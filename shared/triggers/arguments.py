@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from shared.errors import InvalidTriggerError
+from dueq.shared.errors import InvalidTriggerError
 
 __all__ = ["check_count", "check_jitter", "check_quantity"]
 

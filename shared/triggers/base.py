@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.triggers.jitter import jitter_delay
-from shared.triggers.zones import MICROSECOND, require_aware, to_utc
+from dueq.shared.triggers.jitter import jitter_delay
+from dueq.shared.triggers.zones import MICROSECOND, require_aware, to_utc
 
 __all__ = ["Trigger"]
 

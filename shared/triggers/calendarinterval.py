@@ -6,12 +6,12 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.arguments import check_count, check_jitter
-from shared.triggers.base import Trigger
-from shared.triggers.spec import CalendarIntervalSpec
-from shared.triggers.wallclock import first_instant
-from shared.triggers.zones import MICROSECOND, as_aware, require_aware, resolve_zone, to_utc
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.arguments import check_count, check_jitter
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.spec import CalendarIntervalSpec
+from dueq.shared.triggers.wallclock import first_instant
+from dueq.shared.triggers.zones import MICROSECOND, as_aware, require_aware, resolve_zone, to_utc
 
 __all__ = ["CalendarIntervalTrigger"]
 

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.arguments import check_jitter
-from shared.triggers.base import Trigger
-from shared.triggers.spec import AndSpec, OrSpec
-from shared.triggers.zones import MICROSECOND, require_aware, to_utc
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.arguments import check_jitter
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.spec import AndSpec, OrSpec
+from dueq.shared.triggers.zones import MICROSECOND, require_aware, to_utc
 
 __all__ = ["AndTrigger", "OrTrigger"]
 

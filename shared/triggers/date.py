@@ -6,9 +6,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.triggers.base import Trigger
-from shared.triggers.spec import DateSpec
-from shared.triggers.zones import as_aware, require_aware, resolve_zone, to_utc
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.spec import DateSpec
+from dueq.shared.triggers.zones import as_aware, require_aware, resolve_zone, to_utc
 
 __all__ = ["DateTrigger"]
 

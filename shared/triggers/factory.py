@@ -8,14 +8,14 @@ from datetime import tzinfo
 from functools import partial
 from typing import Any
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.base import Trigger
-from shared.triggers.calendarinterval import CalendarIntervalTrigger
-from shared.triggers.combining import AndTrigger, OrTrigger
-from shared.triggers.cron import CronTrigger
-from shared.triggers.date import DateTrigger
-from shared.triggers.interval import IntervalTrigger
-from shared.triggers.zones import iana_zone_of
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.calendarinterval import CalendarIntervalTrigger
+from dueq.shared.triggers.combining import AndTrigger, OrTrigger
+from dueq.shared.triggers.cron import CronTrigger
+from dueq.shared.triggers.date import DateTrigger
+from dueq.shared.triggers.interval import IntervalTrigger
+from dueq.shared.triggers.zones import iana_zone_of
 
 __all__ = ["TRIGGER_TYPES", "build_trigger"]
 

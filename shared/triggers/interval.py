@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.arguments import check_jitter, check_quantity
-from shared.triggers.base import Trigger
-from shared.triggers.spec import IntervalSpec
-from shared.triggers.zones import as_aware, require_aware, resolve_zone, to_utc
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.arguments import check_jitter, check_quantity
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.spec import IntervalSpec
+from dueq.shared.triggers.zones import as_aware, require_aware, resolve_zone, to_utc
 
 __all__ = ["IntervalTrigger"]
 

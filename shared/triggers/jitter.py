@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from shared.triggers.zones import to_utc
+from dueq.shared.triggers.zones import to_utc
 
 __all__ = ["jitter_delay"]
 

@@ -7,14 +7,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.base import Trigger
-from shared.triggers.calendarinterval import CalendarIntervalTrigger
-from shared.triggers.combining import AndTrigger, OrTrigger
-from shared.triggers.cron import CronTrigger
-from shared.triggers.date import DateTrigger
-from shared.triggers.interval import IntervalTrigger
-from shared.triggers.spec import (
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.calendarinterval import CalendarIntervalTrigger
+from dueq.shared.triggers.combining import AndTrigger, OrTrigger
+from dueq.shared.triggers.cron import CronTrigger
+from dueq.shared.triggers.date import DateTrigger
+from dueq.shared.triggers.interval import IntervalTrigger
+from dueq.shared.triggers.spec import (
     AndSpec,
     CalendarIntervalSpec,
     CronSpec,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from shared.triggers.zones import to_utc
+from dueq.shared.triggers.zones import to_utc
 
 __all__ = ["NextLabel", "first_instant", "next_wall_fire"]
 

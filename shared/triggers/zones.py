@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from shared.errors import InvalidTriggerError
+from dueq.shared.errors import InvalidTriggerError
 
 __all__ = [
     "MICROSECOND",

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.bench.dueq_store import count_outcomes
 from tests.bench.procs import log_tail, python_process, stop_process
 from tests.bench.services import (

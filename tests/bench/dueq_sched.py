@@ -19,8 +19,8 @@ from typing import Any
 
 import psutil
 
-from producer import BackgroundScheduler, SchedulerSettings
-from shared.protocol import RunRequest
+from dueq.producer import BackgroundScheduler, SchedulerSettings
+from dueq.shared.protocol import RunRequest
 
 __all__ = ["main"]
 

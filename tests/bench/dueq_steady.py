@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from producer.wakeup import WakeupSender
+from dueq.producer.wakeup import WakeupSender
 from tests.bench.analysis import summarize_runs
 from tests.bench.dueq_cluster import DueqCluster
 from tests.bench.dueq_store import (

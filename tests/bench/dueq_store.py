@@ -17,13 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from producer import Scheduler
-from producer.job import Job
-from producer.jobspec import schedule
-from producer.store import SqlJobStore
-from shared.db import create_engine, upgrade_schema
-from shared.tables import jobs, runs
-from shared.triggers import DateTrigger, IntervalTrigger, Trigger
+from dueq.producer import Scheduler
+from dueq.producer.job import Job
+from dueq.producer.jobspec import schedule
+from dueq.producer.store import SqlJobStore
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.tables import jobs, runs
+from dueq.shared.triggers import DateTrigger, IntervalTrigger, Trigger
 from tests.bench.jobs import FUNC
 
 __all__ = [

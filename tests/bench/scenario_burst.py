@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from producer.wakeup import WakeupSender
+from dueq.producer.wakeup import WakeupSender
 from tests.bench import references
 from tests.bench.analysis import confirmed_by, summarize_runs
 from tests.bench.dueq_cluster import DueqCluster

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from producer import Scheduler
+from dueq.producer import Scheduler
 from tests.bench.dueq_cluster import DueqCluster
 from tests.bench.dueq_steady import Phase, run_phases
 from tests.bench.jobs import FUNC

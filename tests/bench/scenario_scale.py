@@ -19,14 +19,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from producer import Scheduler
-from producer.backend import open_backend
-from producer.leadership import Leadership
-from producer.loop import SchedulingLoop
-from producer.publisher import BrokerRunPublisher
-from producer.settings import SchedulerSettings
-from shared.broker import BrokerConnection
-from shared.tables import jobs
+from dueq.producer import Scheduler
+from dueq.producer.backend import open_backend
+from dueq.producer.leadership import Leadership
+from dueq.producer.loop import SchedulingLoop
+from dueq.producer.publisher import BrokerRunPublisher
+from dueq.producer.settings import SchedulerSettings
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.tables import jobs
 from tests.bench import references
 from tests.bench.dueq_cluster import DueqCluster
 from tests.bench.dueq_store import (

@@ -15,10 +15,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from producer.publisher import to_message
-from shared.broker import BrokerConnection
-from shared.protocol import RunRequest, make_run_id
-from shared.topology import Topology
+from dueq.producer.publisher import to_message
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.protocol import RunRequest, make_run_id
+from dueq.shared.topology import Topology
 from tests.bench import references
 from tests.bench.dueq_cluster import DueqCluster
 from tests.bench.jobs import FUNC

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 import amqp
 import sqlalchemy as sa
 
-from shared.redact import redact_url
+from dueq.shared.redact import redact_url
 
 __all__ = [
     "BENCH_STEM",

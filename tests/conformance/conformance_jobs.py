@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shared.funcref import job
+from dueq import job
 
 __all__ = ["ConformanceFailure", "echo", "fail", "sleep"]
 

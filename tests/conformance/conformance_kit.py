@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator
 
-from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
-from shared.errors import BrokerUnavailable, ProtocolError
-from shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
+from dueq.shared.errors import BrokerUnavailable, ProtocolError
+from dueq.shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
+from dueq.shared.topology import Topology
 from tests.conformance.conformance_process import REPO, ConsumerProcess
 from tests.support.waiting import wait_until
 

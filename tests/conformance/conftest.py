@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.conformance.conformance_consumers import CONSUMERS, QUEUE
 from tests.conformance.conformance_kit import STARTUP_TIMEOUT, Bus, Harness, new_prefix
 from tests.conformance.conformance_process import REPO, ConsumerProcess, ConsumerSpec

@@ -9,7 +9,13 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOffline, WorkerOnline
+from dueq.shared.protocol import (
+    JobExecuted,
+    JobStarted,
+    WorkerHeartbeat,
+    WorkerOffline,
+    WorkerOnline,
+)
 from tests.conformance.conformance_kit import STARTUP_TIMEOUT, Bus
 from tests.conformance.conformance_process import ConsumerProcess, ConsumerSpec
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.protocol import (
+from dueq.shared.protocol import (
     JobError,
     JobExecuted,
     JobMaxInstances,

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from producer.scheduler import BackgroundScheduler
-from shared.broker import BrokerConnection
-from shared.tables import runs
-from shared.topology import Topology
+from dueq.producer.scheduler import BackgroundScheduler
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.tables import runs
+from dueq.shared.topology import Topology
 from tests.conformance.conformance_consumers import CONSUMERS, QUEUE
 from tests.conformance.conformance_kit import new_prefix
 from tests.conformance.conformance_process import ConsumerProcess

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from shared.broker import BrokerConnection
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.topology import Topology
 from tests.faults.fault_jobs import LEDGER_URL_ENV
 from tests.faults.faults_ledger import Ledger
 from tests.faults.faults_procs import ProcessGroup, environment

@@ -13,9 +13,9 @@ import logging
 import os
 import signal
 
-from producer import BlockingScheduler
-from shared.protocol import RunRequest
-from shared.retry import call_with_retry
+from dueq.producer import BlockingScheduler
+from dueq.shared.protocol import RunRequest
+from dueq.shared.retry import call_with_retry
 
 logger = logging.getLogger("faults.hooked_scheduler")
 

@@ -23,10 +23,10 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from shared.db import create_engine, upgrade_schema
-from shared.protocol import RunRequest, make_run_id
-from shared.tables import claims, jobs, runs
-from shared.triggers import Trigger
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.protocol import RunRequest, make_run_id
+from dueq.shared.tables import claims, jobs, runs
+from dueq.shared.triggers import Trigger
 from tests.faults.fault_jobs import LEDGER_TABLE, create_ledger_table, psycopg_url
 
 __all__ = ["Execution", "Ledger", "Tally", "expected_runs"]

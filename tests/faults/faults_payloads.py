@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.protocol import RunRequest, make_run_id
+from dueq.shared.protocol import RunRequest, make_run_id
 from tests.faults.faults_rig import FAULT_JOB
 
 __all__ = ["HOSTILE_FUNCS", "bad_payloads", "one_of_each", "valid_run"]

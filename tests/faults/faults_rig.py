@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from producer import Scheduler
-from shared.broker import BrokerConnection
-from shared.errors import BrokerUnavailable
-from shared.topology import Topology
-from shared.triggers import IntervalTrigger, Trigger
+from dueq.producer import Scheduler
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.topology import Topology
+from dueq.shared.triggers import IntervalTrigger, Trigger
 from tests.faults.faults_ledger import Ledger, Tally, expected_runs
 from tests.faults.faults_procs import Proc, ProcessGroup
 from tests.faults.faults_proxy import TcpProxy

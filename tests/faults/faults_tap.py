@@ -18,8 +18,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pika
 
-from shared.errors import ProtocolError
-from shared.protocol import RunRequest, decode_run
+from dueq.shared.errors import ProtocolError
+from dueq.shared.protocol import RunRequest, decode_run
 
 __all__ = ["RabbitTap", "TapMessage", "pika_url"]
 

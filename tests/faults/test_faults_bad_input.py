@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from producer.publisher import to_message
-from shared.broker import BrokerConnection, OutgoingMessage
-from shared.protocol import CONTENT_TYPE
+from dueq.producer.publisher import to_message
+from dueq.shared.broker import BrokerConnection, OutgoingMessage
+from dueq.shared.protocol import CONTENT_TYPE
 from tests.faults.faults_payloads import bad_payloads, one_of_each, valid_run
 from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from shared.triggers import DateTrigger, IntervalTrigger
+from dueq.shared.triggers import DateTrigger, IntervalTrigger
 from tests.faults.faults_ledger import Execution
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import JobSpec, Rig, soon

@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
-from shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
+from dueq.shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
+from dueq.shared.topology import Topology
 from tests.support.waiting import wait_until
 
 __all__ = ["JOBS", "BrokerProbe", "ago", "make_run"]

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from shared.funcref import job
+from dueq import job
 
 # Polling period of jobs that wait for a file the test creates: short enough not to slow
 # tests, long enough to cost nothing.

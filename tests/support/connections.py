@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared.broker import BrokerConnection
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.topology import Topology
 
 __all__ = ["topology_connection"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from shared.broker import BrokerConnection
+from dueq.shared.broker import BrokerConnection
 from tests.support.waiting import wait_until
 
 __all__ = ["DrainUntil", "drain_until"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.jobs_for_tests.harness import BrokerProbe
 
 __all__ = ["WORKER_TEST_STEM", "worker_probe", "worker_topology"]

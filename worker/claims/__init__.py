@@ -1,6 +1,6 @@
 """Claim stores: instance slots and duplicate detection (see ``base.ClaimStore``)."""
 
-from worker.claims.base import (
+from dueq.worker.claims.base import (
     Claimed,
     ClaimResult,
     ClaimStatus,
@@ -9,8 +9,8 @@ from worker.claims.base import (
     Expired,
     Full,
 )
-from worker.claims.memory import MemoryClaimStore
-from worker.claims.sql import SqlClaimStore
+from dueq.worker.claims.memory import MemoryClaimStore
+from dueq.worker.claims.sql import SqlClaimStore
 
 __all__ = [
     "ClaimResult",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shared.protocol import RunRequest
+from dueq.shared.protocol import RunRequest
 
 __all__ = [
     "ClaimResult",

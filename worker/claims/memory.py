@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shared.protocol import RunRequest, encode
-from worker.claims.base import (
+from dueq.shared.protocol import RunRequest, encode
+from dueq.worker.claims.base import (
     Claimed,
     ClaimResult,
     ClaimStatus,

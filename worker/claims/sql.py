@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from shared.errors import StoreUnavailable
-from shared.protocol import RunRequest, encode
-from shared.tables import claims
-from worker.claims.base import (
+from dueq.shared.errors import StoreUnavailable
+from dueq.shared.protocol import RunRequest, encode
+from dueq.shared.tables import claims
+from dueq.worker.claims.base import (
     Claimed,
     ClaimResult,
     ClaimStatus,

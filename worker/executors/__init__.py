@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from worker.executors.asyncio import AsyncioExecutor
-from worker.executors.base import Executor
-from worker.executors.process import ProcessExecutor
-from worker.executors.thread import ThreadExecutor
+from dueq.worker.executors.asyncio import AsyncioExecutor
+from dueq.worker.executors.base import Executor
+from dueq.worker.executors.process import ProcessExecutor
+from dueq.worker.executors.thread import ThreadExecutor
 
 __all__ = ["AsyncioExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "build_executor"]
 

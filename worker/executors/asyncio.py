@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from shared.protocol import RunRequest
-from worker.executors.base import Executor
-from worker.runner import Outcome, invoke, invoke_async
+from dueq.shared.protocol import RunRequest
+from dueq.worker.executors.base import Executor
+from dueq.worker.runner import Outcome, invoke, invoke_async
 
 __all__ = ["AsyncioExecutor"]
 

@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from shared.protocol import RunRequest
-from worker.runner import Outcome
+from dueq.shared.protocol import RunRequest
+from dueq.worker.runner import Outcome
 
 __all__ = ["Executor"]
 

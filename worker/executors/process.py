@@ -17,11 +17,11 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.protocol import RunRequest
-from worker.executors.base import Executor
-from worker.executors.thread import ASYNC_REFUSAL
-from worker.registry import Registry
-from worker.runner import Outcome, failure, invoke
+from dueq.shared.protocol import RunRequest
+from dueq.worker.executors.base import Executor
+from dueq.worker.executors.thread import ASYNC_REFUSAL
+from dueq.worker.registry import Registry
+from dueq.worker.runner import Outcome, failure, invoke
 
 __all__ = ["ProcessExecutor"]
 

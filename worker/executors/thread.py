@@ -6,9 +6,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from shared.protocol import RunRequest
-from worker.executors.base import Executor
-from worker.runner import Outcome, invoke
+from dueq.shared.protocol import RunRequest
+from dueq.worker.executors.base import Executor
+from dueq.worker.runner import Outcome, invoke
 
 __all__ = ["ASYNC_REFUSAL", "ThreadExecutor"]
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from shared.triggers.cron.trigger import CronField, CronTrigger
+from dueq.shared.triggers.cron.trigger import CronField, CronTrigger
 
 __all__ = ["CronField", "CronTrigger"]

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.cron.fields import FIELD_NAMES, WEEKDAY_NAMES
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.cron.fields import FIELD_NAMES, WEEKDAY_NAMES
 
 __all__ = ["CrontabFields", "parse_crontab"]
 

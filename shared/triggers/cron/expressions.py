@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.cron.fields import WEEKDAY_NAMES, FieldKind
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.cron.fields import WEEKDAY_NAMES, FieldKind
 
 __all__ = ["CompiledField", "parse_field"]
 

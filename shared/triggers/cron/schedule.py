@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
-from shared.triggers.cron.expressions import LAST, CompiledField
+from dueq.shared.triggers.cron.expressions import LAST, CompiledField
 
 __all__ = ["CronSchedule"]
 

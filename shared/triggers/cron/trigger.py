@@ -8,16 +8,16 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import InvalidTriggerError
-from shared.triggers.arguments import check_jitter
-from shared.triggers.base import Trigger
-from shared.triggers.cron.crontab import parse_crontab
-from shared.triggers.cron.expressions import CompiledField, parse_field
-from shared.triggers.cron.fields import FIELD_NAMES, FIELDS
-from shared.triggers.cron.schedule import CronSchedule
-from shared.triggers.spec import CronSpec
-from shared.triggers.wallclock import next_wall_fire
-from shared.triggers.zones import (
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers.arguments import check_jitter
+from dueq.shared.triggers.base import Trigger
+from dueq.shared.triggers.cron.crontab import parse_crontab
+from dueq.shared.triggers.cron.expressions import CompiledField, parse_field
+from dueq.shared.triggers.cron.fields import FIELD_NAMES, FIELDS
+from dueq.shared.triggers.cron.schedule import CronSchedule
+from dueq.shared.triggers.spec import CronSpec
+from dueq.shared.triggers.wallclock import next_wall_fire
+from dueq.shared.triggers.zones import (
     MICROSECOND,
     as_aware,
     ceil_to_second,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.jobs_for_tests.harness import JOBS
 from tests.support.worker_fixtures import worker_probe, worker_topology  # noqa: F401 (fixtures)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.protocol import JobExecuted, JobStarted
+from dueq.shared.protocol import JobExecuted, JobStarted
 from tests.e2e.worker.conftest import SpawnWorker
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 from tests.support.waiting import wait_until

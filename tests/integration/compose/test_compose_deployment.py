@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.integration.compose.compose_support import (
     InterpolationError,
     dueq_command,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from producer import BackgroundScheduler
-from producer.backend import Backend, open_backend
-from shared.broker import BrokerConnection
-from shared.topology import Topology
+from dueq.producer import BackgroundScheduler
+from dueq.producer.backend import Backend, open_backend
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.topology import Topology
 from tests.integration.producer.producer_support import STORE_NOW
 
 MakeScheduler = Callable[..., BackgroundScheduler]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import threading
 
-from producer import BlockingScheduler
-from shared.protocol import RunRequest
+from dueq.producer import BlockingScheduler
+from dueq.shared.protocol import RunRequest
 
 
 def hang(runs: list[RunRequest]) -> None:

@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from shared.broker import BrokerConnection, Consumer, IncomingMessage
-from shared.protocol import RunRequest, decode_run
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage
+from dueq.shared.protocol import RunRequest, decode_run
+from dueq.shared.topology import Topology
 from tests.support.waiting import wait_until
 
 __all__ = [

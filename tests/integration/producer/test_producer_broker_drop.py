@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import pairwise
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import RunCollector, force_close_connections
 

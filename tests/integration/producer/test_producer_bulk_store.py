@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from producer.backend import Backend
-from producer.history import RunStatus
-from producer.job import Job
-from producer.store import SubmittedRun
-from shared.errors import ConflictingIdError
-from shared.protocol import JobExecuted, make_run_id
-from shared.triggers import CronTrigger, IntervalTrigger
+from dueq.producer.backend import Backend
+from dueq.producer.history import RunStatus
+from dueq.producer.job import Job
+from dueq.producer.store import SubmittedRun
+from dueq.shared.errors import ConflictingIdError
+from dueq.shared.protocol import JobExecuted, make_run_id
+from dueq.shared.triggers import CronTrigger, IntervalTrigger
 from tests.integration.producer.producer_support import STORE_NOW
 
 T0 = STORE_NOW

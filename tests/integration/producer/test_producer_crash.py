@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.protocol import RunRequest
-from shared.topology import Topology
+from dueq.shared.protocol import RunRequest
+from dueq.shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import RunCollector
 

@@ -6,16 +6,16 @@ import queue
 from datetime import UTC, datetime
 from typing import Any
 
-from producer import (
+from dueq.producer import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
     JobExecutionEvent,
     SchedulerEvent,
 )
-from producer.history import RunStatus
-from shared.broker import BrokerConnection, OutgoingMessage
-from shared.protocol import (
+from dueq.producer.history import RunStatus
+from dueq.shared.broker import BrokerConnection, OutgoingMessage
+from dueq.shared.protocol import (
     ExceptionInfo,
     JobError,
     JobExecuted,
@@ -25,7 +25,7 @@ from shared.protocol import (
     encode,
     make_run_id,
 )
-from shared.topology import Topology
+from dueq.shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import DEADLINE_S
 from tests.support.waiting import wait_until

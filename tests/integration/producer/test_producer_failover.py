@@ -14,9 +14,9 @@ from itertools import pairwise
 import pytest
 import sqlalchemy as sa
 
-from producer.leader import SqlLeaderLease
-from shared.db import create_engine
-from shared.topology import Topology
+from dueq.producer.leader import SqlLeaderLease
+from dueq.shared.db import create_engine
+from dueq.shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import DEADLINE_S, RunCollector
 from tests.support.waiting import wait_until

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from producer import BackgroundScheduler
-from shared.protocol import CONTENT_TYPE, make_run_id
-from shared.topology import Topology
+from dueq.producer import BackgroundScheduler
+from dueq.shared.protocol import CONTENT_TYPE, make_run_id
+from dueq.shared.topology import Topology
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import DEADLINE_S, RunCollector
 from tests.support.waiting import wait_until

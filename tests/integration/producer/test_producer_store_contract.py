@@ -6,14 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from producer.backend import Backend
-from producer.history import RunStatus
-from producer.job import Job
-from producer.leader import LeaseLost
-from producer.store import JobUpdate, SubmittedRun
-from shared.errors import ConflictingIdError, JobLookupError
-from shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOnline, make_run_id
-from shared.triggers import CronTrigger, IntervalTrigger
+from dueq.producer.backend import Backend
+from dueq.producer.history import RunStatus
+from dueq.producer.job import Job
+from dueq.producer.leader import LeaseLost
+from dueq.producer.store import JobUpdate, SubmittedRun
+from dueq.shared.errors import ConflictingIdError, JobLookupError
+from dueq.shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOnline, make_run_id
+from dueq.shared.triggers import CronTrigger, IntervalTrigger
 from tests.integration.producer.producer_support import STORE_NOW
 
 T0 = STORE_NOW

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from shared.db import create_engine, upgrade_schema
-from shared.tables import metadata
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.tables import metadata
 
 
 def test_migrated_schema_matches_the_table_definitions(database_url: str) -> None:

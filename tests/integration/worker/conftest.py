@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from shared.topology import Topology
+from dueq.shared.topology import Topology
+from dueq.worker import Worker, WorkerSettings
 from tests.jobs_for_tests.harness import JOBS
 from tests.support.worker_fixtures import worker_probe, worker_topology  # noqa: F401 (fixtures)
-from worker import Worker, WorkerSettings
 
 WorkerFactory = Callable[..., Worker]
 

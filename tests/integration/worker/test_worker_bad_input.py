@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from shared.broker import REASON_HEADER, SOURCE_QUEUE_HEADER
-from shared.protocol import MAX_MESSAGE_BYTES, JobRejected, encode
+from dueq.shared.broker import REASON_HEADER, SOURCE_QUEUE_HEADER
+from dueq.shared.protocol import MAX_MESSAGE_BYTES, JobRejected, encode
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 

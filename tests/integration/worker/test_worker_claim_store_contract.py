@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.db import create_engine, upgrade_schema
-from shared.protocol import RunRequest, decode_run, make_run_id
-from worker.claims import (
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.protocol import RunRequest, decode_run, make_run_id
+from dueq.worker.claims import (
     Claimed,
     ClaimStatus,
     ClaimStore,

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from shared.protocol import (
+from dueq.shared.protocol import (
     JobError,
     JobExecuted,
     JobMaxInstances,

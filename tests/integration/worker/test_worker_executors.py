@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from shared.protocol import JobExecuted
+from dueq.shared.protocol import JobExecuted
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 

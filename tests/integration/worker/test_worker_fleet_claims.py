@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.protocol import JobExecuted
+from dueq.shared.protocol import JobExecuted
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 from tests.support.waiting import wait_until
@@ -81,7 +81,7 @@ def test_a_job_outliving_the_consumer_ack_timeout_is_not_redelivered_with_a_data
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="worker.consumer")
+    caplog.set_level(logging.WARNING, logger="dueq.worker.consumer")
     long_queue, control_queue = "long-db", "long-nodb"
     probe.conn.declare_topology(probe.topology, [long_queue, control_queue])
     probe.queues += [long_queue, control_queue]

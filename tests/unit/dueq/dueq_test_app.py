@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.funcref import job
+from dueq import job
 
 
 @job("dueq-tests.double")

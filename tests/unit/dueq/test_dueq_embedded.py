@@ -13,7 +13,7 @@ from rich.console import Console
 
 from dueq.embedded import Embedded, load_app
 from dueq.printer import PRINTED_EVENTS, EventPrinter
-from producer import (
+from dueq.producer import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MAX_INSTANCES,
@@ -24,7 +24,7 @@ from producer import (
     RemoteJobError,
     SchedulerEvent,
 )
-from shared.errors import ConfigError
+from dueq.shared.errors import ConfigError
 
 APP = "tests.unit.dueq.dueq_test_app"
 WHEN = datetime(2026, 1, 1, 12, 0, 5, tzinfo=UTC)

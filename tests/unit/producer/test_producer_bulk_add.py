@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from producer import EVENT_JOB_ADDED, BackgroundScheduler, SchedulerEvent
-from producer.bulkadd import BulkBuilder, add_in_chunks
-from producer.job import Job
-from producer.settings import JobDefaults
-from producer.store import MemoryJobStore
-from shared.errors import ConfigError, ConflictingIdError, InvalidTriggerError
-from shared.triggers import CronTrigger
+from dueq.producer import EVENT_JOB_ADDED, BackgroundScheduler, SchedulerEvent
+from dueq.producer.bulkadd import BulkBuilder, add_in_chunks
+from dueq.producer.job import Job
+from dueq.producer.settings import JobDefaults
+from dueq.producer.store import MemoryJobStore
+from dueq.shared.errors import ConfigError, ConflictingIdError, InvalidTriggerError
+from dueq.shared.triggers import CronTrigger
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 

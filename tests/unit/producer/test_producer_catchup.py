@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from producer.catchup import Slot, first_slot, plan_runs
-from shared.triggers import CronTrigger, DateTrigger, IntervalTrigger, Trigger
+from dueq.producer.catchup import Slot, first_slot, plan_runs
+from dueq.shared.triggers import CronTrigger, DateTrigger, IntervalTrigger, Trigger
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

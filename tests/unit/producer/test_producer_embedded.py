@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from producer import EVENT_JOB_SUBMITTED, BackgroundScheduler, SchedulerEvent
-from shared.broker import BrokerConnection, IncomingMessage
-from shared.protocol import RunRequest, decode_run
+from dueq.producer import EVENT_JOB_SUBMITTED, BackgroundScheduler, SchedulerEvent
+from dueq.shared.broker import BrokerConnection, IncomingMessage
+from dueq.shared.protocol import RunRequest, decode_run
 
 
 @pytest.fixture

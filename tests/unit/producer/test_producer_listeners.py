@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from producer import listeners as codes
-from producer.listeners import JobEvent, ListenerDispatcher, SchedulerEvent
+from dueq.producer import listeners as codes
+from dueq.producer.listeners import JobEvent, ListenerDispatcher, SchedulerEvent
 
 
 def test_event_codes_have_apscheduler_3_values() -> None:

@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from producer.history import MemoryRunHistory, RunStatus
-from producer.job import Job
-from producer.jobspec import schedule
-from producer.leader import LeaseLost, MemoryLeaderLease
-from producer.leadership import Leadership
-from producer.listeners import EVENT_JOB_REMOVED, EVENT_JOB_SUBMITTED, SchedulerEvent
-from producer.loop import SchedulingLoop
-from producer.publisher import MemoryRunPublisher
-from producer.settings import SchedulerSettings
-from producer.store import MemoryJobStore
-from shared.protocol import RunRequest, make_run_id
-from shared.triggers import CronTrigger, DateTrigger, IntervalTrigger, Trigger
+from dueq.producer.history import MemoryRunHistory, RunStatus
+from dueq.producer.job import Job
+from dueq.producer.jobspec import schedule
+from dueq.producer.leader import LeaseLost, MemoryLeaderLease
+from dueq.producer.leadership import Leadership
+from dueq.producer.listeners import EVENT_JOB_REMOVED, EVENT_JOB_SUBMITTED, SchedulerEvent
+from dueq.producer.loop import SchedulingLoop
+from dueq.producer.publisher import MemoryRunPublisher
+from dueq.producer.settings import SchedulerSettings
+from dueq.producer.store import MemoryJobStore
+from dueq.shared.protocol import RunRequest, make_run_id
+from dueq.shared.triggers import CronTrigger, DateTrigger, IntervalTrigger, Trigger
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 LEASE = timedelta(seconds=15)

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from producer import (
+from dueq import job
+from dueq.producer import (
     EVENT_ALL_JOBS_REMOVED,
     EVENT_JOB_ADDED,
     EVENT_JOB_MODIFIED,
@@ -18,9 +19,8 @@ from producer import (
     BackgroundScheduler,
     SchedulerEvent,
 )
-from shared.errors import ConfigError, ConflictingIdError, JobLookupError
-from shared.funcref import job
-from shared.triggers import CronTrigger, IntervalTrigger
+from dueq.shared.errors import ConfigError, ConflictingIdError, JobLookupError
+from dueq.shared.triggers import CronTrigger, IntervalTrigger
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
 

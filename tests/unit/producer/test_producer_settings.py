@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from producer.settings import JobDefaults, SchedulerSettings, build_settings
-from shared.errors import ConfigError
+from dueq.producer.settings import JobDefaults, SchedulerSettings, build_settings
+from dueq.shared.errors import ConfigError
 
 
 def test_defaults_are_the_ones_apscheduler_users_wish_for() -> None:

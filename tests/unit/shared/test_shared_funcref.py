@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.funcref import func_ref, job, parse_func_ref
+from dueq.shared.errors import ConfigError
+from dueq.shared.funcref import func_ref, job, parse_func_ref
 
 
 @job("reports.nightly")

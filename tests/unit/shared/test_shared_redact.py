@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import BrokerUnavailable, StoreUnavailable
-from shared.redact import redact_text, redact_url
+from dueq.shared.errors import BrokerUnavailable, StoreUnavailable
+from dueq.shared.redact import redact_text, redact_url
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from shared.errors import BrokerUnavailable, ConfigError
-from shared.retry import call_with_retry
+from dueq.shared.errors import BrokerUnavailable, ConfigError
+from dueq.shared.retry import call_with_retry
 
 
 def test_a_transient_error_is_retried_until_the_call_succeeds(

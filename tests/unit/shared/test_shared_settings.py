@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from shared.errors import ConfigError
-from shared.settings import DueqSettings, ServiceUrl
-from shared.topology import QueueType
+from dueq.shared.errors import ConfigError
+from dueq.shared.settings import DueqSettings, ServiceUrl
+from dueq.shared.topology import QueueType
 
 
 def test_settings_read_dueq_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.topology import QueueType, Topology
+from dueq.shared.errors import ConfigError
+from dueq.shared.topology import QueueType, Topology
 
 
 def test_names_follow_the_documented_layout() -> None:

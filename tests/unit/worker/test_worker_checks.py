@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.broker import IncomingMessage
-from shared.protocol import RunRequest, encode, make_run_id
-from worker import checks
-from worker.claims import Claimed, ClaimStatus, Duplicate, Full, MemoryClaimStore
-from worker.executors import AsyncioExecutor, ThreadExecutor
-from worker.registry import Registry
+from dueq.shared.broker import IncomingMessage
+from dueq.shared.protocol import RunRequest, encode, make_run_id
+from dueq.worker import checks
+from dueq.worker.claims import Claimed, ClaimStatus, Duplicate, Full, MemoryClaimStore
+from dueq.worker.executors import AsyncioExecutor, ThreadExecutor
+from dueq.worker.registry import Registry
 
 JOBS = "tests.jobs_for_tests.worker_jobs"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from worker import cli
-from worker.settings import WorkerSettings
+from dueq.worker import cli
+from dueq.worker.settings import WorkerSettings
 
 
 class StubWorker:

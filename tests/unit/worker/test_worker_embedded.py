@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.protocol import JobExecuted
+from dueq.shared.protocol import JobExecuted
+from dueq.worker import Worker, WorkerSettings
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
-from worker import Worker, WorkerSettings
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_a_worker_thread_on_the_memory_transport_runs_jobs_and_stops_cleanly(
 
 
 def test_starting_without_any_allowed_job_is_a_config_error(memory_broker_url: str) -> None:
-    from shared.errors import ConfigError
+    from dueq.shared.errors import ConfigError
 
     worker = Worker(WorkerSettings(broker_url=memory_broker_url))
     with pytest.raises(ConfigError, match="--import"):
@@ -59,7 +59,7 @@ def test_starting_without_any_allowed_job_is_a_config_error(memory_broker_url: s
 def test_a_worker_without_a_database_says_its_limits_hold_per_process(
     memory_probe: BrokerProbe, memory_broker_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="worker.worker")
+    caplog.set_level(logging.INFO, logger="dueq.worker.worker")
     worker = Worker(
         WorkerSettings(broker_url=memory_broker_url, prefix="embedded", imports=(JOBS,))
     )

@@ -6,10 +6,10 @@ import types
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.funcref import job
+from dueq import job
+from dueq.shared.errors import ConfigError
+from dueq.worker.registry import NotAllowed, Registry
 from tests.jobs_for_tests import worker_jobs
-from worker.registry import NotAllowed, Registry
 
 JOBS = "tests.jobs_for_tests.worker_jobs"
 

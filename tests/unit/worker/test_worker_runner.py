@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from shared.protocol import MAX_TRACEBACK_CHARS
-from worker.runner import MAX_RETVAL_BYTES, MAX_RETVAL_REPR_CHARS, invoke, invoke_async
+from dueq.shared.protocol import MAX_TRACEBACK_CHARS
+from dueq.worker.runner import MAX_RETVAL_BYTES, MAX_RETVAL_REPR_CHARS, invoke, invoke_async
 
 
 def test_a_json_return_value_is_kept_as_json() -> None:

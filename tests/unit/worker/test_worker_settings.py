@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from worker.settings import DEFAULT_THREAD_CONCURRENCY, ExecutorKind, WorkerSettings
+from dueq.worker.settings import DEFAULT_THREAD_CONCURRENCY, ExecutorKind, WorkerSettings
 
 
 def test_defaults_need_no_database_and_use_eight_threads() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.broker import (
+from dueq.shared.broker import (
     DEAD_AT_HEADER,
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
@@ -15,7 +15,7 @@ from shared.broker import (
     OutgoingMessage,
     dead_letter,
 )
-from shared.topology import QueueType, Topology
+from dueq.shared.topology import QueueType, Topology
 from tests.support.draining import DrainUntil
 
 

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
-from shared.errors import BrokerUnavailable
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
+from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.topology import Topology
 from tests.support.draining import DrainUntil
 
 ForceClose = Callable[[str], int]

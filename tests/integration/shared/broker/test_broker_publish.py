@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage, PublishError
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage, PublishError
+from dueq.shared.topology import Topology
 from tests.support.draining import DrainUntil
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from shared.broker import BrokerConnection, OutgoingMessage, TopologyError
-from shared.topology import QueueType, Topology
+from dueq.shared.broker import BrokerConnection, OutgoingMessage, TopologyError
+from dueq.shared.topology import QueueType, Topology
 
 
 def test_declare_topology_is_idempotent_and_makes_quorum_queues_that_dead_letter(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shared.db import create_engine, upgrade_schema
-from shared.tables import runs, workers
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.tables import runs, workers
 from tests.unit.producer.cli.conftest import Dueq
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -119,8 +119,8 @@ def test_the_live_window_follows_the_heartbeat_interval(
 
 
 def test_the_memory_history_filters_by_status_like_the_sql_one() -> None:
-    from producer.history import MemoryRunHistory, RunStatus
-    from producer.store.base import SubmittedRun
+    from dueq.producer.history import MemoryRunHistory, RunStatus
+    from dueq.producer.store.base import SubmittedRun
 
     memory = MemoryRunHistory()
     memory.add_submitted(

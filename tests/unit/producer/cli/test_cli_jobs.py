@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from producer import EVENT_JOB_SUBMITTED, BackgroundScheduler, SchedulerEvent
+from dueq.producer import EVENT_JOB_SUBMITTED, BackgroundScheduler, SchedulerEvent
 from tests.unit.producer.cli.conftest import Dueq
 
 FUNC = "myapp.jobs:report"

@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 import click
 import pytest
 
-from producer.cli.specs import DURATION, ISO_DATETIME, JSON_ARRAY, JSON_OBJECT, trigger_from_flags
+from dueq.producer.cli.specs import (
+    DURATION,
+    ISO_DATETIME,
+    JSON_ARRAY,
+    JSON_OBJECT,
+    trigger_from_flags,
+)
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.broker import BrokerConnection
-from shared.topology import Topology
+from dueq.shared.broker import BrokerConnection
+from dueq.shared.topology import Topology
 from tests.support.connections import topology_connection
 from tests.support.draining import DrainUntil
 from tests.support.draining import drain_until as drain_until_

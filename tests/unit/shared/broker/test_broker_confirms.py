@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.broker import OutgoingMessage
-from shared.broker.confirms import ConfirmTracker
+from dueq.shared.broker import OutgoingMessage
+from dueq.shared.broker.confirms import ConfirmTracker
 
 
 def _message(n: int, routing_key: str = "default") -> OutgoingMessage:

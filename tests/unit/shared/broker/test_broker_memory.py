@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from shared.broker import (
+from dueq.shared.broker import (
     DEAD_AT_HEADER,
     REASON_HEADER,
     SOURCE_QUEUE_HEADER,
@@ -19,8 +19,8 @@ from shared.broker import (
     TopologyError,
     dead_letter,
 )
-from shared.errors import BrokerUnavailable
-from shared.topology import Topology
+from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.topology import Topology
 from tests.support.draining import DrainUntil
 
 

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from shared.broker import MAX_REASON_CHARS, BrokerConnection, OutgoingMessage
-from shared.broker.convert import delivery_count, from_delivery
-from shared.broker.dead_letter import one_line
-from shared.errors import ConfigError
+from dueq.shared.broker import MAX_REASON_CHARS, BrokerConnection, OutgoingMessage
+from dueq.shared.broker.convert import delivery_count, from_delivery
+from dueq.shared.broker.dead_letter import one_line
+from dueq.shared.errors import ConfigError
 
 
 def test_a_str_body_is_refused() -> None:

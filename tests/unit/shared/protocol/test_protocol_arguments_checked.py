@@ -8,8 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from shared.errors import ProtocolError
-from shared.protocol import ARGUMENTS_CHECKED, MAX_ARGUMENTS_BYTES, RunRequest, decode_run, encode
+from dueq.shared.errors import ProtocolError
+from dueq.shared.protocol import (
+    ARGUMENTS_CHECKED,
+    MAX_ARGUMENTS_BYTES,
+    RunRequest,
+    decode_run,
+    encode,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.protocol import RUN_ID_NAMESPACE, make_run_id
-from shared.protocol.types import format_utc
+from dueq.shared.protocol import RUN_ID_NAMESPACE, make_run_id
+from dueq.shared.protocol.types import format_utc
 
 _REFERENCE = "%Y-%m-%dT%H:%M:%S.%fZ"
 _ZONES = st.sampled_from(

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.errors import ProtocolError
-from shared.protocol import (
+from dueq.shared.errors import ProtocolError
+from dueq.shared.protocol import (
     MAX_ARGUMENTS_BYTES,
     MAX_MESSAGE_BYTES,
     Event,

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from shared.protocol import (
+from dueq.shared.protocol import (
     JobExecuted,
     JobRejected,
     WorkerHeartbeat,
     encode,
 )
-from shared.protocol.schema import generate_schemas, render_schema
+from dueq.shared.protocol.schema import generate_schemas, render_schema
 
 from .test_protocol_messages import AT, EVERY_EVENT, WHO, a_run
 

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import CalendarIntervalTrigger
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import CalendarIntervalTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TOKYO = ZoneInfo("Asia/Tokyo")

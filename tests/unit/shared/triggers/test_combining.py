@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import (
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import (
     AndTrigger,
     CronTrigger,
     DateTrigger,
@@ -15,7 +15,7 @@ from shared.triggers import (
     OrTrigger,
     Trigger,
 )
-from shared.triggers.combining import MAX_AND_ROUNDS
+from dueq.shared.triggers.combining import MAX_AND_ROUNDS
 
 START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 

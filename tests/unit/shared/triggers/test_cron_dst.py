@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from shared.triggers import CronTrigger
+from dueq.shared.triggers import CronTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")  # 2024-03-31 02:00 -> 03:00, 2024-10-27 03:00 -> 02:00
 NEW_YORK = ZoneInfo("America/New_York")  # 2013-03-10 02:00 -> 03:00, 2013-11-03 02:00 -> 01:00

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import CronTrigger
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import CronTrigger
 
 MONDAY = datetime(2024, 1, 1, tzinfo=UTC)
 

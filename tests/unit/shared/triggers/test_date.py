@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import DateTrigger
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import DateTrigger
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

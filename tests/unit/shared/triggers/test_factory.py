@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import (
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import (
     AndTrigger,
     CalendarIntervalTrigger,
     CronTrigger,

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import IntervalTrigger
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import IntervalTrigger
 
 NEW_YORK = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.triggers import CronTrigger, IntervalTrigger, trigger_from_dict
+from dueq.shared.triggers import CronTrigger, IntervalTrigger, trigger_from_dict
 
 # 200 examples per property keep the whole trigger suite to about ten seconds.
 EXAMPLES = settings(max_examples=200, deadline=None)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import (
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import (
     AndTrigger,
     CalendarIntervalTrigger,
     CronTrigger,

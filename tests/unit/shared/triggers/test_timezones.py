@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.errors import InvalidTriggerError
-from shared.triggers import CronTrigger, DateTrigger, IntervalTrigger
+from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.triggers import CronTrigger, DateTrigger, IntervalTrigger
 
 
 def test_zone_may_be_an_iana_name() -> None:
