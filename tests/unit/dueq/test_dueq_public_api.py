@@ -47,7 +47,7 @@ def test_the_public_api_has_the_schedulers_triggers_job_events_and_errors() -> N
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="NoSuchThing"):
-        dueq.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018 - the access is the test
+        dueq.NoSuchThing  # noqa: B018 - the access is the test
 
 
 def test_importing_dueq_loads_neither_sqlalchemy_nor_kombu() -> None:
