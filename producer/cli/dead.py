@@ -45,7 +45,12 @@ def dead_group() -> None:
 @json_option
 @service_options
 def list_dead(limit: int, as_json: bool, **options: Any) -> None:
-    """List dead letters, oldest first, with their reason; the queue is not changed."""
+    """List dead letters, oldest first, with their reason; the queue is not changed.
+
+    \b
+    Example:
+      dueq dead list --limit 20 --json
+    """
     views = _dead_letters(options).list(limit)
     if as_json:
         print_json([view.as_dict() for view in views])
@@ -70,7 +75,12 @@ def list_dead(limit: int, as_json: bool, **options: Any) -> None:
 @json_option
 @service_options
 def show_dead(key: str, as_json: bool, **options: Any) -> None:
-    """Show one dead letter (KEY from `dueq dead list`): headers and body."""
+    """Show one dead letter (KEY from `dueq dead list`): headers and body.
+
+    \b
+    Example:
+      dueq dead show 5fec76a2-0447-5426-bdb0-28728ccd9361
+    """
     view = _dead_letters(options).show(key)
     if view is None:
         raise JobLookupError(f"no dead letter {key!r} (see `dueq dead list`)")
@@ -98,6 +108,11 @@ def replay_dead(keys: tuple[str, ...], replay_all: bool, **options: Any) -> None
     """Send dead letters back to the queue they came from (KEY..., or --all).
 
     A run keeps its run_id: workers drop it if that run already executed.
+
+    \b
+    Examples:
+      dueq dead replay 5fec76a2-0447-5426-bdb0-28728ccd9361
+      dueq dead replay --all
     """
     if bool(keys) == replay_all:
         raise click.UsageError("give KEY... or --all (not both)")
@@ -114,7 +129,12 @@ def replay_dead(keys: tuple[str, ...], replay_all: bool, **options: Any) -> None
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @service_options
 def purge_dead(yes: bool, **options: Any) -> None:
-    """Delete every dead letter (asks first unless --yes)."""
+    """Delete every dead letter (asks first unless --yes).
+
+    \b
+    Example:
+      dueq dead purge --yes
+    """
     dead = _dead_letters(options)
     if not yes:
         click.confirm(f"delete all {dead.count()} dead letter(s)?", abort=True)
