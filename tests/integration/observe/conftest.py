@@ -83,3 +83,47 @@ def start_stack(
         stack.scheduler.shutdown()
     leaked = [t for t in threading.enumerate() if t not in threads and t.name.startswith("dueq")]
     assert not leaked, f"threads left running: {leaked}"
+
+
+@dataclass
+class Site:
+    """A dashboard served on loopback, and a scheduler client on the same store."""
+
+    url: str
+    client: BackgroundScheduler
+    server: Any
+
+
+SiteFactory = Callable[..., Site]
+
+
+@pytest.fixture
+def serve_dashboard(
+    rabbitmq_url: str, pg_schema_url: str, observe_topology: Topology
+) -> Iterator[SiteFactory]:
+    """``serve_dashboard(host=..., token=..., database_url=...)``: started, stopped after."""
+    from dueq.producer.dashboard.server import DashboardServer
+    from dueq.producer.dashboard.views import Dashboard
+    from dueq.producer.deadletters import DeadLetters
+
+    made: list[Site] = []
+
+    def serve(
+        host: str = "127.0.0.1", token: str | None = None, database_url: str | None = None
+    ) -> Site:
+        client = BackgroundScheduler(
+            broker_url=rabbitmq_url,
+            database_url=database_url or pg_schema_url,
+            prefix=observe_topology.prefix,
+        )
+        dead = DeadLetters(rabbitmq_url, observe_topology)
+        server = DashboardServer(Dashboard(client, dead), host=host, port=0, token=token)
+        server.start()
+        site = Site(url=server.url, client=client, server=server)
+        made.append(site)
+        return site
+
+    yield serve
+    for site in made:
+        site.server.stop()
+        site.client.shutdown()
