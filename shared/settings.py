@@ -97,6 +97,12 @@ class DueqSettings(BaseSettings):
     def _valid_prefix(cls, value: str) -> str:
         return validate_name("prefix", value)
 
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        # DUEQ_METRICS_PORT= (empty, as compose leaves it by default) means no metrics.
+        return None if isinstance(value, str) and not value.strip() else value
+
     def topology(self) -> Topology:
         """The broker layout these settings describe."""
         queue_type = self.queue_type
