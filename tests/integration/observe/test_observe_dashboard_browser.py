@@ -18,8 +18,15 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from dueq.shared.broker import (
+    REASON_HEADER,
+    SOURCE_QUEUE_HEADER,
+    BrokerConnection,
+    OutgoingMessage,
+)
+from dueq.shared.protocol import encode
 from tests.integration.observe.conftest import DEADLINE_S, SiteFactory, StackFactory
-from tests.jobs_for_tests.harness import JOBS
+from tests.jobs_for_tests.harness import JOBS, make_run
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.browser
@@ -121,6 +128,10 @@ def test_a_failed_run_is_found_by_the_status_filter_and_shows_its_traceback(
 
     wait_until(_shows(browser, "#runs", "breaks"), "the failed run listed", timeout=DEADLINE_S)
     assert "works" not in _text(browser, "#runs")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    browser.get(f"{site.url}/runs?status=error&since={tomorrow}")
+    assert "No runs match" in _text(browser, "#runs")  # the time filter applies too
+    browser.get(f"{site.url}/runs?status=error")
     browser.find_element(By.CSS_SELECTOR, "tr[data-run] a").click()
     traceback = _text(browser, "#traceback")
     assert "Traceback (most recent call last)" in traceback
@@ -187,3 +198,45 @@ def test_beyond_loopback_the_pages_need_the_login_token(
     browser.get(f"{site.url}/runs")
     assert browser.find_elements(By.CSS_SELECTOR, "#runs")
     browser.delete_all_cookies()
+
+
+def test_the_workers_page_shows_a_live_worker_with_its_capacity(
+    browser: WebDriver, start_stack: StackFactory, serve_dashboard: SiteFactory
+) -> None:
+    stack = start_stack(worker_options={"concurrency": 3})
+    site = serve_dashboard()
+    browser.get(f"{site.url}/workers")
+
+    row = f'tr[data-worker="{stack.worker.worker_id}"]'
+    wait_until(_shows(browser, row, "live"), "the worker shown live", timeout=DEADLINE_S)
+    assert "0/3" in _text(browser, row)
+
+
+def test_a_dead_letter_is_listed_with_its_reason_and_replayed_by_a_click(
+    browser: WebDriver, serve_dashboard: SiteFactory, rabbitmq_url: str
+) -> None:
+    site = serve_dashboard()
+    topology = site.client.settings.topology()
+    run = make_run(f"{JOBS}:noop")
+    with BrokerConnection(rabbitmq_url) as connection:
+        connection.declare_topology(topology, ["default"])
+        connection.publisher().publish(
+            OutgoingMessage(
+                body=encode(run),
+                exchange=topology.dead_letter_exchange,
+                routing_key="default",
+                message_id=run.run_id,
+                reply_to=topology.events_queue,
+                headers={REASON_HEADER: "function not allowed: demo",
+                         SOURCE_QUEUE_HEADER: topology.run_queue("default")},
+            )
+        )  # fmt: skip
+        browser.get(f"{site.url}/dead")
+        row = f'tr[data-dead="{run.run_id}"]'
+        assert "function not allowed" in _text(browser, f"{row} td.reason")
+
+        browser.find_element(By.CSS_SELECTOR, f"{row} button.replay").click()
+
+        wait_until(lambda: not _text(browser, row), "the replayed row to go", timeout=10)
+        assert connection.queue_depth(topology.run_queue("default")) == 1
+        assert connection.queue_depth(topology.dead_letter_queue) == 0
