@@ -1,0 +1,48 @@
+"""What the dashboard's pages are given: redacted texts, and the command's refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dueq.cli import main
+from dueq.producer import BackgroundScheduler
+from dueq.producer.dashboard.views import Dashboard
+from dueq.producer.deadletters import DeadLetters
+
+SECRET = "pw-never-on-a-page"
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, memory_broker_url: str) -> Iterator[Dashboard]:
+    scheduler = BackgroundScheduler(
+        database_url=f"sqlite:///{tmp_path / 'd.sqlite3'}",
+        broker_url=memory_broker_url,
+        queue_type="classic",
+    )
+    yield Dashboard(scheduler, DeadLetters(memory_broker_url, scheduler.settings.topology()))
+    scheduler.shutdown()
+
+
+def test_a_url_password_in_job_arguments_is_shown_redacted(dashboard: Dashboard) -> None:
+    dsn = f"postgresql://etl:{SECRET}@db.internal/warehouse"
+    dashboard.scheduler.add_job("m:f", "interval", hours=1, id="etl", kwargs={"dsn": dsn})
+
+    (row,) = dashboard.jobs()
+
+    assert SECRET not in row.args
+    assert "etl:***@db.internal" in row.args
+    assert len(row.next_times) == 3
+
+
+def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["dashboard", "--host", "0.0.0.0", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
+        env={"DUEQ_DASHBOARD_TOKEN": ""},
+    )
+    assert result.exit_code == 2
+    assert "beyond loopback" in result.output
