@@ -123,9 +123,13 @@ class Dashboard:
     def runs(self, chosen: RunFilter) -> list[RunRow]:
         """Runs matching ``chosen``, newest scheduled first."""
         records = self.scheduler.history.get_runs(
-            chosen.job_id, RUNS_PER_PAGE, statuses=chosen.statuses or None
+            chosen.job_id,
+            RUNS_PER_PAGE,
+            statuses=chosen.statuses or None,
+            since=chosen.since,
+            until=chosen.until,
         )
-        return [self._run_row(r) for r in records if _within(r, chosen.since, chosen.until)]
+        return [self._run_row(r) for r in records]
 
     def run(self, run_id: str) -> RunRow | None:
         """One run, traceback included, or None."""
@@ -175,12 +179,6 @@ class Dashboard:
         """Small numbers for the navigation bar."""
         jobs = self.scheduler.get_jobs()
         return {"jobs": len(jobs), "paused": sum(1 for job in jobs if job.paused)}
-
-
-def _within(record: RunRecord, since: datetime | None, until: datetime | None) -> bool:
-    if since is not None and record.scheduled_at < since:
-        return False
-    return until is None or record.scheduled_at <= until
 
 
 def _result(record: RunRecord) -> str:
