@@ -82,7 +82,8 @@ class _Pages:
         return self._templates.TemplateResponse(request, name, context)
 
     def jobs(self, request: Request) -> Response:
-        return self._render(request, "jobs", jobs=self._dashboard.jobs())
+        jobs, total = self._dashboard.jobs()
+        return self._render(request, "jobs", jobs=jobs, total=total)
 
     def job_action(self, request: Request) -> Response:
         job_id, action = request.path_params["job_id"], request.path_params["action"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
 
 from dueq.producer.cli.output import format_duration, format_time, short
 from dueq.producer.cli.workers import worker_state
@@ -26,6 +25,8 @@ __all__ = ["Dashboard", "JobRow", "RunFilter", "RunRow", "WorkerRow"]
 RUNS_PER_PAGE = 200
 # Next fire times listed per job.
 NEXT_TIMES = 3
+# Job rows rendered per page: a browser table of a million rows helps nobody.
+JOBS_PER_PAGE = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,10 +96,12 @@ class Dashboard:
         """The zone times are shown in (the scheduler's)."""
         return self.scheduler.settings.zone
 
-    def jobs(self, now: datetime | None = None) -> list[JobRow]:
-        """Every job with its next fire times, soonest first, paused ones last."""
+    def jobs(self, now: datetime | None = None) -> tuple[list[JobRow], int]:
+        """The soonest ``JOBS_PER_PAGE`` jobs with their next fire times (paused ones
+        last), and how many jobs there are in all."""
         now = now or datetime.now(UTC)
-        return [self._job_row(job, now) for job in self.scheduler.get_jobs()]
+        jobs = self.scheduler.get_jobs()
+        return [self._job_row(job, now) for job in jobs[:JOBS_PER_PAGE]], len(jobs)
 
     def _job_row(self, job: Job, now: datetime) -> JobRow:
         times: list[datetime] = []
@@ -174,11 +177,6 @@ class Dashboard:
     def dead(self, limit: int = 200) -> list[DeadView]:
         """Dead letters, oldest first (redacted like everything else shown)."""
         return [_redacted(view) for view in self.dead_letters.list(limit)]
-
-    def counts(self) -> dict[str, Any]:
-        """Small numbers for the navigation bar."""
-        jobs = self.scheduler.get_jobs()
-        return {"jobs": len(jobs), "paused": sum(1 for job in jobs if job.paused)}
 
 
 def _result(record: RunRecord) -> str:

@@ -31,11 +31,12 @@ def test_a_url_password_in_job_arguments_is_shown_redacted(dashboard: Dashboard)
     dsn = f"postgresql://etl:{SECRET}@db.internal/warehouse"
     dashboard.scheduler.add_job("m:f", "interval", hours=1, id="etl", kwargs={"dsn": dsn})
 
-    (row,) = dashboard.jobs()
+    (row,), total = dashboard.jobs()
 
     assert SECRET not in row.args
     assert "etl:***@db.internal" in row.args
     assert len(row.next_times) == 3
+    assert total == 1
 
 
 def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -> None:
