@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.observe.conftest import DEADLINE_S, StackFactory
+from tests.integration.producer.producer_support import force_close_connections
 from tests.jobs_for_tests.harness import JOBS
 from tests.support.waiting import wait_until
 
@@ -76,3 +77,28 @@ def test_scheduler_and_worker_metrics_count_published_executed_and_failed_runs(
     final = scrape(worker.metrics_port)
     assert value(final, "dueq_worker_queue_depth", queue="default") == 0
     assert value(final, "dueq_worker_claims_held") == 0
+
+
+def test_a_broker_connection_closed_under_them_counts_as_a_reconnect_on_both_sides(
+    start_stack: StackFactory,
+) -> None:
+    stack = start_stack({"metrics_port": 0}, {"metrics_port": 0})
+    scheduler, worker = stack.scheduler, stack.worker
+    scheduler_id = scheduler.settings.scheduler_id
+
+    closed = force_close_connections(f"dueq-scheduler {scheduler_id}")
+    closed += force_close_connections(f"dueq-worker {worker.worker_id}")
+
+    assert closed == 2
+    wait_until(
+        lambda: value(scrape(scheduler.metrics_port), "dueq_scheduler_reconnects_total",
+                      connection="scheduler") == 1,
+        "the scheduler's reconnect counted",
+        timeout=DEADLINE_S,
+    )  # fmt: skip
+    wait_until(
+        lambda: value(scrape(worker.metrics_port), "dueq_worker_reconnects_total",
+                      connection="worker") == 1,
+        "the worker's reconnect counted",
+        timeout=DEADLINE_S,
+    )  # fmt: skip
