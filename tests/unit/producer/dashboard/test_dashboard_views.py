@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +11,10 @@ from click.testing import CliRunner
 
 from dueq.cli import main
 from dueq.producer import BackgroundScheduler
+from dueq.producer.dashboard.server import DashboardServer
 from dueq.producer.dashboard.views import Dashboard
 from dueq.producer.deadletters import DeadLetters
+from dueq.shared.broker import REASON_HEADER, BrokerConnection, OutgoingMessage
 
 SECRET = "pw-never-on-a-page"
 
@@ -47,3 +50,31 @@ def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_token(tmp_pat
     )
     assert result.exit_code == 2
     assert "beyond loopback" in result.output
+
+
+def test_a_hostile_dead_letter_body_is_shown_as_text_never_as_markup(
+    dashboard: Dashboard, memory_broker_url: str
+) -> None:
+    topology = dashboard.scheduler.settings.topology()
+    with BrokerConnection(memory_broker_url) as connection:
+        connection.declare_topology(topology, ["default"])
+        connection.publisher().publish(
+            OutgoingMessage(
+                body=b"<script>alert('owned')</script>",
+                exchange=topology.dead_letter_exchange,
+                routing_key="default",
+                headers={REASON_HEADER: "<img src=x onerror=alert(1)>"},
+            )
+        )
+        server = DashboardServer(dashboard, host="127.0.0.1", port=0)
+        server.start()
+        try:
+            with urllib.request.urlopen(f"{server.url}/dead", timeout=10) as response:
+                page = response.read().decode()
+        finally:
+            server.stop()
+        connection.delete_topology(topology, ["default"])
+
+    assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in page
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
