@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from dueq.shared.errors import ConfigError
 from dueq.shared.protocol import Event, RunRequest
 from dueq.shared.settings import DueqSettings
 
-__all__ = ["NO_METRICS", "Metrics", "start_metrics"]
+__all__ = ["NO_METRICS", "Metrics", "start_metrics", "start_supervised_metrics"]
 
 
 class Metrics:
@@ -55,6 +56,20 @@ class Metrics:
 
 
 NO_METRICS = Metrics()
+
+
+def start_supervised_metrics(settings: DueqSettings) -> Any:
+    """For ``dueq worker --processes``: a ``SupervisedMetrics`` serving the children's sum
+    on ``metrics_port``, or None when metrics are off.  Call before starting children."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        from dueq.shared.prometheus import SupervisedMetrics
+    except ImportError as exc:
+        raise ConfigError(
+            f"--metrics-port needs prometheus-client: pip install 'dueq[metrics]' ({exc})"
+        ) from exc
+    return SupervisedMetrics(settings.metrics_port, settings.metrics_host)
 
 
 def start_metrics(role: str, settings: DueqSettings) -> Metrics:

@@ -16,6 +16,8 @@ values there and ``serve_multiprocess`` exposes their sum from the supervisor's 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -38,6 +40,7 @@ from dueq.shared.protocol import (
 __all__ = [
     "MULTIPROCESS_ENV",
     "PrometheusMetrics",
+    "SupervisedMetrics",
     "mark_process_dead",
     "serve_multiprocess",
 ]
@@ -196,6 +199,39 @@ class PrometheusMetrics(Metrics):
         return Gauge(
             self._name(name), doc, registry=self._registry_for_metrics(), multiprocess_mode=mode
         )
+
+
+class SupervisedMetrics:
+    """The metrics of a supervisor's worker processes, summed and served on one port.
+
+    Create it in the supervisor *before* starting children: it points
+    ``PROMETHEUS_MULTIPROC_DIR`` (in this process's environment, which children inherit) at
+    a fresh directory, so each child's ``start_metrics`` records there instead of binding
+    the port.  Call ``child_exited(pid)`` when a child ends (its live gauges drop out) and
+    ``close()`` at the end.
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self._directory = tempfile.mkdtemp(prefix="dueq-metrics-")
+        os.environ[MULTIPROCESS_ENV] = self._directory
+        self._server = serve_multiprocess(self._directory, port, host)
+
+    @property
+    def port(self) -> int:
+        """The port the sum is served on."""
+        return int(self._server.server_port)
+
+    def child_exited(self, pid: int) -> None:
+        """Drop a finished child's live gauges (claims held, queue depth)."""
+        mark_process_dead(pid, self._directory)  # type: ignore[no-untyped-call]  # untyped library
+
+    def close(self) -> None:
+        """Stop serving and remove the directory."""
+        self._server.shutdown()
+        self._server.server_close()
+        if os.environ.get(MULTIPROCESS_ENV) == self._directory:
+            del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(self._directory, ignore_errors=True)
 
 
 def serve_multiprocess(directory: str, port: int, host: str = "127.0.0.1") -> Any:

@@ -7,13 +7,12 @@ import subprocess
 import sys
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dueq.shared.metrics import NO_METRICS, start_metrics
-from dueq.shared.prometheus import PrometheusMetrics, serve_multiprocess
+from dueq.shared.metrics import NO_METRICS, start_metrics, start_supervised_metrics
+from dueq.shared.prometheus import PrometheusMetrics
 from dueq.shared.protocol import JobExecuted, JobRejected
 from dueq.shared.settings import DueqSettings
 
@@ -75,36 +74,47 @@ def test_with_job_labels_a_rejected_message_cannot_add_a_series_of_its_own() -> 
 
 
 _CHILD = """
-import sys
 from datetime import UTC, datetime
-from dueq.shared.prometheus import PrometheusMetrics
+from dueq.shared.metrics import start_metrics
 from dueq.shared.protocol import JobExecuted
+from dueq.shared.settings import DueqSettings
 t0 = datetime(2026, 1, 1, tzinfo=UTC)
-metrics = PrometheusMetrics("worker")
-for n in range(int(sys.argv[1])):
+# The supervisor's port: a child must record into the shared directory, not bind it.
+metrics = start_metrics("worker", DueqSettings(metrics_port={port}))
+assert metrics.port is None
+metrics.claims_held(1)
+for n in range({count}):
     metrics.events_emitted([JobExecuted(worker_id="w", hostname="h", pid=1, emitted_at=t0,
-        run_id=f"r{n}", job_id="j", scheduled_at=t0, started_at=t0, finished_at=t0,
+        run_id=f"r{{n}}", job_id="j", scheduled_at=t0, started_at=t0, finished_at=t0,
         duration_s=0.1, lateness_s=0.0, retval=None)])
+print("ok")
 """
 
 
-def test_worker_processes_sharing_a_multiprocess_directory_are_served_as_one_sum(
-    tmp_path: Path,
-) -> None:
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    for count in (3, 4):
-        subprocess.run([sys.executable, "-c", _CHILD, str(count)], env=env, check=True)
-    server = serve_multiprocess(str(tmp_path), 0)
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-    finally:
-        server.shutdown()
-        server.server_close()
-    totals = {
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-    assert totals[("dueq_worker_run_outcomes_total", (("outcome", "executed"),))] == 7
+
+
+def test_a_supervisors_worker_processes_are_served_as_one_sum_on_its_port() -> None:
+    supervised = start_supervised_metrics(DueqSettings(metrics_port=0))
+    assert supervised is not None
+    try:
+        pids = []
+        for count in (3, 4):
+            code = _CHILD.format(port=supervised.port, count=count)
+            child = subprocess.Popen([sys.executable, "-c", code])  # inherits the directory
+            assert child.wait(60) == 0
+            pids.append(child.pid)
+        totals = _scrape(supervised.port)
+        assert totals[("dueq_worker_run_outcomes_total", (("outcome", "executed"),))] == 7
+        supervised.child_exited(pids[0])
+        assert _scrape(supervised.port)[("dueq_worker_claims_held", ())] == 1
+    finally:
+        supervised.close()
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
