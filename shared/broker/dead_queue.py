@@ -12,6 +12,7 @@ and still dead: replaying it again is harmless for the same reason.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +47,11 @@ _DEATH_HEADERS = frozenset(
 )
 # Characters of the body's SHA-256 naming a message that has no message_id.
 _KEY_CHARS = 16
+# A quorum queue applies a requeue through its Raft log, shortly after the requeuing
+# channel has closed.  A call waits (polling) this long at most for the messages it put
+# back to be ready again, so that a listing right after another one sees them all.
+_SETTLE_S = 2.0
+_SETTLE_POLL_S = 0.01
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +85,15 @@ class ReplayResult:
     skipped: list[tuple[str, str]]
 
 
+@dataclass
+class _Reading:
+    """One pass over the queue: its channel, what was taken, and what was acked."""
+
+    channel: Any
+    taken: list[tuple[Any, DeadLetter]] = field(default_factory=list)
+    acked: set[Any] = field(default_factory=set)
+
+
 class DeadLetterQueue:
     """``<prefix>.dead`` of one topology, on a connection's current link.
 
@@ -101,11 +116,11 @@ class DeadLetterQueue:
 
     def browse(self, limit: int) -> list[DeadLetter]:
         """Up to ``limit`` dead letters, oldest first; the queue is left as it was."""
-        with self._reading() as (channel, taken):
+        with self._reading() as reading:
             for _ in range(limit):
-                if _get(channel, self.name, taken) is None:
+                if _get(reading.channel, self.name, reading.taken) is None:
                     break
-            return [dead for _, dead in taken]
+            return [dead for _, dead in reading.taken]
 
     def replay(self, keys: Collection[str] | None, *, limit: int = 100_000) -> ReplayResult:
         """Send dead letters back to their source queue; ``keys=None`` means all of them.
@@ -116,7 +131,8 @@ class DeadLetterQueue:
         deleted): nothing is acked then, and every message stays dead.
         """
         result = ReplayResult(replayed=[], skipped=[])
-        with self._reading() as (channel, taken):
+        with self._reading() as reading:
+            channel, taken = reading.channel, reading.taken
             chosen: list[tuple[Any, DeadLetter, str]] = []
             while len(taken) < limit and (got := _get(channel, self.name, taken)) is not None:
                 tag, dead = got
@@ -130,9 +146,8 @@ class DeadLetterQueue:
             self._publisher.publish_many([_replayed(dead, target) for _, dead, target in chosen])
             for tag, dead, _ in chosen:
                 channel.basic_ack(tag)
+                reading.acked.add(tag)
                 result.replayed.append(dead.key)
-            acked = {tag for tag, _, _ in chosen}
-            taken[:] = [(tag, dead) for tag, dead in taken if tag not in acked]
         return result
 
     def purge(self) -> int:
@@ -146,22 +161,34 @@ class DeadLetterQueue:
                 channel.close()
 
     @contextmanager
-    def _reading(self) -> Iterator[tuple[Any, list[tuple[Any, DeadLetter]]]]:
-        """A channel and the deliveries taken on it; what is left is requeued at the end."""
+    def _reading(self) -> Iterator[_Reading]:
+        """A channel and the deliveries taken on it; those not acked go back at the end."""
         link = self._current_link()
-        channel = link.channel()
-        taken: list[tuple[Any, DeadLetter]] = []
+        reading = _Reading(channel=link.channel())
+        channel = reading.channel
         with link.guard("read dead letters"):
+            before = self._ready(channel)
             try:
-                yield channel, taken
+                yield reading
             finally:
                 if link.alive:
                     # Explicit for memory://, which drops unacked deliveries on close.  In
                     # reading order: a quorum queue hands returned messages out first, in
                     # the order they came back, so the queue keeps its order.
-                    for tag, _ in taken:
-                        channel.basic_reject(tag, requeue=True)
+                    for tag, _ in reading.taken:
+                        if tag not in reading.acked:
+                            channel.basic_reject(tag, requeue=True)
+                    self._settle(channel, before - len(reading.acked))
                     channel.close()
+
+    def _ready(self, channel: Any) -> int:
+        return int(channel.queue_declare(queue=self.name, passive=True).message_count)
+
+    def _settle(self, channel: Any, expected: int) -> None:
+        """Wait (bounded) until ``expected`` messages are ready again after a requeue."""
+        deadline = time.monotonic() + _SETTLE_S
+        while self._ready(channel) < expected and time.monotonic() < deadline:
+            time.sleep(_SETTLE_POLL_S)
 
     def _target(self, dead: DeadLetter) -> tuple[str | None, str]:
         source = dead.source_queue

@@ -67,6 +67,16 @@ def _dead_depth(probe: BrokerProbe) -> int:
     return probe.conn.queue_depth(probe.topology.dead_letter_queue)
 
 
+def _settles_at(probe: BrokerProbe, depth: int) -> bool:
+    """True once the dead queue holds ``depth`` ready messages.
+
+    A quorum queue applies a requeue through its Raft log, after the channel that
+    requeued has closed: for a moment a message put back is neither ready nor gone.
+    """
+    wait_until(lambda: _dead_depth(probe) == depth, f"{depth} dead letters ready", timeout=15)
+    return True
+
+
 def test_list_shows_each_dead_letter_with_its_reason_and_leaves_the_queue_unchanged(
     rabbitmq_url: str, probe: BrokerProbe, start_worker: WorkerFactory, topology: Topology
 ) -> None:
@@ -85,7 +95,7 @@ def test_list_shows_each_dead_letter_with_its_reason_and_leaves_the_queue_unchan
     assert listed[1]["job_id"] == unknown.job_id
     assert {d["source_queue"] for d in listed} == {topology.run_queue("default")}
     assert [view.key for view in again] == ["bad-json", unknown.run_id]
-    assert _dead_depth(probe) == 2
+    assert _settles_at(probe, 2)
     shown = _cli(rabbitmq_url, topology, "show", unknown.run_id)
     assert "os:system" in shown.output
     assert unknown.job_id in shown.output
@@ -117,7 +127,7 @@ def test_replay_runs_a_parked_run_once_and_drops_a_run_that_had_already_executed
     assert len(probe.of_run(executed.run_id, "job_started")) == 1
     assert len(probe.of_run(executed.run_id, "job_executed")) == 1
     assert len(probe.of_run(parked.run_id, "job_executed")) == 1
-    assert _dead_depth(probe) == 0
+    assert _settles_at(probe, 0)
     assert probe.depth() == 0
 
 
@@ -131,6 +141,7 @@ def test_replay_of_one_key_leaves_the_others_dead(
     result = _dead(rabbitmq_url, topology).replay([second.run_id])
 
     assert result.replayed == [second.run_id]
+    assert _settles_at(probe, 1)
     assert [v.key for v in _dead(rabbitmq_url, topology).list()] == [first.run_id]
     assert probe.depth() == 1  # the replayed run waits in its run queue, body unchanged
 
@@ -154,7 +165,7 @@ def test_a_dead_letter_naming_a_foreign_queue_is_kept_not_replayed(
 
     assert result.replayed == []
     assert [key for key, _ in result.skipped] == [run.run_id]
-    assert _dead_depth(probe) == 1
+    assert _settles_at(probe, 1)
 
 
 def test_purge_asks_first_then_empties_the_dead_letter_queue(
@@ -166,8 +177,8 @@ def test_purge_asks_first_then_empties_the_dead_letter_queue(
     options = ["--broker-url", rabbitmq_url, "--prefix", topology.prefix]
     declined = CliRunner().invoke(main, ["dead", "purge", *options], input="n\n")
     assert declined.exit_code != 0
-    assert _dead_depth(probe) == 3
+    assert _settles_at(probe, 3)
     purged = _cli(rabbitmq_url, topology, "purge", "--yes")
 
     assert "purged 3" in purged.output
-    assert _dead_depth(probe) == 0
+    assert _dead_depth(probe) == 0  # purged, nothing in flight
