@@ -30,6 +30,7 @@ class DeadView:
 
     key: str
     position: int
+    size: int
     reason: str
     source_queue: str
     dead_at: str
@@ -42,6 +43,7 @@ class DeadView:
         return {
             "key": self.key,
             "position": self.position,
+            "size": self.size,
             "reason": self.reason,
             "source_queue": self.source_queue,
             "dead_at": self.dead_at,
@@ -111,6 +113,7 @@ def _view(dead: DeadLetter) -> DeadView:
     return DeadView(
         key=dead.key,
         position=dead.position,
+        size=dead.size,
         reason=dead.reason or "-",
         source_queue=dead.source_queue or "-",
         dead_at=dead.dead_at or "-",

@@ -92,7 +92,10 @@ def show_dead(key: str, as_json: bool, **options: Any) -> None:
 
 def _print_view(view: DeadView) -> None:
     out = console()
-    out.print(f"[bold]{view.key}[/]  job {view.job_id or '-'}  from {view.source_queue}")
+    out.print(
+        f"[bold]{view.key}[/]  job {view.job_id or '-'}  from {view.source_queue}  "
+        f"({view.size} bytes)"
+    )
     out.print(Text(f"reason: {view.reason}", style="red"))
     for name, value in sorted(view.headers.items()):
         out.print(Text(f"  {name}: {value}"))

@@ -191,6 +191,7 @@ def _redacted(view: DeadView) -> DeadView:
     return DeadView(
         key=view.key,
         position=view.position,
+        size=view.size,
         reason=redact_text(view.reason),
         source_queue=view.source_queue,
         dead_at=view.dead_at,

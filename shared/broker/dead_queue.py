@@ -15,7 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kombu.message import Message as KombuMessage
@@ -52,6 +52,11 @@ _KEY_CHARS = 16
 # back to be ready again, so that a listing right after another one sees them all.
 _SETTLE_S = 2.0
 _SETTLE_POLL_S = 0.01
+# Bytes of each body a listing keeps: a dead letter may be a 100 MB hostile payload, and
+# a listing of thousands of them must not hold them all.
+BROWSE_BODY_BYTES = 64 * 1024
+# Messages republished (and then acked) at once by a replay: bounds the bodies held.
+_REPLAY_BATCH = 100
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,11 +64,14 @@ class DeadLetter:
     """One message in the dead-letter queue, as an operator needs to see it.
 
     ``key`` names it in ``show``/``replay``: its ``message_id`` (a run's ``run_id``) or,
-    for a message without one, ``sha256:`` and the start of its body's hash.
+    for a message without one, ``sha256:`` and the start of its body's hash.  ``body`` is
+    the first ``BROWSE_BODY_BYTES`` in a listing (``size`` is the whole), all of it in a
+    replay.
     """
 
     key: str
     position: int
+    size: int
     message_id: str | None
     reason: str | None
     source_queue: str | None
@@ -118,7 +126,7 @@ class DeadLetterQueue:
         """Up to ``limit`` dead letters, oldest first; the queue is left as it was."""
         with self._reading() as reading:
             for _ in range(limit):
-                if _get(reading.channel, self.name, reading.taken) is None:
+                if _get(reading.channel, self.name, reading.taken, BROWSE_BODY_BYTES) is None:
                     break
             return [dead for _, dead in reading.taken]
 
@@ -134,21 +142,34 @@ class DeadLetterQueue:
         with self._reading() as reading:
             channel, taken = reading.channel, reading.taken
             chosen: list[tuple[Any, DeadLetter, str]] = []
-            while len(taken) < limit and (got := _get(channel, self.name, taken)) is not None:
+            while len(taken) < limit:
+                got = _get(channel, self.name, taken, keep=None)
+                if got is None:
+                    break
                 tag, dead = got
+                taken[-1] = (tag, replace(dead, body=dead.body[:BROWSE_BODY_BYTES]))
                 if keys is not None and dead.key not in keys:
                     continue
                 target, why = self._target(dead)
                 if target is None:
                     result.skipped.append((dead.key, why))
-                else:
-                    chosen.append((tag, dead, target))
-            self._publisher.publish_many([_replayed(dead, target) for _, dead, target in chosen])
-            for tag, dead, _ in chosen:
-                channel.basic_ack(tag)
-                reading.acked.add(tag)
-                result.replayed.append(dead.key)
+                    continue
+                chosen.append((tag, dead, target))
+                if len(chosen) >= _REPLAY_BATCH:
+                    self._send_back(reading, chosen, result)
+            self._send_back(reading, chosen, result)
         return result
+
+    def _send_back(
+        self, reading: _Reading, chosen: list[tuple[Any, DeadLetter, str]], result: ReplayResult
+    ) -> None:
+        """Republish ``chosen`` (confirmed), then ack them; empties ``chosen``."""
+        self._publisher.publish_many([_replayed(dead, target) for _, dead, target in chosen])
+        for tag, dead, _ in chosen:
+            reading.channel.basic_ack(tag)
+            reading.acked.add(tag)
+            result.replayed.append(dead.key)
+        chosen.clear()
 
     def purge(self) -> int:
         """Delete every message in the dead-letter queue; return how many there were."""
@@ -200,24 +221,29 @@ class DeadLetterQueue:
 
 
 def _get(
-    channel: Any, queue: str, taken: list[tuple[Any, DeadLetter]]
+    channel: Any, queue: str, taken: list[tuple[Any, DeadLetter]], keep: int | None
 ) -> tuple[Any, DeadLetter] | None:
-    """Take the next message of ``queue`` unacknowledged, appending it to ``taken``."""
+    """Take the next message of ``queue`` unacknowledged, appending it to ``taken``.
+
+    Keeps the first ``keep`` bytes of the body (None: all of it).
+    """
     raw = channel.basic_get(queue=queue, no_ack=False)
     if raw is None:
         return None
     # py-amqp hands back its own message; kombu's virtual transports a kombu Message.
     message = raw if is_kombu_message(raw) else channel.message_to_python(raw)
-    got = (message.delivery_tag, _dead_letter(from_delivery(message, len(taken)), len(taken) + 1))
+    dead = _dead_letter(from_delivery(message, len(taken)), len(taken) + 1, keep)
+    got = (message.delivery_tag, dead)
     taken.append(got)
     return got
 
 
-def _dead_letter(message: IncomingMessage, position: int) -> DeadLetter:
+def _dead_letter(message: IncomingMessage, position: int, keep: int | None) -> DeadLetter:
     headers = dict(message.headers)
     return DeadLetter(
         key=message.message_id or "sha256:" + hashlib.sha256(message.body).hexdigest()[:_KEY_CHARS],
         position=position,
+        size=len(message.body),
         message_id=message.message_id,
         reason=_text(headers.get(REASON_HEADER)) or _native_reason(headers),
         source_queue=_text(headers.get(SOURCE_QUEUE_HEADER)) or _native_queue(headers),
@@ -228,7 +254,7 @@ def _dead_letter(message: IncomingMessage, position: int) -> DeadLetter:
         reply_to=message.reply_to,
         type=message.type,
         headers=headers,
-        body=message.body,
+        body=message.body if keep is None else message.body[:keep],
     )
 
 
