@@ -7,6 +7,8 @@ again every few seconds with ``?partial=1`` by ``static/dashboard.js``.  Buttons
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -21,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from dueq.producer.dashboard.auth import TokenGate
-from dueq.producer.dashboard.forecast import forecast
+from dueq.producer.dashboard.forecast import Forecast, forecast
 from dueq.producer.dashboard.views import Dashboard, RunFilter, parse_statuses
 from dueq.producer.history import RunStatus
 from dueq.shared.errors import JobLookupError
@@ -33,8 +35,10 @@ _HERE = Path(__file__).parent
 # Seconds between refreshes of a page's live part: fresh enough to watch runs happen,
 # slow enough that an open tab costs the database nothing worth measuring.
 REFRESH_S = 2.0
-# The forecast moves by the minute and its page is large: refresh it less often.
+# The forecast moves by the minute and its page is large: refresh it less often, and
+# compute it at most once a minute (walking every trigger for a day takes seconds).
 _FORECAST_REFRESH_MS = 30_000
+_FORECAST_CACHE_S = 60.0
 _BUSIEST = 10
 
 
@@ -67,6 +71,8 @@ class _Pages:
         self._dashboard = dashboard
         self._templates = templates
         self._refresh_s = refresh_s
+        self._forecast: tuple[float, Forecast] | None = None
+        self._forecast_lock = threading.Lock()
 
     def _render(self, request: Request, page: str, **context: Any) -> Response:
         partial = request.query_params.get("partial") == "1"
@@ -102,8 +108,17 @@ class _Pages:
             return JSONResponse({"message": f"no job {job_id!r}"}, 404)
         return JSONResponse({"message": f"{action}: {job_id}"})
 
+    def _current_forecast(self) -> Forecast:
+        """The forecast, computed again once it is a minute old (one thread at a time)."""
+        with self._forecast_lock:
+            cached = self._forecast
+            if cached is None or time.monotonic() - cached[0] > _FORECAST_CACHE_S:
+                result = forecast(self._dashboard.scheduler.get_jobs(), datetime.now(UTC))
+                self._forecast = cached = (time.monotonic(), result)
+            return cached[1]
+
     def forecast(self, request: Request) -> Response:
-        result = forecast(self._dashboard.scheduler.get_jobs(), datetime.now(UTC))
+        result = self._current_forecast()
         zone = self._dashboard.zone
         hours = [
             [(cell, result.per_minute.get(cell, 0)) for cell in _hour(result.start, h)]

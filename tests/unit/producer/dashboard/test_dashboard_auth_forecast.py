@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from dueq.producer.dashboard import forecast as forecast_module
 from dueq.producer.dashboard.auth import is_loopback, require_token
 from dueq.producer.dashboard.forecast import forecast
 from dueq.producer.job import Job
@@ -61,3 +62,13 @@ def test_overdue_runs_count_now_once_when_coalescing_and_each_otherwise() -> Non
     every = forecast([_job("e", overdue, coalesce=False)], NOW)
     assert coalescing.per_minute[coalescing.start] == 1
     assert every.per_minute[every.start] == 7  # 11:00 to 12:00
+
+
+def test_a_forecast_that_hits_its_walking_limit_says_it_is_truncated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(forecast_module, "MAX_FIRES_PER_JOB", 10)
+    first = datetime(2026, 12, 6, 12, 10, tzinfo=UTC)
+    result = forecast([_job("a", first)], NOW)
+    assert result.truncated
+    assert result.total == 10
