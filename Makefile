@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format schema bench services node-deps clean
+.PHONY: run test lint format schema bench services browser node-deps clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "dueq needs Python 3.11 or newer (none found on PATH)"; exit 1; }
@@ -24,11 +24,15 @@ run: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
+# Headless Chromium and chromedriver (Debian packages) for the dashboard's browser tests.
+browser:
+	@bash scripts/ensure-browser.sh
+
 # The Node consumer's dependencies, for the conformance kit (skipped, saying so, without node).
 node-deps:
 	@bash scripts/install-node-worker.sh
 
-test: $(STAMP) services node-deps
+test: $(STAMP) services browser node-deps
 	$(BIN)/pytest
 
 lint: $(STAMP)

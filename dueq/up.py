@@ -10,16 +10,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 from rich.console import Console
 
-from dueq.embedded import Embedded, load_app
+from dueq.embedded import EMBEDDED_BROKER_URL, Embedded, load_app
 from dueq.printer import PRINTED_EVENTS, EventPrinter
 from dueq.shared.redact import redact_url
 from dueq.shared.settings import DEFAULT_DATABASE_URL
 
-__all__ = ["up_command"]
+__all__ = ["DASHBOARD_PORT", "up_command"]
+
+# The dashboard's port in `dueq up` (and `make run`); `dueq dashboard` uses the same.
+DASHBOARD_PORT = 8700
 
 # The services' own INFO lines (leader elected, worker online...) would drown the event
 # lines a person is watching for; they stay available with `dueq --log-level DEBUG up`.
@@ -54,6 +58,15 @@ _QUIET_LOGGERS = ("producer", "worker", "shared", "alembic")
     help="Stop cleanly after this many seconds (default: run until Ctrl-C).",
 )
 @click.option(
+    "--dashboard-port",
+    type=click.IntRange(0, 65535),
+    default=DASHBOARD_PORT,
+    show_default=True,
+    envvar="DUEQ_DASHBOARD_PORT",
+    help="Serve the dashboard on 127.0.0.1 at this port (0: any free port).",
+)
+@click.option("--no-dashboard", is_flag=True, help="Do not serve the dashboard.")
+@click.option(
     "--app-dir",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
     default=Path("."),
@@ -68,6 +81,8 @@ def up_command(
     concurrency: int | None,
     timezone: str | None,
     duration: float | None,
+    dashboard_port: int,
+    no_dashboard: bool,
     app_dir: Path,
 ) -> None:
     """Run a scheduler and a worker in this process: no RabbitMQ, no database server.
@@ -99,10 +114,37 @@ def up_command(
     with _stop_on_signals(stop, out):
         embedded.start()
         _print_start(out, embedded, app.module, database_url)
+        dashboard = None if no_dashboard else _start_dashboard(out, embedded, dashboard_port)
         stop.wait(duration)
         out.print("stopping: running jobs finish first ...")
+        if dashboard is not None:
+            dashboard.stop()
         embedded.stop()
     out.print(f"stopped. {printer.summary()}")
+
+
+def _start_dashboard(out: Console, embedded: Embedded, port: int) -> Any:
+    """The dashboard over the embedded scheduler, or None (said why) if it cannot run.
+
+    A missing web stack or a port in use must not stop the demo: it runs without.
+    """
+    try:
+        from dueq.producer.dashboard.server import DashboardServer
+        from dueq.producer.dashboard.views import Dashboard
+        from dueq.producer.deadletters import DeadLetters
+    except ImportError as exc:
+        out.print(f"no dashboard: pip install 'dueq[dashboard]' ({exc})")
+        return None
+    scheduler = embedded.scheduler
+    dead = DeadLetters(EMBEDDED_BROKER_URL, scheduler.settings.topology())
+    server = DashboardServer(Dashboard(scheduler, dead), host="127.0.0.1", port=port)
+    try:
+        server.start()
+    except RuntimeError:
+        out.print(f"no dashboard: port {port} is in use (choose one with --dashboard-port)")
+        return None
+    out.print(f"dashboard: [bold]{server.url}[/]")
+    return server
 
 
 def _quiet_services(ctx: click.Context) -> None:

@@ -22,6 +22,7 @@ from dueq.producer.outcomes import listener_event
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
 from dueq.shared.errors import ProtocolError, ServiceUnavailable
+from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.protocol import Event, decode_event
 from dueq.shared.topology import Topology
 
@@ -60,8 +61,10 @@ class EventsConsumer:
         stopping: threading.Event,
         clock: Clock,
         prefetch: int,
+        metrics: Metrics = NO_METRICS,
         connection_name: str | None = None,
     ) -> None:
+        self._metrics = metrics
         self._url = broker_url
         self._topology = topology
         self._history = history
@@ -86,6 +89,7 @@ class EventsConsumer:
                 return
             except ServiceUnavailable as exc:
                 logger.warning("events consumer lost its connection: %s", exc)
+                self._metrics.reconnected("events")
             except Exception:
                 logger.exception("events consumer failed; starting it again")
                 self._stopping.wait(_ERROR_PAUSE_S)
@@ -156,6 +160,7 @@ class EventsConsumer:
         retry_until_stopped(
             "database", logger, lambda: self._history.record_many(events, now), self._stopping
         )
+        self._metrics.events_recorded(events)
 
     def _dead_letter(self, message: IncomingMessage, reason: str) -> None:
         assert self._consumer is not None

@@ -21,6 +21,7 @@ from dueq.producer.loop import AfterPublish
 from dueq.producer.service import SchedulerService
 from dueq.producer.settings import SchedulerSettings
 from dueq.shared.errors import DueqError
+from dueq.shared.metrics import NO_METRICS, Metrics, start_metrics
 
 __all__ = [
     "STATE_PAUSED",
@@ -67,6 +68,7 @@ class Lifecycle:
 
     def __init__(self) -> None:
         self._service: SchedulerService | None = None
+        self._metrics: Metrics = NO_METRICS
         self._state = SchedulerState.STOPPED
         self._stopped = threading.Event()
 
@@ -89,6 +91,11 @@ class Lifecycle:
         return self._state is not SchedulerState.STOPPED
 
     @property
+    def metrics_port(self) -> int | None:
+        """The port ``/metrics`` is served on while running (``--metrics-port``), or None."""
+        return self._metrics.port
+
+    @property
     def is_leader(self) -> bool:
         """True while this process holds the leader lease and publishes runs."""
         return self._service is not None and self._service.is_leader
@@ -102,7 +109,10 @@ class Lifecycle:
             self._service = None
         backend = self._open()
         self._stopped.clear()
+        if self._metrics is NO_METRICS:
+            self._metrics = start_metrics("scheduler", self._settings)
         self._service = SchedulerService(
+            metrics=self._metrics,
             settings=self._settings,
             backend=backend,
             dispatcher=self._dispatcher,
@@ -132,6 +142,8 @@ class Lifecycle:
                 service.stop(wait=True)
                 self._service = None
             self._dispatcher.close()
+            self._metrics.close()
+            self._metrics = NO_METRICS
             self._release()
 
     def pause(self) -> None:

@@ -23,6 +23,7 @@ from dueq.producer.planner import plan_batch
 from dueq.producer.publisher import RunPublisher
 from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store.base import JobStore
+from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.protocol import RunRequest
 
 __all__ = ["AfterPublish", "SchedulingLoop", "TickResult"]
@@ -55,8 +56,10 @@ class SchedulingLoop:
         emit: Callable[[SchedulerEvent], None],
         clock: Clock = utc_now,
         after_publish: AfterPublish | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._leadership = leadership
         self._publisher = publisher
         self._settings = settings
@@ -94,6 +97,7 @@ class SchedulingLoop:
             if not self._leadership.may_publish(self._clock()):
                 raise LeaseLost("the lease is too close to expiry to publish")
             self._publisher.publish_runs(batch.requests)
+            self._metrics.runs_published(batch.requests, self._clock())
             if self._after_publish is not None:
                 self._after_publish(list(batch.requests))
         self._store.commit_batch(batch.updates, batch.submitted, lease=lease, now=self._clock())

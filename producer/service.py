@@ -24,6 +24,7 @@ from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.producer.settings import SchedulerSettings
 from dueq.shared.broker import BrokerConnection, IncomingMessage, PublishError
 from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.topology import Topology
 
 __all__ = ["SchedulerService"]
@@ -49,8 +50,10 @@ class SchedulerService:
         dispatcher: ListenerDispatcher,
         clock: Clock,
         after_publish: AfterPublish | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._backend = backend
         self._dispatcher = dispatcher
         self._clock = clock
@@ -87,6 +90,7 @@ class SchedulerService:
             stopping=self._stopping,
             clock=self._clock,
             prefetch=self._settings.events_prefetch,
+            metrics=self._metrics,
             connection_name=f"dueq-scheduler-events {self._settings.scheduler_id}",
         )
         self._threads = [
@@ -118,6 +122,8 @@ class SchedulerService:
                 thread.join(_JOIN_TIMEOUT_S)
 
     def _on_leadership(self, leading: bool) -> None:
+        lease = self._leadership.lease
+        self._metrics.leadership(leading, lease.epoch if leading and lease else None)
         if leading:
             self._leading.set()
         else:
@@ -134,6 +140,7 @@ class SchedulerService:
                     break
                 except BrokerUnavailable as exc:
                     logger.warning("scheduler lost the broker: %s; reconnecting", exc)
+                    self._metrics.reconnected("scheduler")
                 except Exception:
                     logger.exception("unexpected error in the scheduler loop; carrying on")
                     self._stopping.wait(_ERROR_PAUSE_S)
@@ -170,6 +177,7 @@ class SchedulerService:
             emit=self._dispatcher.dispatch,
             clock=self._clock,
             after_publish=self._after_publish,
+            metrics=self._metrics,
         )
         logger.info("scheduler connected to %s", self._connection.url_redacted)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import GetCoreSchemaHandler, field_validator
+from pydantic import Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -85,11 +85,23 @@ class DueqSettings(BaseSettings):
     database_url: ServiceUrl = ServiceUrl(DEFAULT_DATABASE_URL)
     prefix: str = DEFAULT_PREFIX
     queue_type: QueueType = QueueType.QUORUM
+    # Prometheus metrics on http://metrics_host:metrics_port/metrics; off when None.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    # Loopback unless told otherwise: a metrics port is no place to be found by accident.
+    metrics_host: str = "127.0.0.1"
+    # One series per job id: only where configuration bounds the number of jobs.
+    metrics_job_labels: bool = False
 
     @field_validator("prefix")
     @classmethod
     def _valid_prefix(cls, value: str) -> str:
         return validate_name("prefix", value)
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_off(cls, value: object) -> object:
+        # DUEQ_METRICS_PORT= (empty, as compose leaves it by default) means no metrics.
+        return None if isinstance(value, str) and not value.strip() else value
 
     def topology(self) -> Topology:
         """The broker layout these settings describe."""

@@ -86,6 +86,13 @@ __all__ = ["COMMANDS", "worker_command"]
     "[env DUEQ_SHUTDOWN_TIMEOUT; default: 30]",
 )
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port. [env DUEQ_METRICS_PORT; default: off; "
+    "DUEQ_METRICS_HOST, default 127.0.0.1]",
+)
+@click.option(
     "--prefix",
     default=None,
     help="Name prefix of exchanges and queues. [env DUEQ_PREFIX; default: dueq]",

@@ -26,9 +26,11 @@ from dueq.shared.broker import (
     OutgoingMessage,
     Publisher,
     PublishError,
+    TopologyError,
     dead_letter,
 )
 from dueq.shared.errors import BrokerUnavailable, ConfigError
+from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.retry import retrying
 from dueq.shared.topology import Topology
 from dueq.worker import checks
@@ -87,8 +89,10 @@ class BrokerLoop:
         outbox: Outbox,
         slots: SlotPool,
         running: Callable[[], int],
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._config = config
+        self._metrics = metrics
         self._registry = registry
         self._executor = executor
         self._reporter = reporter
@@ -130,6 +134,7 @@ class BrokerLoop:
                     self._config.connection_name,
                     exc,
                 )
+                self._metrics.reconnected("worker")
                 self._forget_deliveries()
                 self._connect_retrying(stop)
 
@@ -231,6 +236,19 @@ class BrokerLoop:
                 list(self._config.queues), self._running(), self._slots.size
             )
             self._outbox.put(Outbound((self._reporter.message(event),)))
+            self._sample()
+
+    def _sample(self) -> None:
+        """Claims held and queue depths for the metrics, once per heartbeat."""
+        if self._metrics is NO_METRICS:
+            return  # a queue depth costs a broker round trip: only when someone looks
+        self._metrics.claims_held(self._running())
+        for queue in self._config.queues:
+            try:
+                depth = self._conn.queue_depth(self._config.topology.run_queue(queue))
+            except TopologyError:
+                continue  # deleted under us: the consumer's cancel handling reconnects
+            self._metrics.queue_depth(queue, depth)
 
     # -- publishing and settling ----------------------------------------------------
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from dueq.shared.broker import IncomingMessage, OutgoingMessage
+from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.protocol import (
     CONTENT_TYPE,
     Event,
@@ -55,8 +56,13 @@ class Reporter:
     """Makes events (with identity and timestamps filled in) and wraps them as messages."""
 
     def __init__(
-        self, identity: Identity, topology: Topology, clock: Callable[[], datetime]
+        self,
+        identity: Identity,
+        topology: Topology,
+        clock: Callable[[], datetime],
+        metrics: Metrics = NO_METRICS,
     ) -> None:
+        self._metrics = metrics
         self._identity = identity
         self._topology = topology
         self._clock = clock
@@ -69,6 +75,7 @@ class Reporter:
     def message(self, event: Event, *, reply_to: str | None = None) -> OutgoingMessage:
         """``event`` as a persistent message to ``reply_to`` (default: the events queue)."""
         run_id = getattr(event, "run_id", None)
+        self._metrics.events_emitted((event,))
         return OutgoingMessage(
             body=encode(event),
             exchange="",

@@ -20,6 +20,7 @@ from importlib import metadata
 
 from dueq.shared.db import create_engine, upgrade_schema
 from dueq.shared.errors import ConfigError
+from dueq.shared.metrics import NO_METRICS, Metrics, start_metrics
 from dueq.worker.claims import ClaimStore, MemoryClaimStore, SqlClaimStore
 from dueq.worker.consumer import BrokerLoop, LoopConfig
 from dueq.worker.executors import Executor, build_executor
@@ -74,6 +75,12 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._running = RunningRuns()
+        self._metrics: Metrics = NO_METRICS
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The port ``/metrics`` is served on while running (``--metrics-port``), or None."""
+        return self._metrics.port
 
     @property
     def worker_id(self) -> str:
@@ -94,8 +101,11 @@ class Worker:
             settings.executor, concurrency=settings.concurrency, imports=settings.imports
         )
         self._log_start(claims)
+        self._metrics = metrics = start_metrics("worker", settings)
         outbox, topology = Outbox(), settings.topology()
-        reporter = Reporter(Identity.of_this_process(self.worker_id), topology, self._clock)
+        reporter = Reporter(
+            Identity.of_this_process(self.worker_id), topology, self._clock, metrics
+        )
         handler = RunHandler(
             claims=claims,
             executor=executor,
@@ -125,6 +135,7 @@ class Worker:
             outbox=outbox,
             slots=slots,
             running=lambda: len(self._running),
+            metrics=metrics,
         )
         executor.start()
         slots.start()
@@ -137,6 +148,7 @@ class Worker:
                 executor.shutdown()
             if self._claims is None:
                 claims.close()
+            metrics.close()
             log.info("worker %s stopped", self.worker_id)
 
     def start(self, timeout: float = _DEFAULT_START_TIMEOUT_S) -> None:

@@ -1,14 +1,16 @@
 """The scheduler side's commands, mounted on ``dueq`` by ``dueq.cli``.
 
 One module per command group: ``scheduler`` (the service, ``db upgrade``), ``jobs``,
-``runs``, ``workers`` and ``health``; ``common``, ``specs`` and ``output`` hold what they
-share (service options, parsing of durations and triggers, printing).
+``runs``, ``workers``, ``health``, ``dead`` and ``dashboard``; ``common``, ``specs`` and
+``output`` hold what they share (service options, parsing of durations and triggers, printing).
 """
 
 from __future__ import annotations
 
 import click
 
+from dueq.producer.cli.dashboard import dashboard_command
+from dueq.producer.cli.dead import dead_group
 from dueq.producer.cli.health import health_command
 from dueq.producer.cli.jobs import jobs_group
 from dueq.producer.cli.runs import runs_command
@@ -24,4 +26,6 @@ COMMANDS: list[click.Command] = [
     runs_command,
     workers_command,
     health_command,
+    dead_group,
+    dashboard_command,
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import click
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from dueq.producer.cli.common import json_option, scheduler_client, service_options
 from dueq.producer.cli.output import console, format_duration, format_time, print_json, short
+from dueq.producer.cli.specs import ISO_DATETIME
 from dueq.producer.history import RunRecord, RunStatus
 
 __all__ = ["runs_command"]
@@ -38,6 +39,12 @@ _STYLE = {
     type=click.Choice([s.value for s in RunStatus]),
     help="Only runs with this status; repeat for several.",
 )
+@click.option(
+    "--since",
+    type=ISO_DATETIME,
+    help="Only runs scheduled at or after this time (2026-12-01T09:00; no offset: in --timezone).",
+)
+@click.option("--until", type=ISO_DATETIME, help="Only runs scheduled at or before this time.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--show-traceback", is_flag=True, help="Print the traceback of each failed run.")
 @json_option
@@ -45,6 +52,8 @@ _STYLE = {
 def runs_command(
     job_id: str | None,
     statuses: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
     limit: int,
     show_traceback: bool,
     as_json: bool,
@@ -60,11 +69,18 @@ def runs_command(
     Examples:
       dueq runs --job daily --limit 20
       dueq runs --status error --show-traceback
+      dueq runs --since 2026-12-01T00:00 --until 2026-12-02T00:00
     """
     chosen = [RunStatus(s) for s in statuses] or None
     with scheduler_client(options) as scheduler:
-        records = scheduler.history.get_runs(job_id, limit, statuses=chosen)
         zone = scheduler.settings.zone
+        records = scheduler.history.get_runs(
+            job_id,
+            limit,
+            statuses=chosen,
+            since=_aware(since, zone),
+            until=_aware(until, zone),
+        )
     if as_json:
         print_json([asdict(record) for record in records])
         return
@@ -72,6 +88,13 @@ def runs_command(
     out.print(runs_table(records, zone))
     if show_traceback:
         _print_tracebacks(out, records)
+
+
+def _aware(moment: datetime | None, zone: tzinfo) -> datetime | None:
+    """A naive time from the command line is in the scheduler's zone."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=zone)
 
 
 def runs_table(records: list[RunRecord], zone: tzinfo) -> Table:

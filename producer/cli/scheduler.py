@@ -36,6 +36,12 @@ logger = logging.getLogger(__name__)
 @click.option("--timezone", help="Default time zone of triggers (default UTC).")
 @click.option("--batch-size", type=int, help="Due jobs per transaction (default 500).")
 @click.option("--max-sleep-seconds", type=float, help="Longest sleep between plans.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port (DUEQ_METRICS_PORT; default off; "
+    "DUEQ_METRICS_HOST, default 127.0.0.1).",
+)
 def scheduler_command(**options: Any) -> None:
     """Run the scheduler service until SIGTERM or SIGINT.
 

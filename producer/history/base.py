@@ -108,8 +108,11 @@ class RunHistory(ABC):
         limit: int = 100,
         *,
         statuses: Collection[RunStatus] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest ``scheduled_at`` first, optionally of one job and in ``statuses``."""
+        """Runs, newest ``scheduled_at`` first, optionally of one job, in ``statuses``, and
+        scheduled within ``since``..``until`` (both inclusive)."""
 
     @abstractmethod
     def get_workers(self) -> list[WorkerRecord]:

@@ -84,6 +84,8 @@ class MemoryRunHistory(RunHistory):
         limit: int = 100,
         *,
         statuses: Collection[RunStatus] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
         with self._lock:
             chosen = [
@@ -91,6 +93,8 @@ class MemoryRunHistory(RunHistory):
                 for r in self._runs.values()
                 if (job_id is None or r.job_id == job_id)
                 and (statuses is None or r.status in statuses)
+                and (since is None or r.scheduled_at >= since)
+                and (until is None or r.scheduled_at <= until)
             ]
         chosen.sort(key=lambda r: r.scheduled_at, reverse=True)
         return chosen[:limit]

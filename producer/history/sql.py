@@ -84,12 +84,18 @@ class SqlRunHistory(RunHistory):
         limit: int = 100,
         *,
         statuses: Collection[RunStatus] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[RunRecord]:
         query = sa.select(runs).order_by(runs.c.scheduled_at.desc()).limit(limit)
         if job_id is not None:
             query = query.where(runs.c.job_id == job_id)
         if statuses is not None:
             query = query.where(runs.c.status.in_([RunStatus(s).value for s in statuses]))
+        if since is not None:
+            query = query.where(runs.c.scheduled_at >= since)
+        if until is not None:
+            query = query.where(runs.c.scheduled_at <= until)
         with store_errors(self._engine), self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 

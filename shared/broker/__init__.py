@@ -49,6 +49,7 @@ from dueq.shared.broker.dead_letter import (
     SOURCE_QUEUE_HEADER,
     dead_letter,
 )
+from dueq.shared.broker.dead_queue import DeadLetter, DeadLetterQueue, ReplayResult
 from dueq.shared.broker.errors import DeliveryTagError, PublishError, PublishFailure, TopologyError
 from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
 from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
@@ -61,12 +62,15 @@ __all__ = [
     "SOURCE_QUEUE_HEADER",
     "BrokerConnection",
     "Consumer",
+    "DeadLetter",
+    "DeadLetterQueue",
     "DeliveryTagError",
     "IncomingMessage",
     "OutgoingMessage",
     "PublishError",
     "PublishFailure",
     "Publisher",
+    "ReplayResult",
     "TopologyError",
     "dead_letter",
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from dueq.shared.broker import declare
 from dueq.shared.broker.consumer import Consumer
+from dueq.shared.broker.dead_queue import DeadLetterQueue
 from dueq.shared.broker.link import Link, describe, kombu_connection
 from dueq.shared.broker.messages import IncomingMessage
 from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
@@ -139,6 +140,10 @@ class BrokerConnection:
     def publisher(self, *, max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> Publisher:
         """A publisher on a channel of its own (opened at its first publish)."""
         return Publisher(self._current_link, max_in_flight=max_in_flight)
+
+    def dead_letters(self, topology: Topology) -> DeadLetterQueue:
+        """``<prefix>.dead`` of ``topology``: browse, replay and purge it."""
+        return DeadLetterQueue(self._current_link, self.publisher(), topology)
 
     def consumer(
         self,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -121,3 +122,20 @@ def test_sigterm_stops_the_embedded_mode_cleanly(start_up: StartUp) -> None:
     text = output.rest()
     assert "SIGTERM received" in text
     assert "stopped." in text
+
+
+def test_the_run_command_serves_the_dashboard_over_the_demo(start_up: StartUp) -> None:
+    process, output = start_up("--dashboard-port", "0")
+    deadline = time.monotonic() + FIRST_RESULTS_S
+    url = output.wait_for("dashboard: http://", deadline).split("dashboard: ", 1)[1].strip()
+    output.wait_for("executed       demo.interval", deadline)
+
+    with urllib.request.urlopen(f"{url}/jobs", timeout=10) as response:
+        jobs_page = response.read().decode()
+    with urllib.request.urlopen(f"{url}/runs?job=demo.interval", timeout=10) as response:
+        runs_page = response.read().decode()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+    assert "demo.cron" in jobs_page
+    assert "executed" in runs_page
+    assert "demo.fail" not in runs_page  # the job filter applies

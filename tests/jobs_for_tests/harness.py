@@ -55,7 +55,14 @@ def make_run(
 class BrokerProbe:
     """Publishes runs to a topology and collects what comes back on events and dead queues."""
 
-    def __init__(self, url: str, topology: Topology, queues: Iterable[str] = ("default",)):
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        queues: Iterable[str] = ("default",),
+        *,
+        collect_dead: bool = True,
+    ):
         self.topology = topology
         self.queues = list(queues)
         self.conn = BrokerConnection(url, name="dueq-test-probe")
@@ -69,10 +76,12 @@ class BrokerProbe:
             [topology.events_queue], prefetch=500, on_message=self._on_event
         )
         self._events.start()
+        # Tests of the dead-letter tools leave the dead queue to them (collect_dead=False).
         self._dead = self.conn.consumer(
             [topology.dead_letter_queue], prefetch=100, on_message=self._on_dead
         )
-        self._dead.start()
+        if collect_dead:
+            self._dead.start()
 
     def _on_event(self, message: IncomingMessage) -> None:
         self.event_messages.append(message)

@@ -58,7 +58,9 @@ POLL_S = 0.1
 def test_the_compose_file_describes_a_complete_deployment() -> None:
     compose = load_compose()
     services = compose["services"]
-    assert set(services) == {"rabbitmq", "postgres", *DUEQ_SERVICES}
+    always = {name for name, service in services.items() if "profiles" not in service}
+    assert always == {"rabbitmq", "postgres", *DUEQ_SERVICES}
+    assert set(services) - always == {"prometheus", "grafana", "dashboard"}  # profile observe
     assert "management" in services["rabbitmq"]["image"]
     for name, service in services.items():
         assert service["healthcheck"]["test"], f"{name} has no health check"

@@ -234,3 +234,22 @@ def test_a_later_batch_never_moves_a_run_back_and_repeats_change_nothing(
 
     [record] = backend.history.get_runs(limit=10)
     assert (record.status, record.retval) == (RunStatus.EXECUTED, "a")
+
+
+def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> None:
+    times = [T0 + timedelta(hours=h) for h in range(4)]
+    started = [
+        JobStarted(
+            **_about_run(run_id=make_run_id("j", at), scheduled_at=at),  # type: ignore[arg-type]
+            started_at=T0,
+            lateness_s=0.0,
+        )
+        for at in times
+    ]
+    backend.history.record_many(started, T0)
+
+    window = backend.history.get_runs(limit=10, since=times[1], until=times[2])
+    later = backend.history.get_runs(limit=10, since=times[3])
+
+    assert [r.scheduled_at for r in window] == [times[2], times[1]]
+    assert [r.scheduled_at for r in later] == [times[3]]

@@ -83,6 +83,18 @@ def test_runs_filters_by_job_status_and_limit(
     assert dueq_json("runs", "--job", "report", "--status", "missed") == []
 
 
+def test_runs_filters_by_a_window_of_scheduled_times(
+    history: sa.Engine, dueq_json: Callable[..., Any]
+) -> None:
+    def at(minutes_ago: float) -> str:
+        return (NOW - timedelta(minutes=minutes_ago)).isoformat()
+
+    window = dueq_json("runs", "--since", at(2.5), "--until", at(0.5))
+    naive_since = (NOW - timedelta(minutes=1.5)).replace(tzinfo=None).isoformat()
+    assert [r["run_id"] for r in window] == ["r3", "r2"]
+    assert [r["run_id"] for r in dueq_json("runs", "--since", naive_since)] == ["r4", "r3"]
+
+
 def test_failures_show_their_traceback_on_request(history: sa.Engine, dueq: Dueq) -> None:
     result = dueq("runs", "--status", "error", "--show-traceback")
     assert result.exit_code == 0
