@@ -1,0 +1,91 @@
+"""APScheduler 3's verb signatures: ``jobstore=``/``executor=`` and the ``Job`` methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from dueq import BackgroundScheduler, ConfigError, JobLookupError
+from dueq.shared.triggers import CronTrigger
+
+T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
+
+
+def work(x: int = 0) -> int:
+    return x
+
+
+@pytest.fixture
+def scheduler(memory_broker_url: str) -> Iterator[BackgroundScheduler]:
+    sched = BackgroundScheduler(
+        database_url="memory://",
+        broker_url=memory_broker_url,
+        jobstores={"default": {"type": "memory"}, "other": {"type": "memory"}},
+        timezone="UTC",
+    )
+    yield sched
+    sched.shutdown()
+
+
+def test_every_verb_takes_a_jobstore_alias(scheduler: BackgroundScheduler) -> None:
+    job = scheduler.add_job(work, "interval", hours=1, id="j", jobstore="other")
+    assert scheduler.get_job("j", jobstore="other") == job
+    assert scheduler.get_jobs(jobstore="default") == [job]
+    assert scheduler.modify_job("j", jobstore="other", args=[2]).args == (2,)
+    assert scheduler.reschedule_job("j", jobstore="other", trigger="cron", hour=3) is not None
+    assert scheduler.pause_job("j", jobstore="other").next_run_time is None
+    assert scheduler.resume_job("j", jobstore="other") is not None
+    scheduler.print_jobs(jobstore="other")
+    scheduler.remove_job("j", jobstore="other")
+    scheduler.remove_all_jobs(jobstore="other")
+    assert scheduler.get_jobs(pending=True) == []
+
+
+def test_an_unknown_jobstore_alias_is_refused(scheduler: BackgroundScheduler) -> None:
+    with pytest.raises(ConfigError, match="no job store 'mongo'"):
+        scheduler.add_job(work, "interval", hours=1, jobstore="mongo")
+
+
+def test_an_executor_alias_names_the_queue(scheduler: BackgroundScheduler) -> None:
+    job = scheduler.add_job(work, "interval", hours=1, id="p", executor="processpool")
+    assert (job.queue, job.executor) == ("processpool", "processpool")
+    assert scheduler.add_job(work, "interval", hours=1, executor="default").queue == "default"
+    assert scheduler.modify_job("p", executor="default").queue == "default"
+    assert scheduler.modify_job("p", executor="reports").queue == "reports"
+
+
+def test_an_explicit_queue_wins_over_the_executor(scheduler: BackgroundScheduler) -> None:
+    job = scheduler.add_job(work, "interval", hours=1, executor="processpool", queue="slow")
+    assert job.queue == "slow"
+
+
+def test_job_methods_act_through_the_scheduler(scheduler: BackgroundScheduler) -> None:
+    job = scheduler.add_job(work, "interval", hours=1, id="j")
+    assert job.modify(max_instances=3).max_instances == 3
+    assert scheduler.get_job("j").max_instances == 3  # type: ignore[union-attr]
+    rescheduled = job.reschedule("cron", minute=5)
+    assert isinstance(rescheduled.trigger, CronTrigger)
+    assert job.pause().next_run_time is None
+    resumed = job.resume()
+    assert resumed is not None
+    assert resumed.next_run_time is not None
+    job.remove()
+    with pytest.raises(JobLookupError):
+        job.modify(args=[1])
+
+
+def test_jobs_from_get_jobs_have_the_methods_too(scheduler: BackgroundScheduler) -> None:
+    scheduler.add_job(work, "interval", hours=1, id="j")
+    (job,) = scheduler.get_jobs()
+    job.modify(next_run_time=T0)
+    assert scheduler.get_job("j").next_run_time == T0  # type: ignore[union-attr]
+
+
+def test_modify_job_with_trigger_arguments_points_to_reschedule_job(
+    scheduler: BackgroundScheduler,
+) -> None:
+    scheduler.add_job(work, "interval", hours=1, id="j")
+    with pytest.raises(ConfigError, match=r"use reschedule_job\('j', trigger=..., seconds=...\)"):
+        scheduler.modify_job("j", seconds=30)
