@@ -1,12 +1,13 @@
-"""The events consumer: worker reports -> run history -> listeners.
+"""The events consumer: worker reports -> run history -> every scheduler's listeners.
 
 Runs in its own thread with its own ``BrokerConnection``, and only while this process is
-the leader, so in the usual one-active-scheduler deployment listeners hear every event.
-Each message is decoded (a bad one is logged and dead-lettered, never fatal); decoded
-events are gathered into a batch, written to the history in one transaction (retried while
-the database is down: the events wait in the queue), handed to the listeners, and only
-then acknowledged together.  A batch closes when it holds ``prefetch`` events or when the
-queue goes quiet for ``_QUIET_S``, so history lags a burst by at most one batch.
+the leader, so history is written once.  Each message is decoded (a bad one is logged and
+dead-lettered, never fatal); decoded events are gathered into a batch, written to the
+history in one transaction (retried while the database is down: the events wait in the
+queue), published with confirms on the listeners exchange for every running scheduler's
+listeners (``producer.feed``), and only then acknowledged together.  A batch closes when
+it holds ``prefetch`` events or when the queue goes quiet for ``_QUIET_S``, so history
+lags a burst by at most one batch.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ import threading
 from dataclasses import dataclass
 
 from dueq.producer.clock import Clock
+from dueq.producer.feed import outcome_messages
 from dueq.producer.history.base import RunHistory
-from dueq.producer.listeners import ListenerDispatcher
-from dueq.producer.outcomes import listener_event
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
 from dueq.shared.errors import ProtocolError, ServiceUnavailable
@@ -55,8 +55,8 @@ class EventsConsumer:
         broker_url: str,
         topology: Topology,
         history: RunHistory,
-        dispatcher: ListenerDispatcher,
         leading: threading.Event,
+        feed_ready: threading.Event,
         stopping: threading.Event,
         clock: Clock,
         prefetch: int,
@@ -65,8 +65,8 @@ class EventsConsumer:
         self._url = broker_url
         self._topology = topology
         self._history = history
-        self._dispatcher = dispatcher
         self._leading = leading
+        self._feed_ready = feed_ready
         self._stopping = stopping
         self._clock = clock
         self._prefetch = prefetch
@@ -78,7 +78,8 @@ class EventsConsumer:
     def run(self) -> None:
         """Thread body: never returns before ``stopping``, whatever the broker does."""
         while not self._stopping.is_set():
-            if not self._leading.wait(_SLICE_S):
+            # This process's own listeners must be bound before it passes outcomes on.
+            if not (self._leading.wait(_SLICE_S) and self._feed_ready.wait(_SLICE_S)):
                 continue
             try:
                 self._consume()
@@ -123,8 +124,9 @@ class EventsConsumer:
         self._batch.append(_Pending(event, message))
 
     def _flush(self) -> None:
-        """Record the batch, tell the listeners, then acknowledge it."""
+        """Record the batch, pass its outcomes to the listeners, then acknowledge it."""
         assert self._consumer is not None
+        assert self._publisher is not None
         batch, self._batch = self._batch, []
         try:
             self._record([pending.event for pending in batch])
@@ -133,10 +135,10 @@ class EventsConsumer:
         except Exception:  # a bug or a row the database refuses: find it one by one
             logger.exception("cannot record a batch of %d events; recording each", len(batch))
             batch = [pending for pending in batch if self._record_alone(pending)]
-        for pending in batch:
-            outcome = listener_event(pending.event)
-            if outcome is not None:
-                self._dispatcher.dispatch(outcome)
+        recorded = [(pending.event, pending.message.body) for pending in batch]
+        outcomes = outcome_messages(self._topology, recorded)
+        if outcomes:
+            self._publisher.publish_many(outcomes)
         self._consumer.ack_many(pending.message.delivery_tag for pending in batch)
 
     def _record_alone(self, pending: _Pending) -> bool:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,7 @@ def test_a_trigger_built_without_a_zone_is_local(client: BackgroundScheduler) ->
 def test_dueq_timezone_and_the_timezone_argument_override_the_local_zone(
     shanghai: None, monkeypatch: pytest.MonkeyPatch, memory_broker_url: str, how: str
 ) -> None:
-    options = {"timezone": "Europe/Berlin"} if how == "argument" else {}
+    options: dict[str, Any] = {"timezone": "Europe/Berlin"} if how == "argument" else {}
     if how == "env":
         monkeypatch.setenv("DUEQ_TIMEZONE", "Europe/Berlin")
     scheduler = BackgroundScheduler(
