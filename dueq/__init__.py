@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # imports at the end list the same names: a unit test holds the three together.
 _PUBLIC: dict[str, str] = {
     # Schedulers and the job handle.
+    "AsyncIOScheduler": "dueq.producer",
     "BackgroundScheduler": "dueq.producer",
     "BlockingScheduler": "dueq.producer",
     "Scheduler": "dueq.producer",
@@ -94,6 +95,7 @@ __all__ = [
     "STATE_RUNNING",
     "STATE_STOPPED",
     "AndTrigger",
+    "AsyncIOScheduler",
     "BackgroundScheduler",
     "BlockingScheduler",
     "BrokerUnavailable",
@@ -162,6 +164,7 @@ if TYPE_CHECKING:  # the type checker sees plain imports; at run time they load 
         STATE_PAUSED,
         STATE_RUNNING,
         STATE_STOPPED,
+        AsyncIOScheduler,
         BackgroundScheduler,
         BlockingScheduler,
         Job,

@@ -10,6 +10,7 @@ Typical use::
     scheduler.start()
 """
 
+from dueq.producer.aio import AsyncIOScheduler
 from dueq.producer.job import UNSET, Job
 from dueq.producer.lifecycle import (
     STATE_PAUSED,
@@ -61,6 +62,7 @@ __all__ = [
     "STATE_RUNNING",
     "STATE_STOPPED",
     "UNSET",
+    "AsyncIOScheduler",
     "BackgroundScheduler",
     "BlockingScheduler",
     "Job",

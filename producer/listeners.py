@@ -133,6 +133,8 @@ class JobExecutionEvent(JobEvent):
 
 
 Listener = Callable[[SchedulerEvent], object]
+Invoker = Callable[[Listener, SchedulerEvent], None]
+"""How a listener is called: directly on the listener thread, or handed to an event loop."""
 
 
 class ListenerDispatcher:
@@ -144,6 +146,11 @@ class ListenerDispatcher:
         self._queue: queue.Queue[SchedulerEvent | None] = queue.Queue(maxsize)
         self._name = name
         self._thread: threading.Thread | None = None
+        self._invoke: Invoker = self._call
+
+    def call_with(self, invoke: Invoker) -> None:
+        """Have listeners called through ``invoke`` (e.g. on an asyncio loop) from now on."""
+        self._invoke = invoke
 
     def add_listener(self, callback: Listener, mask: int = EVENT_ALL) -> None:
         """Call ``callback(event)`` for every event whose code is in ``mask``."""
@@ -189,7 +196,7 @@ class ListenerDispatcher:
             with self._lock:
                 chosen = [cb for cb, mask in self._listeners if mask & event.code]
             for callback in chosen:
-                self._call(callback, event)
+                self._invoke(callback, event)
 
     @staticmethod
     def _call(callback: Listener, event: SchedulerEvent) -> None:
