@@ -24,7 +24,7 @@ from typing import Any
 
 from dueq.shared.errors import ConfigError
 
-__all__ = ["EXECUTOR_KINDS", "nest_gconfig", "translate_options"]
+__all__ = ["EXECUTOR_KINDS", "check_executor", "nest_gconfig", "store_url", "translate_options"]
 
 # The executor types dueq's workers have (``dueq worker --executor``), by APScheduler name.
 EXECUTOR_KINDS = {
@@ -104,7 +104,7 @@ def translate_options(options: Mapping[str, Any]) -> dict[str, Any]:
 def _database_url(stores: Any) -> str | None:
     if not isinstance(stores, Mapping):
         raise ConfigError("jobstores must be a dict of alias -> job store")
-    urls = {alias: _store_url(alias, store) for alias, store in stores.items()}
+    urls = {alias: store_url(alias, store) for alias, store in stores.items()}
     distinct = set(urls.values())
     if len(distinct) > 1:
         raise ConfigError(
@@ -114,7 +114,8 @@ def _database_url(stores: Any) -> str | None:
     return distinct.pop() if distinct else None
 
 
-def _store_url(alias: str, store: Any) -> str:
+def store_url(alias: str, store: Any) -> str:
+    """The database URL of one APScheduler job store, or a one-line ``ConfigError``."""
     kind, settings = _describe(store, _STORE_CLASSES, "job store")
     if kind == "memory":
         return _MEMORY_URL
@@ -136,13 +137,18 @@ def _check_executors(executors: Any) -> None:
     if not isinstance(executors, Mapping):
         raise ConfigError("executors must be a dict of alias -> executor")
     for alias, executor in executors.items():
-        kind, _settings = _describe(executor, _EXECUTOR_CLASSES, "executor")
-        if kind not in EXECUTOR_KINDS:
-            raise ConfigError(
-                f"executor {alias!r} of type {kind!r} is not supported: dueq jobs run on "
-                "workers; use 'threadpool', 'processpool' or 'asyncio' and start workers "
-                f"with --queue {alias} --executor thread|process|asyncio"
-            )
+        check_executor(alias, executor)
+
+
+def check_executor(alias: str, executor: Any) -> None:
+    """Refuse an executor type dueq's workers do not have, naming what to use instead."""
+    kind, _settings = _describe(executor, _EXECUTOR_CLASSES, "executor")
+    if kind not in EXECUTOR_KINDS:
+        raise ConfigError(
+            f"executor {alias!r} of type {kind!r} is not supported: dueq jobs run on "
+            "workers; use 'threadpool', 'processpool' or 'asyncio' and start workers "
+            f"with --queue {alias} --executor thread|process|asyncio"
+        )
 
 
 def _describe(value: Any, classes: Mapping[str, str], what: str) -> tuple[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
+from dueq.producer.apscompat import DEFAULT_JOBSTORE, ApsCompat
 from dueq.producer.backend import Backend, open_backend
 from dueq.producer.bulkadd import BulkBuilder, add_in_chunks
 from dueq.producer.clock import Clock, utc_now
@@ -33,7 +34,7 @@ from dueq.producer.listeners import (
     SchedulerEvent,
 )
 from dueq.producer.loop import AfterPublish
-from dueq.producer.settings import SchedulerSettings, build_settings, merge_config, settings_from
+from dueq.producer.settings import SchedulerSettings, build_settings, merge_config
 from dueq.producer.store.base import JobStore
 from dueq.producer.wakeup import WakeupSender
 from dueq.shared.errors import ConfigError, JobLookupError
@@ -44,8 +45,6 @@ __all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
-# The job store alias every APScheduler verb defaults to; dueq has this one store.
-DEFAULT_JOBSTORE = "default"
 # The executor alias meaning "the job's default queue" (any other alias names a queue).
 DEFAULT_EXECUTOR = "default"
 # Trigger arguments people pass to modify_job expecting a new schedule.
@@ -56,7 +55,7 @@ _TRIGGER_WORDS = frozenset(
 )  # fmt: skip
 
 
-class Scheduler(Lifecycle):
+class Scheduler(ApsCompat, Lifecycle):
     """Schedule jobs with APScheduler's API; runs are executed by dueq workers.
 
     Configure with a ``SchedulerSettings``, an APScheduler-style ``gconfig`` dict (first
@@ -94,24 +93,6 @@ class Scheduler(Lifecycle):
     def settings(self) -> SchedulerSettings:
         """The settings this scheduler runs with."""
         return self._settings
-
-    def configure(
-        self, gconfig: Mapping[str, Any] | None = None, prefix: str = "apscheduler.", **options: Any
-    ) -> None:
-        """APScheduler's ``configure()``: change the configuration before ``start()``.
-
-        Takes what the constructor takes and overlays it on what was given before.
-        """
-        if self.running:
-            from dueq.producer.lifecycle import SchedulerAlreadyRunningError
-
-            raise SchedulerAlreadyRunningError("configure() the scheduler before start()")
-        if self._fixed_settings:
-            raise ConfigError("this scheduler was given a SchedulerSettings object; build anew")
-        config = merge_config(self._config, gconfig or {}, options, prefix)
-        settings = settings_from(config)
-        self._release()  # connections opened with the old URLs
-        self._config, self._settings = config, settings
 
     # -- jobs ------------------------------------------------------------------------
 
@@ -338,13 +319,6 @@ class Scheduler(Lifecycle):
     def _bound(self, job: Job) -> Job:
         """``job`` able to call back (``job.modify()``, ``job.pause()``, ...)."""
         return job.replace(scheduler=self)
-
-    def _check_jobstore(self, alias: str | None) -> None:
-        """Accept APScheduler's ``jobstore=``: any alias configured names the one store."""
-        if alias is None or alias == DEFAULT_JOBSTORE:
-            return
-        if alias not in self._config.get("jobstores", {}):
-            raise ConfigError(f"no job store {alias!r}: dueq keeps every job in one, 'default'")
 
     def _require(self, job_id: str) -> Job:
         job = self._store().get_job(job_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,40 @@ def test_modify_job_with_trigger_arguments_points_to_reschedule_job(
     scheduler.add_job(work, "interval", hours=1, id="j")
     with pytest.raises(ConfigError, match=r"use reschedule_job\('j', trigger=..., seconds=...\)"):
         scheduler.modify_job("j", seconds=30)
+
+
+def test_job_store_and_executor_verbs_check_what_apscheduler_code_adds(
+    scheduler: BackgroundScheduler,
+) -> None:
+    scheduler.add_jobstore("memory", alias="archive")  # the same, one store
+    scheduler.add_job(work, "interval", hours=1, id="a", jobstore="archive")
+    scheduler.remove_jobstore("archive")
+    with pytest.raises(ConfigError, match="no job store 'archive'"):
+        scheduler.get_job("a", jobstore="archive")
+    with pytest.raises(ConfigError, match="one store"):
+        scheduler.remove_jobstore("default")
+    scheduler.add_executor("processpool", alias="cpu", max_workers=4)
+    scheduler.remove_executor("cpu")
+    with pytest.raises(ConfigError, match="gevent"):
+        scheduler.add_executor("gevent", alias="green")
+
+
+def test_a_job_store_naming_another_database_is_refused_while_running(
+    scheduler: BackgroundScheduler, tmp_path: Path
+) -> None:
+    scheduler.start(paused=True)
+    with pytest.raises(ConfigError, match="another database"):
+        scheduler.add_jobstore("sqlalchemy", alias="x", url=f"sqlite:///{tmp_path / 'x.db'}")
+    scheduler.add_jobstore({"type": "memory"}, alias="same")
+
+
+def test_add_jobstore_before_start_sets_the_database(
+    memory_broker_url: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
+    scheduler = BackgroundScheduler(broker_url=memory_broker_url)
+    try:
+        scheduler.add_jobstore("sqlalchemy", url=url)
+        assert scheduler.settings.database_url.reveal() == url
+    finally:
+        scheduler.shutdown()
