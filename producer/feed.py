@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 OUTCOME_MESSAGE_TYPE = "dueq.outcome"
 # Longest wait between checks of the stop flag.
 _SLICE_S = 0.2
+# At stop, outcomes still arriving are taken until the queue is quiet this long (the memory
+# transport polls every 10 ms), or for at most _FINAL_DRAIN_S while others keep publishing.
+_QUIET_S = 0.05
+_FINAL_DRAIN_S = 1.0
 # Pause after an unexpected error before consuming again.
 _ERROR_PAUSE_S = 1.0
 # Outcomes in flight to this scheduler at once.
@@ -113,11 +118,19 @@ class ListenerFeed:
             while not self._stopping.is_set():
                 connection.drain_events(_SLICE_S)
                 self._ack()
+            self._drain_last(connection)
         finally:
             self.ready.clear()
             self._consumer = None
             self._unacked = []
             connection.close()
+
+    def _drain_last(self, connection: BrokerConnection) -> None:
+        """At stop, take what is already queued for this scheduler (up to a bound)."""
+        deadline = time.monotonic() + _FINAL_DRAIN_S
+        while time.monotonic() < deadline and connection.drain_events(_QUIET_S):
+            pass
+        self._ack()
 
     def _connect(self) -> BrokerConnection:
         connection = BrokerConnection(self._url, name=self._name)

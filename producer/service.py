@@ -58,6 +58,7 @@ class SchedulerService:
         self._after_publish = after_publish
         self._topology: Topology = settings.topology()
         self._stopping = threading.Event()
+        self._feed_stopping = threading.Event()
         self._woken = threading.Event()
         self._leading = threading.Event()
         self._paused = threading.Event()
@@ -89,7 +90,7 @@ class SchedulerService:
             broker_url=self._settings.broker_url.reveal(),
             topology=self._topology,
             dispatcher=self._dispatcher,
-            stopping=self._stopping,
+            stopping=self._feed_stopping,
             connection_name=f"dueq-scheduler-listeners {self._settings.scheduler_id}",
         )
         self._feed = feed
@@ -127,11 +128,21 @@ class SchedulerService:
         self._woken.set()
 
     def stop(self, *, wait: bool = True) -> None:
-        """Stop both threads; with ``wait``, return once they have ended."""
+        """Stop the threads; with ``wait``, return once they have ended.
+
+        The listener feed stops last, after the events consumer has passed on its last
+        batch, so this process's listeners still hear the outcomes recorded before the stop.
+        """
         self._stopping.set()
-        if wait:
-            for thread in self._threads:
-                thread.join(_JOIN_TIMEOUT_S)
+        if not wait:
+            self._feed_stopping.set()
+            return
+        others, feed = self._threads[:-1], self._threads[-1:]  # the feed thread is last
+        for thread in others:
+            thread.join(_JOIN_TIMEOUT_S)
+        self._feed_stopping.set()
+        for thread in feed:
+            thread.join(_JOIN_TIMEOUT_S)
 
     def _on_leadership(self, leading: bool) -> None:
         if leading:
