@@ -127,3 +127,13 @@ def test_add_jobstore_before_start_sets_the_database(
         assert scheduler.settings.database_url.reveal() == url
     finally:
         scheduler.shutdown()
+
+
+def test_a_job_whose_trigger_never_fires_is_added_paused_with_a_warning(
+    scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    ended = datetime(2020, 1, 1, tzinfo=UTC)
+    with caplog.at_level("WARNING", logger="dueq.producer.scheduler"):
+        job = scheduler.add_job(work, "interval", seconds=5, end_date=ended, id="never")
+    assert job.next_run_time is None
+    assert "job never was added paused: its trigger never fires" in caplog.text
