@@ -52,9 +52,9 @@ _STORE_CLASSES = {
     "EtcdJobStore": "etcd",
 }
 _MEMORY_URL = "memory://"
-# APScheduler options with no meaning here: dueq retries the store with backoff, and
-# logs through the standard ``dueq`` loggers.
-_IGNORED = ("jobstore_retry_interval", "logger")
+# APScheduler options with no meaning here: dueq retries the store with backoff, logs
+# through the standard ``dueq`` loggers, and its background threads are always daemons.
+_IGNORED = ("jobstore_retry_interval", "logger", "daemon")
 # Prefixes of flat gconfig keys ("apscheduler.timezone").
 _PREFIXES = ("apscheduler.", "dueq.")
 

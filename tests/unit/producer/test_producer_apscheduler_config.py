@@ -106,6 +106,11 @@ def test_gconfig_by_name_with_flat_dotted_job_store_keys(
     assert scheduler.settings.database_url.reveal() == db_url
 
 
+def test_options_without_meaning_here_are_accepted(made: list[BackgroundScheduler]) -> None:
+    scheduler = _make(made, daemon=True, jobstore_retry_interval=5, logger=None)
+    assert scheduler.settings.timezone  # built, nothing refused
+
+
 def test_a_memory_job_store_is_dueqs_in_process_store(made: list[BackgroundScheduler]) -> None:
     scheduler = _make(made, jobstores={"default": {"type": "memory"}})
     assert scheduler.settings.database_url.reveal() == "memory://"
