@@ -13,6 +13,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dueq.producer.apsconfig import check_executor, store_url
+from dueq.producer.listeners import (
+    EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
+    EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
+    ListenerDispatcher,
+    SchedulerEvent,
+)
 from dueq.producer.settings import SchedulerSettings, merge_config, settings_from
 from dueq.shared.errors import ConfigError
 
@@ -29,6 +37,7 @@ class ApsCompat:
     _config: dict[str, Any]
     _fixed_settings: bool
     _settings: SchedulerSettings
+    _dispatcher: ListenerDispatcher
 
     if TYPE_CHECKING:  # provided by Lifecycle and Scheduler
 
@@ -65,10 +74,11 @@ class ApsCompat:
         stores = {**self._config.get("jobstores", {}), alias: store}
         if not self.running and not self._fixed_settings:
             self.configure(jobstores=stores)
-            return
-        if url != self._settings.database_url.reveal():
+        elif url != self._settings.database_url.reveal():
             raise ConfigError(f"job store {alias!r} names another database than the running one")
-        self._config["jobstores"] = stores
+        else:
+            self._config["jobstores"] = stores
+        self._dispatcher.dispatch(SchedulerEvent(code=EVENT_JOBSTORE_ADDED, alias=alias))
 
     def remove_jobstore(self, alias: str, shutdown: bool = True) -> None:
         """Forget the alias ``alias``; the one store itself cannot be removed."""
@@ -77,6 +87,7 @@ class ApsCompat:
             raise ConfigError(f"job store {alias!r} cannot be removed: dueq has one store")
         del stores[alias]
         self._config["jobstores"] = stores
+        self._dispatcher.dispatch(SchedulerEvent(code=EVENT_JOBSTORE_REMOVED, alias=alias))
 
     def add_executor(self, executor: Any, alias: str = "default", **options: Any) -> None:
         """Accept an executor alias: jobs sent to it go to the queue of that name."""
@@ -84,6 +95,7 @@ class ApsCompat:
             alias, {"type": executor, **options} if isinstance(executor, str) else executor
         )
         self._config["executors"] = {**self._config.get("executors", {}), alias: executor}
+        self._dispatcher.dispatch(SchedulerEvent(code=EVENT_EXECUTOR_ADDED, alias=alias))
 
     def remove_executor(self, alias: str, shutdown: bool = True) -> None:
         """Forget the executor alias ``alias`` (its queue and workers are unaffected)."""
@@ -91,6 +103,7 @@ class ApsCompat:
         if executors.pop(alias, None) is None:
             raise KeyError(f"no executor {alias!r}")
         self._config["executors"] = executors
+        self._dispatcher.dispatch(SchedulerEvent(code=EVENT_EXECUTOR_REMOVED, alias=alias))
 
     def _check_jobstore(self, alias: str | None) -> None:
         """Accept APScheduler's ``jobstore=``: any alias configured names the one store."""

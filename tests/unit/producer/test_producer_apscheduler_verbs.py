@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from dueq import BackgroundScheduler, ConfigError, JobLookupError
+from dueq import (
+    EVENT_ALL,
+    EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
+    EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
+    BackgroundScheduler,
+    ConfigError,
+    JobLookupError,
+)
 from dueq.shared.triggers import CronTrigger
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
@@ -95,6 +104,8 @@ def test_modify_job_with_trigger_arguments_points_to_reschedule_job(
 def test_job_store_and_executor_verbs_check_what_apscheduler_code_adds(
     scheduler: BackgroundScheduler,
 ) -> None:
+    heard: list[tuple[int, str | None]] = []
+    scheduler.add_listener(lambda event: heard.append((event.code, event.alias)), EVENT_ALL)
     scheduler.add_jobstore("memory", alias="archive")  # the same, one store
     scheduler.add_job(work, "interval", hours=1, id="a", jobstore="archive")
     scheduler.remove_jobstore("archive")
@@ -106,6 +117,13 @@ def test_job_store_and_executor_verbs_check_what_apscheduler_code_adds(
     scheduler.remove_executor("cpu")
     with pytest.raises(ConfigError, match="gevent"):
         scheduler.add_executor("gevent", alias="green")
+    scheduler.shutdown()  # delivers the queued events
+    assert [(code, alias) for code, alias in heard if alias] == [
+        (EVENT_JOBSTORE_ADDED, "archive"),
+        (EVENT_JOBSTORE_REMOVED, "archive"),
+        (EVENT_EXECUTOR_ADDED, "cpu"),
+        (EVENT_EXECUTOR_REMOVED, "cpu"),
+    ]
 
 
 def test_a_job_store_naming_another_database_is_refused_while_running(
