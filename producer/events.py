@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from dueq.producer.clock import Clock
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Longest wait between checks of the stop and leadership flags.
 _SLICE_S = 0.2
+# Longest wait for this process's listener feed before consuming anyway.
+_FEED_WAIT_S = 5.0
 # Pause after an unexpected error before consuming again.
 _ERROR_PAUSE_S = 1.0
 # With events in hand, this long without another one closes the batch: short enough that
@@ -78,9 +81,14 @@ class EventsConsumer:
     def run(self) -> None:
         """Thread body: never returns before ``stopping``, whatever the broker does."""
         while not self._stopping.is_set():
-            # This process's own listeners must be bound before it passes outcomes on.
-            if not (self._leading.wait(_SLICE_S) and self._feed_ready.wait(_SLICE_S)):
+            if not self._leading.wait(_SLICE_S):
                 continue
+            # This process's own listeners should be bound before it passes outcomes on,
+            # but history must not wait for them for long.
+            if not self._feed_connected():
+                if self._stopping.is_set():
+                    return
+                logger.warning("recording events before this scheduler's listeners connected")
             try:
                 self._consume()
             except Stopped:
@@ -90,6 +98,14 @@ class EventsConsumer:
             except Exception:
                 logger.exception("events consumer failed; starting it again")
                 self._stopping.wait(_ERROR_PAUSE_S)
+
+    def _feed_connected(self) -> bool:
+        """Wait up to ``_FEED_WAIT_S`` for this process's listener feed (not past a stop)."""
+        deadline = time.monotonic() + _FEED_WAIT_S
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if self._feed_ready.wait(_SLICE_S):
+                return True
+        return self._feed_ready.is_set()
 
     def _consume(self) -> None:
         connection = retry_until_stopped("broker", logger, self._connect, self._stopping)
