@@ -5,7 +5,7 @@ so trying dueq needs no server at all.  The *app* is one importable module: it r
 its job functions (``@job``) and has a function that adds its schedules::
 
     # myapp.py
-    from dueq.shared.funcref import job
+    from dueq import job
 
     @job("myapp.hello")
     def hello(name: str) -> str:

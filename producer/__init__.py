@@ -10,6 +10,7 @@ Typical use::
     scheduler.start()
 """
 
+from dueq.producer.aio import AsyncIOScheduler
 from dueq.producer.job import UNSET, Job
 from dueq.producer.lifecycle import (
     STATE_PAUSED,
@@ -21,6 +22,8 @@ from dueq.producer.lifecycle import (
 from dueq.producer.listeners import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
+    EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
     EVENT_JOB_ADDED,
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
@@ -29,9 +32,12 @@ from dueq.producer.listeners import (
     EVENT_JOB_MODIFIED,
     EVENT_JOB_REMOVED,
     EVENT_JOB_SUBMITTED,
+    EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
     EVENT_SCHEDULER_PAUSED,
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
+    EVENT_SCHEDULER_START,
     EVENT_SCHEDULER_STARTED,
     JobEvent,
     JobExecutionEvent,
@@ -45,6 +51,10 @@ from dueq.producer.settings import JobDefaults, SchedulerSettings
 __all__ = [
     "EVENT_ALL",
     "EVENT_ALL_JOBS_REMOVED",
+    "EVENT_EXECUTOR_ADDED",
+    "EVENT_EXECUTOR_REMOVED",
+    "EVENT_JOBSTORE_ADDED",
+    "EVENT_JOBSTORE_REMOVED",
     "EVENT_JOB_ADDED",
     "EVENT_JOB_ERROR",
     "EVENT_JOB_EXECUTED",
@@ -56,11 +66,13 @@ __all__ = [
     "EVENT_SCHEDULER_PAUSED",
     "EVENT_SCHEDULER_RESUMED",
     "EVENT_SCHEDULER_SHUTDOWN",
+    "EVENT_SCHEDULER_START",
     "EVENT_SCHEDULER_STARTED",
     "STATE_PAUSED",
     "STATE_RUNNING",
     "STATE_STOPPED",
     "UNSET",
+    "AsyncIOScheduler",
     "BackgroundScheduler",
     "BlockingScheduler",
     "Job",

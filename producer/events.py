@@ -1,24 +1,25 @@
-"""The events consumer: worker reports -> run history -> listeners.
+"""The events consumer: worker reports -> run history -> every scheduler's listeners.
 
 Runs in its own thread with its own ``BrokerConnection``, and only while this process is
-the leader, so in the usual one-active-scheduler deployment listeners hear every event.
-Each message is decoded (a bad one is logged and dead-lettered, never fatal); decoded
-events are gathered into a batch, written to the history in one transaction (retried while
-the database is down: the events wait in the queue), handed to the listeners, and only
-then acknowledged together.  A batch closes when it holds ``prefetch`` events or when the
-queue goes quiet for ``_QUIET_S``, so history lags a burst by at most one batch.
+the leader, so history is written once.  Each message is decoded (a bad one is logged and
+dead-lettered, never fatal); decoded events are gathered into a batch, written to the
+history in one transaction (retried while the database is down: the events wait in the
+queue), published with confirms on the listeners exchange for every running scheduler's
+listeners (``producer.feed``), and only then acknowledged together.  A batch closes when
+it holds ``prefetch`` events or when the queue goes quiet for ``_QUIET_S``, so history
+lags a burst by at most one batch.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from dueq.producer.clock import Clock
+from dueq.producer.feed import outcome_messages
 from dueq.producer.history.base import RunHistory
-from dueq.producer.listeners import ListenerDispatcher
-from dueq.producer.outcomes import listener_event
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
 from dueq.shared.errors import ProtocolError, ServiceUnavailable
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Longest wait between checks of the stop and leadership flags.
 _SLICE_S = 0.2
+# Longest wait for this process's listener feed before consuming anyway.
+_FEED_WAIT_S = 5.0
 # Pause after an unexpected error before consuming again.
 _ERROR_PAUSE_S = 1.0
 # With events in hand, this long without another one closes the batch: short enough that
@@ -56,8 +59,8 @@ class EventsConsumer:
         broker_url: str,
         topology: Topology,
         history: RunHistory,
-        dispatcher: ListenerDispatcher,
         leading: threading.Event,
+        feed_ready: threading.Event,
         stopping: threading.Event,
         clock: Clock,
         prefetch: int,
@@ -68,8 +71,8 @@ class EventsConsumer:
         self._url = broker_url
         self._topology = topology
         self._history = history
-        self._dispatcher = dispatcher
         self._leading = leading
+        self._feed_ready = feed_ready
         self._stopping = stopping
         self._clock = clock
         self._prefetch = prefetch
@@ -83,6 +86,12 @@ class EventsConsumer:
         while not self._stopping.is_set():
             if not self._leading.wait(_SLICE_S):
                 continue
+            # This process's own listeners should be bound before it passes outcomes on,
+            # but history must not wait for them for long.
+            if not self._feed_connected():
+                if self._stopping.is_set():
+                    return
+                logger.warning("recording events before this scheduler's listeners connected")
             try:
                 self._consume()
             except Stopped:
@@ -93,6 +102,14 @@ class EventsConsumer:
             except Exception:
                 logger.exception("events consumer failed; starting it again")
                 self._stopping.wait(_ERROR_PAUSE_S)
+
+    def _feed_connected(self) -> bool:
+        """Wait up to ``_FEED_WAIT_S`` for this process's listener feed (not past a stop)."""
+        deadline = time.monotonic() + _FEED_WAIT_S
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            if self._feed_ready.wait(_SLICE_S):
+                return True
+        return self._feed_ready.is_set()
 
     def _consume(self) -> None:
         connection = retry_until_stopped("broker", logger, self._connect, self._stopping)
@@ -127,8 +144,9 @@ class EventsConsumer:
         self._batch.append(_Pending(event, message))
 
     def _flush(self) -> None:
-        """Record the batch, tell the listeners, then acknowledge it."""
+        """Record the batch, pass its outcomes to the listeners, then acknowledge it."""
         assert self._consumer is not None
+        assert self._publisher is not None
         batch, self._batch = self._batch, []
         try:
             self._record([pending.event for pending in batch])
@@ -137,10 +155,10 @@ class EventsConsumer:
         except Exception:  # a bug or a row the database refuses: find it one by one
             logger.exception("cannot record a batch of %d events; recording each", len(batch))
             batch = [pending for pending in batch if self._record_alone(pending)]
-        for pending in batch:
-            outcome = listener_event(pending.event)
-            if outcome is not None:
-                self._dispatcher.dispatch(outcome)
+        recorded = [(pending.event, pending.message.body) for pending in batch]
+        outcomes = outcome_messages(self._topology, recorded)
+        if outcomes:
+            self._publisher.publish_many(outcomes)
         self._consumer.ack_many(pending.message.delivery_tag for pending in batch)
 
     def _record_alone(self, pending: _Pending) -> bool:

@@ -12,13 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from pydantic import JsonValue
 
 from dueq.shared.triggers import Trigger
 
-__all__ = ["UNSET", "Job", "Unset"]
+__all__ = ["UNSET", "Job", "JobControl", "Unset"]
 
 
 class Unset(Enum):
@@ -32,6 +32,22 @@ class Unset(Enum):
 
 UNSET: Final = Unset.UNSET
 """Marks an ``add_job``/``modify_job`` option that was not given (APScheduler's ``undefined``)."""
+
+
+class JobControl(Protocol):
+    """The scheduler verbs a ``Job`` handle calls (``Scheduler`` provides them)."""
+
+    def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Job: ...
+
+    def reschedule_job(
+        self, job_id: str, trigger: Any = None, jobstore: str | None = None, **trigger_args: Any
+    ) -> Job: ...
+
+    def pause_job(self, job_id: str, jobstore: str | None = None) -> Job: ...
+
+    def resume_job(self, job_id: str, jobstore: str | None = None) -> Job | None: ...
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +72,48 @@ class Job:
     queue: str = "default"
     next_run_time: datetime | None = None
     next_fire_time: datetime | None = None
+    # The scheduler that returned this job, for APScheduler's ``job.modify()`` & co.
+    scheduler: JobControl | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def executor(self) -> str:
+        """APScheduler's executor alias: in dueq, the queue the job's runs go to."""
+        return self.queue
+
+    @property
+    def jobstore(self) -> str:
+        """APScheduler's job store alias; dueq keeps every job in one store."""
+        return "default"
+
+    def modify(self, **changes: Any) -> Job:
+        """``scheduler.modify_job(job.id, **changes)``; returns the job as changed.
+
+        Unlike APScheduler's, this ``Job`` is a snapshot: use the returned one.
+        """
+        return self._control().modify_job(self.id, **changes)
+
+    def reschedule(self, trigger: Any, **trigger_args: Any) -> Job:
+        """``scheduler.reschedule_job(job.id, trigger=trigger, **trigger_args)``."""
+        return self._control().reschedule_job(self.id, trigger=trigger, **trigger_args)
+
+    def pause(self) -> Job:
+        """``scheduler.pause_job(job.id)``."""
+        return self._control().pause_job(self.id)
+
+    def resume(self) -> Job | None:
+        """``scheduler.resume_job(job.id)`` (None if the job's trigger is done)."""
+        return self._control().resume_job(self.id)
+
+    def remove(self) -> None:
+        """``scheduler.remove_job(job.id)``."""
+        self._control().remove_job(self.id)
+
+    def _control(self) -> JobControl:
+        if self.scheduler is None:
+            raise RuntimeError(
+                f"job {self.id!r} was not returned by a scheduler; call the scheduler's verbs"
+            )
+        return self.scheduler
 
     @property
     def paused(self) -> bool:

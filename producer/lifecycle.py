@@ -96,6 +96,15 @@ class Lifecycle:
         return self._metrics.port
 
     @property
+    def listening(self) -> bool:
+        """True while this scheduler's listeners are connected to hear job outcomes.
+
+        Every started scheduler hears every outcome reported while it is listening,
+        whichever process leads.
+        """
+        return self._service is not None and self._service.listening
+
+    @property
     def is_leader(self) -> bool:
         """True while this process holds the leader lease and publishes runs."""
         return self._service is not None and self._service.is_leader

@@ -22,6 +22,10 @@ from dueq.shared.errors import DueqError
 __all__ = [
     "EVENT_ALL",
     "EVENT_ALL_JOBS_REMOVED",
+    "EVENT_EXECUTOR_ADDED",
+    "EVENT_EXECUTOR_REMOVED",
+    "EVENT_JOBSTORE_ADDED",
+    "EVENT_JOBSTORE_REMOVED",
     "EVENT_JOB_ADDED",
     "EVENT_JOB_ERROR",
     "EVENT_JOB_EXECUTED",
@@ -33,6 +37,7 @@ __all__ = [
     "EVENT_SCHEDULER_PAUSED",
     "EVENT_SCHEDULER_RESUMED",
     "EVENT_SCHEDULER_SHUTDOWN",
+    "EVENT_SCHEDULER_START",
     "EVENT_SCHEDULER_STARTED",
     "JobEvent",
     "JobExecutionEvent",
@@ -45,12 +50,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# APScheduler 3's values (apscheduler/events.py); codes it has and dueq never emits
-# (executor and job store added/removed) are left out rather than given new meanings.
-EVENT_SCHEDULER_STARTED = 2**0
+# APScheduler 3's values (apscheduler/events.py).  Executor and job store added/removed
+# are emitted by ``add_executor``/``add_jobstore`` and their ``remove_*`` (with ``alias``).
+EVENT_SCHEDULER_STARTED = EVENT_SCHEDULER_START = 2**0
 EVENT_SCHEDULER_SHUTDOWN = 2**1
 EVENT_SCHEDULER_PAUSED = 2**2
 EVENT_SCHEDULER_RESUMED = 2**3
+EVENT_EXECUTOR_ADDED = 2**4
+EVENT_EXECUTOR_REMOVED = 2**5
+EVENT_JOBSTORE_ADDED = 2**6
+EVENT_JOBSTORE_REMOVED = 2**7
 EVENT_ALL_JOBS_REMOVED = 2**8
 EVENT_JOB_ADDED = 2**9
 EVENT_JOB_REMOVED = 2**10
@@ -65,6 +74,10 @@ EVENT_ALL = (
     | EVENT_SCHEDULER_SHUTDOWN
     | EVENT_SCHEDULER_PAUSED
     | EVENT_SCHEDULER_RESUMED
+    | EVENT_EXECUTOR_ADDED
+    | EVENT_EXECUTOR_REMOVED
+    | EVENT_JOBSTORE_ADDED
+    | EVENT_JOBSTORE_REMOVED
     | EVENT_ALL_JOBS_REMOVED
     | EVENT_JOB_ADDED
     | EVENT_JOB_REMOVED
@@ -133,6 +146,8 @@ class JobExecutionEvent(JobEvent):
 
 
 Listener = Callable[[SchedulerEvent], object]
+Invoker = Callable[[Listener, SchedulerEvent], None]
+"""How a listener is called: directly on the listener thread, or handed to an event loop."""
 
 
 class ListenerDispatcher:
@@ -144,6 +159,11 @@ class ListenerDispatcher:
         self._queue: queue.Queue[SchedulerEvent | None] = queue.Queue(maxsize)
         self._name = name
         self._thread: threading.Thread | None = None
+        self._invoke: Invoker = self._call
+
+    def call_with(self, invoke: Invoker) -> None:
+        """Have listeners called through ``invoke`` (e.g. on an asyncio loop) from now on."""
+        self._invoke = invoke
 
     def add_listener(self, callback: Listener, mask: int = EVENT_ALL) -> None:
         """Call ``callback(event)`` for every event whose code is in ``mask``."""
@@ -189,7 +209,7 @@ class ListenerDispatcher:
             with self._lock:
                 chosen = [cb for cb, mask in self._listeners if mask & event.code]
             for callback in chosen:
-                self._call(callback, event)
+                self._invoke(callback, event)
 
     @staticmethod
     def _call(callback: Listener, event: SchedulerEvent) -> None:

@@ -8,11 +8,13 @@ events consumer feeding run history and listeners.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any, TypeVar
 
+from dueq.producer.apscompat import DEFAULT_JOBSTORE, ApsCompat
 from dueq.producer.backend import Backend, open_backend
 from dueq.producer.bulkadd import BulkBuilder, add_in_chunks
 from dueq.producer.clock import Clock, utc_now
@@ -32,34 +34,52 @@ from dueq.producer.listeners import (
     SchedulerEvent,
 )
 from dueq.producer.loop import AfterPublish
-from dueq.producer.settings import SchedulerSettings, build_settings
+from dueq.producer.settings import SchedulerSettings, build_settings, merge_config
 from dueq.producer.store.base import JobStore
 from dueq.producer.wakeup import WakeupSender
-from dueq.shared.errors import JobLookupError
+from dueq.shared.errors import ConfigError, JobLookupError
 from dueq.shared.triggers import Trigger
 
 __all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
 
+logger = logging.getLogger(__name__)
+
 F = TypeVar("F", bound=Callable[..., Any])
+# The executor alias meaning "the job's default queue" (any other alias names a queue).
+DEFAULT_EXECUTOR = "default"
+# Trigger arguments people pass to modify_job expecting a new schedule.
+_TRIGGER_WORDS = frozenset(
+    {"weeks", "days", "hours", "minutes", "seconds", "start_date", "end_date", "run_date",
+     "year", "month", "day", "week", "day_of_week", "hour", "minute", "second", "timezone",
+     "jitter", "years", "months"}
+)  # fmt: skip
 
 
-class Scheduler(Lifecycle):
+class Scheduler(ApsCompat, Lifecycle):
     """Schedule jobs with APScheduler's API; runs are executed by dueq workers.
 
-    Configure with a ``SchedulerSettings``, an APScheduler-style ``gconfig`` dict
-    (``{"job_defaults": {...}, "timezone": "Europe/Berlin"}``), keyword arguments, or
-    ``DUEQ_*`` environment variables.  ``clock`` and ``after_publish`` are for tests.
+    Configure with a ``SchedulerSettings``, an APScheduler-style ``gconfig`` dict (first
+    argument or ``gconfig=``; ``'apscheduler.'``-prefixed keys, ``jobstores``,
+    ``executors``, ``job_defaults``, ``timezone``), keyword arguments, ``configure()``
+    before ``start()``, or ``DUEQ_*`` environment variables (see docs/migrating.md).
+    ``clock`` and ``after_publish`` are for tests.
     """
 
     def __init__(
         self,
-        settings: SchedulerSettings | None = None,
+        settings: SchedulerSettings | Mapping[str, Any] | None = None,
         *,
         gconfig: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
         after_publish: AfterPublish | None = None,
         **options: Any,
     ) -> None:
+        if isinstance(settings, Mapping):  # APScheduler's BackgroundScheduler(gconfig)
+            if gconfig is not None:
+                raise ConfigError("gconfig given twice (as the first argument and by name)")
+            settings, gconfig = None, settings
+        self._config = merge_config({}, gconfig or {}, options)
+        self._fixed_settings = settings is not None
         self._settings = build_settings(settings, gconfig, options)
         self._clock = clock or utc_now
         self._after_publish = after_publish
@@ -90,6 +110,8 @@ class Scheduler(Lifecycle):
         next_run_time: Any = UNSET,
         replace_existing: bool = False,
         queue: str | Unset = UNSET,
+        jobstore: str = DEFAULT_JOBSTORE,
+        executor: str = DEFAULT_EXECUTOR,
         **trigger_args: Any,
     ) -> Job:
         """Add a job; returns it as stored.  See APScheduler's ``add_job``.
@@ -98,7 +120,11 @@ class Scheduler(Lifecycle):
         ``args``/``kwargs`` must be JSON.  ``next_run_time=None`` adds the job paused.  With
         ``replace_existing`` and an unchanged trigger the stored next run time is kept, so
         re-adding jobs at start-up keeps the catch-up of runs missed while down.
+        ``executor`` (APScheduler's alias) names the queue when ``queue`` is not given.
         """
+        self._check_jobstore(jobstore)
+        if executor != DEFAULT_EXECUTOR and queue is UNSET:
+            queue = executor
         now = self._clock()
         options = {
             "id": id, "name": name, "args": args, "kwargs": kwargs,
@@ -118,8 +144,10 @@ class Scheduler(Lifecycle):
                     next_run_time=existing.next_run_time, next_fire_time=existing.next_fire_time
                 )
         store.add_job(job, replace_existing=replace_existing)
+        if job.next_run_time is None and next_run_time is UNSET:
+            logger.warning("job %s was added paused: its trigger never fires (%s)", job.id, built)
         self._changed(EVENT_JOB_ADDED, job.id)
-        return job
+        return self._bound(job)
 
     def add_jobs(self, jobs: Iterable[Mapping[str, Any]], *, replace_existing: bool = False) -> int:
         """Add many jobs at once; returns how many.  Each item holds ``add_job``'s arguments.
@@ -164,18 +192,42 @@ class Scheduler(Lifecycle):
 
         return decorate
 
-    def modify_job(self, job_id: str, **changes: Any) -> Job:
-        """Change attributes of a job (not its id); returns the job as changed."""
+    def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Job:
+        """Change attributes of a job (not its id); returns the job as changed.
+
+        ``executor`` changes the queue.  Trigger arguments (``seconds=``, ``hour=``, ...)
+        are refused with a pointer to ``reschedule_job``, which builds a new trigger.
+        """
+        self._check_jobstore(jobstore)
+        schedule_words = sorted(_TRIGGER_WORDS & set(changes))
+        if schedule_words:
+            raise ConfigError(
+                f"modify_job does not take trigger arguments ({', '.join(schedule_words)}): "
+                f"use reschedule_job({job_id!r}, trigger=..., {schedule_words[0]}=...)"
+            )
+        if "executor" in changes:
+            executor = changes.pop("executor")
+            default = self._settings.job_defaults.queue
+            changes["queue"] = default if executor == DEFAULT_EXECUTOR else executor
         job = self._require(job_id)
         changed = apply_changes(job, changes, self._settings.zone)
         self._store().update_job(changed, schedule="next_run_time" in changes)
         self._changed(EVENT_JOB_MODIFIED, job_id)
-        return changed
+        return self._bound(changed)
 
     def reschedule_job(
-        self, job_id: str, trigger: str | Trigger | None = None, **trigger_args: Any
+        self,
+        job_id: str,
+        trigger: str | Trigger | None = None,
+        jobstore: str | None = None,
+        **trigger_args: Any,
     ) -> Job:
-        """Give a job a new trigger; its next run time is computed from now."""
+        """Give a job a new trigger; its next run time is computed from now.
+
+        APScheduler's second parameter is ``jobstore``; APScheduler code passes ``trigger=``
+        by name, which works here, and so does dueq's ``reschedule_job(id, "cron", ...)``.
+        """
+        self._check_jobstore(jobstore)
         job = self._require(job_id)
         now = self._clock()
         built = to_trigger(trigger, trigger_args, self._settings.zone, now)
@@ -183,17 +235,19 @@ class Scheduler(Lifecycle):
         changed = job.replace(trigger=built, next_run_time=run, next_fire_time=fire)
         self._store().update_job(changed)
         self._changed(EVENT_JOB_MODIFIED, job_id)
-        return changed
+        return self._bound(changed)
 
-    def pause_job(self, job_id: str) -> Job:
+    def pause_job(self, job_id: str, jobstore: str | None = None) -> Job:
         """Stop a job's runs until ``resume_job`` (its next run time becomes None)."""
+        self._check_jobstore(jobstore)
         changed = self._require(job_id).replace(next_run_time=None, next_fire_time=None)
         self._store().update_job(changed)
         self._changed(EVENT_JOB_MODIFIED, job_id)
-        return changed
+        return self._bound(changed)
 
-    def resume_job(self, job_id: str) -> Job | None:
+    def resume_job(self, job_id: str, jobstore: str | None = None) -> Job | None:
         """Resume a paused job from now; a job whose trigger is done is removed (None)."""
+        self._check_jobstore(jobstore)
         job = self._require(job_id)
         run, fire = schedule(job.trigger, job_id, self._clock())
         if run is None:
@@ -202,29 +256,41 @@ class Scheduler(Lifecycle):
         changed = job.replace(next_run_time=run, next_fire_time=fire)
         self._store().update_job(changed)
         self._changed(EVENT_JOB_MODIFIED, job_id)
-        return changed
+        return self._bound(changed)
 
-    def remove_job(self, job_id: str) -> None:
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
         """Delete a job; raises ``JobLookupError`` if there is none with this id."""
+        self._check_jobstore(jobstore)
         self._store().remove_job(job_id)
         self._changed(EVENT_JOB_REMOVED, job_id)
 
-    def remove_all_jobs(self) -> None:
+    def remove_all_jobs(self, jobstore: str | None = None) -> None:
         """Delete every job."""
+        self._check_jobstore(jobstore)
         self._store().remove_all_jobs()
         self._dispatcher.dispatch(SchedulerEvent(code=EVENT_ALL_JOBS_REMOVED))
         self._notify()
 
-    def get_job(self, job_id: str) -> Job | None:
+    def get_job(self, job_id: str, jobstore: str | None = None) -> Job | None:
         """The job with this id, or None."""
-        return self._store().get_job(job_id)
+        self._check_jobstore(jobstore)
+        job = self._store().get_job(job_id)
+        return None if job is None else self._bound(job)
 
-    def get_jobs(self) -> list[Job]:
-        """Every job, soonest next run first, paused jobs last."""
-        return self._store().get_jobs()
+    def get_jobs(self, jobstore: str | None = None, pending: bool | None = None) -> list[Job]:
+        """Every job, soonest next run first, paused jobs last.
 
-    def print_jobs(self, out: IO[str] | None = None) -> None:
+        ``pending`` is accepted for APScheduler code; dueq stores jobs at once, so no job
+        is ever pending and ``pending=True`` returns none.
+        """
+        self._check_jobstore(jobstore)
+        if pending:
+            return []
+        return [self._bound(job) for job in self._store().get_jobs()]
+
+    def print_jobs(self, jobstore: str | None = None, out: IO[str] | None = None) -> None:
         """Print the jobs as APScheduler does (times in the scheduler's time zone)."""
+        self._check_jobstore(jobstore)
         out = out or sys.stdout
         jobs = self.get_jobs()
         print("Jobstore default:", file=out)
@@ -249,6 +315,10 @@ class Scheduler(Lifecycle):
         self._dispatcher.remove_listener(callback)
 
     # -- plumbing --------------------------------------------------------------------
+
+    def _bound(self, job: Job) -> Job:
+        """``job`` able to call back (``job.modify()``, ``job.pause()``, ...)."""
+        return job.replace(scheduler=self)
 
     def _require(self, job_id: str) -> Job:
         job = self._store().get_job(job_id)

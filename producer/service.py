@@ -1,4 +1,4 @@
-"""The scheduler service: the loop's thread, the events consumer's thread, their lifecycle.
+"""The scheduler service: the loop, events consumer and listener feed threads, their lifecycle.
 
 The loop thread owns one ``BrokerConnection``: it publishes runs on it and sleeps on it,
 draining a private queue on ``dueq.control`` so a wakeup from any process re-plans at
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from dueq.producer.backend import Backend
 from dueq.producer.clock import Clock
 from dueq.producer.events import EventsConsumer
+from dueq.producer.feed import ListenerFeed
 from dueq.producer.leader.base import LeaseLost
 from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import ListenerDispatcher
@@ -60,6 +61,7 @@ class SchedulerService:
         self._after_publish = after_publish
         self._topology: Topology = settings.topology()
         self._stopping = threading.Event()
+        self._feed_stopping = threading.Event()
         self._woken = threading.Event()
         self._leading = threading.Event()
         self._paused = threading.Event()
@@ -71,22 +73,36 @@ class SchedulerService:
             on_change=self._on_leadership,
         )
         self._connection: BrokerConnection | None = None
+        self._feed: ListenerFeed | None = None
 
     @property
     def is_leader(self) -> bool:
         """True while this process holds the leader lease."""
         return self._leading.is_set()
 
+    @property
+    def listening(self) -> bool:
+        """True while job outcomes published now reach this process's listeners."""
+        return self._feed is not None and self._feed.ready.is_set()
+
     def start(self, *, paused: bool = False) -> None:
         """Start the threads (returns at once)."""
         if paused:
             self._paused.set()
+        feed = ListenerFeed(
+            broker_url=self._settings.broker_url.reveal(),
+            topology=self._topology,
+            dispatcher=self._dispatcher,
+            stopping=self._feed_stopping,
+            connection_name=f"dueq-scheduler-listeners {self._settings.scheduler_id}",
+        )
+        self._feed = feed
         events = EventsConsumer(
             broker_url=self._settings.broker_url.reveal(),
             topology=self._topology,
             history=self._backend.history,
-            dispatcher=self._dispatcher,
             leading=self._leading,
+            feed_ready=feed.ready,
             stopping=self._stopping,
             clock=self._clock,
             prefetch=self._settings.events_prefetch,
@@ -96,6 +112,7 @@ class SchedulerService:
         self._threads = [
             threading.Thread(target=self._run, name="dueq-scheduler-loop", daemon=True),
             threading.Thread(target=events.run, name="dueq-scheduler-events", daemon=True),
+            threading.Thread(target=feed.run, name="dueq-scheduler-listeners", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -115,11 +132,21 @@ class SchedulerService:
         self._woken.set()
 
     def stop(self, *, wait: bool = True) -> None:
-        """Stop both threads; with ``wait``, return once they have ended."""
+        """Stop the threads; with ``wait``, return once they have ended.
+
+        The listener feed stops last, after the events consumer has passed on its last
+        batch, so this process's listeners still hear the outcomes recorded before the stop.
+        """
         self._stopping.set()
-        if wait:
-            for thread in self._threads:
-                thread.join(_JOIN_TIMEOUT_S)
+        if not wait:
+            self._feed_stopping.set()
+            return
+        others, feed = self._threads[:-1], self._threads[-1:]  # the feed thread is last
+        for thread in others:
+            thread.join(_JOIN_TIMEOUT_S)
+        self._feed_stopping.set()
+        for thread in feed:
+            thread.join(_JOIN_TIMEOUT_S)
 
     def _on_leadership(self, leading: bool) -> None:
         lease = self._leadership.lease

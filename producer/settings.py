@@ -16,17 +16,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from dueq.shared.errors import ConfigError
+from dueq.producer.apsconfig import nest_gconfig, translate_options
+from dueq.shared.errors import ConfigError, InvalidTriggerError
+from dueq.shared.localzone import local_zone_name
 from dueq.shared.settings import DueqSettings
 from dueq.shared.topology import DEFAULT_QUEUE, validate_name
+from dueq.shared.triggers.zones import zone_name
 
-__all__ = ["JobDefaults", "SchedulerSettings", "build_settings", "default_scheduler_id"]
+__all__ = [
+    "JobDefaults",
+    "SchedulerSettings",
+    "build_settings",
+    "default_scheduler_id",
+    "merge_config",
+    "settings_from",
+]
 
 # The wire protocol caps max_instances at this many (RunRequest.max_instances).
 _MAX_INSTANCES_LIMIT = 10_000
-
-# Prefixes APScheduler's ``configure(gconfig)`` accepts on flat keys ("apscheduler.timezone").
-_GCONFIG_PREFIXES = ("apscheduler.", "dueq.")
 
 
 def default_scheduler_id() -> str:
@@ -61,8 +68,9 @@ class SchedulerSettings(DueqSettings):
         env_prefix="DUEQ_", frozen=True, extra="forbid", env_nested_delimiter="__"
     )
 
-    # Zone that naive datetimes and triggers without their own zone are read in.
-    timezone: str = "UTC"
+    # Zone that naive datetimes and triggers without their own zone are read in: the local
+    # zone of this process by default, as in APScheduler 3 (stored by name with each job).
+    timezone: str = Field(default_factory=local_zone_name)
     # Holder name in the leader lease; must differ between processes.
     scheduler_id: Annotated[str, Field(min_length=1, max_length=255)] = Field(
         default_factory=default_scheduler_id
@@ -86,6 +94,17 @@ class SchedulerSettings(DueqSettings):
     # Unacknowledged events the events consumer holds at once.
     events_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 100
     job_defaults: JobDefaults = JobDefaults()
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _zone_by_name(cls, value: Any) -> Any:
+        """pytz zones, ``ZoneInfo`` and whole-hour ``datetime.timezone`` become names."""
+        if isinstance(value, str):
+            return value
+        try:
+            return zone_name(value)
+        except InvalidTriggerError as exc:
+            raise ValueError(exc.reason) from exc
 
     @field_validator("timezone")
     @classmethod
@@ -116,33 +135,35 @@ def build_settings(
         if gconfig or options:
             raise ConfigError("pass either a SchedulerSettings object or options, not both")
         return settings
-    merged = _nest(gconfig or {})
-    for key, value in options.items():
-        if key == "job_defaults" and isinstance(value, Mapping):
-            merged["job_defaults"] = {**merged.get("job_defaults", {}), **value}
-        else:
-            merged[key] = value
+    return settings_from(merge_config({}, gconfig or {}, options))
+
+
+def merge_config(
+    base: Mapping[str, Any],
+    gconfig: Mapping[str, Any],
+    options: Mapping[str, Any],
+    prefix: str = "apscheduler.",
+) -> dict[str, Any]:
+    """``base`` overlaid by ``gconfig`` (nested, prefix removed), then by ``options``.
+
+    ``job_defaults`` are merged key by key, as APScheduler's ``configure()`` does.
+    """
+    merged = dict(base)
+    for layer in (nest_gconfig(gconfig, prefix), options):
+        for key, value in layer.items():
+            if key == "job_defaults" and isinstance(value, Mapping):
+                merged["job_defaults"] = {**merged.get("job_defaults", {}), **value}
+            else:
+                merged[key] = value
+    return merged
+
+
+def settings_from(config: Mapping[str, Any]) -> SchedulerSettings:
+    """Settings from a merged configuration (APScheduler's forms translated)."""
     try:
-        return SchedulerSettings(**merged)
+        return SchedulerSettings(**translate_options(config))
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
-
-
-def _nest(gconfig: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"apscheduler.job_defaults.coalesce": False}`` -> ``{"job_defaults": {...}}``."""
-    nested: dict[str, Any] = {}
-    for raw_key, value in gconfig.items():
-        key = raw_key
-        for prefix in _GCONFIG_PREFIXES:
-            key = key.removeprefix(prefix)
-        head, _, rest = key.partition(".")
-        if rest:
-            nested.setdefault(head, {})[rest] = value
-        elif isinstance(value, Mapping):
-            nested[head] = {**nested.get(head, {}), **value}
-        else:
-            nested[head] = value
-    return nested
 
 
 def _describe(exc: ValidationError) -> str:

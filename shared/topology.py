@@ -11,6 +11,7 @@ Layout for prefix ``dueq`` and a job queue ``default``::
     exchange dueq.dlx      (fanout)  ----------------------------> queue dueq.dead
     exchange ""            (default) --routing key "dueq.events"--> queue dueq.events
     exchange dueq.control  (fanout)  --> one exclusive queue per running scheduler
+    exchange dueq.listeners (fanout) --> one exclusive queue per running scheduler
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ class Topology:
     def control_exchange(self) -> str:
         """Fanout exchange carrying wakeups to running schedulers."""
         return f"{self.prefix}.control"
+
+    @property
+    def listeners_exchange(self) -> str:
+        """Fanout exchange on which the leader passes recorded job outcomes to every
+        running scheduler's listeners."""
+        return f"{self.prefix}.listeners"
 
     def run_queue_arguments(self) -> dict[str, Any]:
         """``x-`` arguments of a run queue: type, dead-lettering and the delivery limit."""

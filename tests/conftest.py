@@ -36,6 +36,16 @@ TEST_PREFIX_STEM = "dqt-"
 _SESSION_PREFIXES: set[str] = set()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Run the suite in UTC whatever the machine's zone.
+
+    Like APScheduler 3, dueq reads naive datetimes and zone-less triggers in the local zone
+    (``TZ``), and the suite's expected values are written for UTC.  Tests about the local
+    zone set ``TZ`` themselves; subprocesses inherit this one.
+    """
+    os.environ["TZ"] = "UTC"
+
+
 def _require_port(url: str, what: str, default_port: int) -> None:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or default_port

@@ -8,7 +8,9 @@ and only here: they ask the worker to drain and stop.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -61,6 +63,15 @@ __all__ = ["COMMANDS", "worker_command"]
     "imported. [env DUEQ_IMPORTS]",
 )
 @click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=Path("."),
+    envvar="DUEQ_APP_DIR",
+    show_default=True,
+    help="Folder searched first for the --import modules, as Celery workers search the "
+    "current one. [env DUEQ_APP_DIR]",
+)
+@click.option(
     "--broker-url",
     default=None,
     help="RabbitMQ URL, or memory://. "
@@ -110,10 +121,19 @@ def worker_command(**options: Any) -> None:
       dueq worker --import myapp.jobs --queue default --queue reports \\
                   --concurrency 16 --database-url postgresql+psycopg://dueq@db/dueq
     """
+    _importable(options.pop("app_dir"))
     settings = WorkerSettings(**_given(options))
     worker = Worker(settings)
     _stop_on_signals(worker)
     worker.run()
+
+
+def _importable(app_dir: Path) -> None:
+    """Put the app folder first on the import path (the ``dueq`` script's own folder is
+    there instead of the current one); process-pool children inherit the path."""
+    folder = str(app_dir.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 
 def _given(options: dict[str, Any]) -> dict[str, Any]:

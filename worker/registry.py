@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+import sys
 import types
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -63,7 +64,9 @@ class Registry:
             try:
                 module = self._import(name)
             except ImportError as exc:
-                raise ConfigError(f"cannot import --import module {name!r}: {exc}") from exc
+                raise ConfigError(
+                    f"cannot import --import module {name!r}: {exc}{_searched(name, exc)}"
+                ) from exc
             self.scan(module)
 
     def scan(self, module: types.ModuleType) -> None:
@@ -141,3 +144,16 @@ class Registry:
             # Re-exported from elsewhere (``from os import system`` in an allowed module).
             raise NotAllowed(ref, f"it is defined in {defined_in!r}, outside --import")
         return target  # type: ignore[no-any-return]  # callable() checked above
+
+
+def _searched(name: str, exc: ImportError) -> str:
+    """Where Python looked, when the module itself (not one it imports) was not found."""
+    missing = getattr(exc, "name", None)
+    if not isinstance(exc, ModuleNotFoundError) or not isinstance(missing, str):
+        return ""
+    if not (name == missing or name.startswith(missing + ".")):
+        return ""  # the module exists; something it imports is missing
+    folders = [entry or "." for entry in sys.path]
+    return (
+        f" (searched {', '.join(folders)}; start the worker in the app's folder or pass --app-dir)"
+    )

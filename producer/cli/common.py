@@ -59,7 +59,7 @@ def service_options(func: F) -> F:
         click.option(
             "--timezone",
             help="Zone that times are shown in and naive times are read in. "
-            "[env DUEQ_TIMEZONE; default: UTC]",
+            "[env DUEQ_TIMEZONE; default: the local zone]",
         ),
     ]
     for decorate in reversed(decorators):

@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 @click.option("--queue-type", type=click.Choice(["quorum", "classic"]), help="DUEQ_QUEUE_TYPE.")
 @click.option("--scheduler-id", help="Name in the leader lease (default host-pid-random).")
 @click.option("--lease-seconds", type=float, help="Leader lease duration (default 15).")
-@click.option("--timezone", help="Default time zone of triggers (default UTC).")
+@click.option("--timezone", help="Default time zone of triggers (default: the local zone).")
 @click.option("--batch-size", type=int, help="Due jobs per transaction (default 500).")
 @click.option("--max-sleep-seconds", type=float, help="Longest sleep between plans.")
 @click.option(

@@ -125,6 +125,10 @@ class BrokerConnection:
         """Declare a queue of this connection's own on the control exchange; return its name."""
         return declare.declare_control_queue(self._current_link(), topology)
 
+    def declare_listener_queue(self, topology: Topology) -> str:
+        """Declare a queue of this connection's own on the listeners exchange; return it."""
+        return declare.declare_listener_queue(self._current_link(), topology)
+
     def delete_topology(self, topology: Topology, queues: Iterable[str] = (DEFAULT_QUEUE,)) -> None:
         """Delete what ``declare_topology`` made, messages included (tests, ``reset``)."""
         declare.delete_topology(self._current_link(), topology, list(queues))

@@ -23,6 +23,7 @@ from dueq.shared.topology import Topology
 
 __all__ = [
     "declare_control_queue",
+    "declare_listener_queue",
     "declare_topology",
     "delete_topology",
     "queue_depth",
@@ -43,6 +44,7 @@ def declare_topology(link: Link, topology: Topology, queues: Iterable[str]) -> d
         _exchange(channel, topology.runs_exchange, "direct")
         _exchange(channel, topology.dead_letter_exchange, "fanout")
         _exchange(channel, topology.control_exchange, "fanout")
+        _exchange(channel, topology.listeners_exchange, "fanout")
         dead = topology.dead_letter_queue
         _queue(channel, dead, topology.durable_queue_arguments())
         channel.queue_bind(queue=dead, exchange=topology.dead_letter_exchange, routing_key="")
@@ -60,19 +62,29 @@ def declare_topology(link: Link, topology: Topology, queues: Iterable[str]) -> d
 
 
 def declare_control_queue(link: Link, topology: Topology) -> str:
-    """Declare a private queue bound to the control exchange; return its name.
+    """Declare a private queue bound to the control exchange; return its name."""
+    return _declare_private_queue(link, topology.control_exchange)
+
+
+def declare_listener_queue(link: Link, topology: Topology) -> str:
+    """Declare a private queue bound to the listeners exchange; return its name."""
+    return _declare_private_queue(link, topology.listeners_exchange)
+
+
+def _declare_private_queue(link: Link, exchange: str) -> str:
+    """Declare a queue of this connection's own bound to the fanout ``exchange``.
 
     On RabbitMQ the queue is server-named, exclusive and auto-delete (classic: quorum
     queues cannot be exclusive), so it disappears with the connection.  kombu's memory
     transport has neither, so the name is made unique here and the link deletes the
     queue when it closes.
     """
-    with _declaring(link, "declare control queue") as channel:
-        _exchange(channel, topology.control_exchange, "fanout")
+    with _declaring(link, f"declare a private queue on {exchange}") as channel:
+        _exchange(channel, exchange, "fanout")
         requested = "" if link.is_amqp else f"amq.gen-{uuid.uuid4().hex}"
         ok = channel.queue_declare(queue=requested, durable=False, exclusive=True, auto_delete=True)
         name = str(ok.queue)
-        channel.queue_bind(queue=name, exchange=topology.control_exchange, routing_key="")
+        channel.queue_bind(queue=name, exchange=exchange, routing_key="")
     if not link.is_amqp:
         link.before_close(lambda: delete_queues(link, [name]))
     return name
@@ -95,6 +107,7 @@ def delete_topology(link: Link, topology: Topology, queues: Iterable[str]) -> No
             topology.runs_exchange,
             topology.dead_letter_exchange,
             topology.control_exchange,
+            topology.listeners_exchange,
         ):
             channel.exchange_delete(exchange=exchange)
 

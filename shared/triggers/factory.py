@@ -27,9 +27,14 @@ TRIGGER_TYPES: dict[str, Callable[..., Trigger]] = {
     "and": AndTrigger,
     "or": OrTrigger,
 }
-# The argument whose own zone, when it has one, beats the scheduler's default zone.
-_ZONE_ANCHORS = {"cron": "start_date", "interval": "start_date", "date": "run_date"}
-_ZONE_ANCHORS["calendarinterval"] = "start_date"
+# The arguments whose own zone, when one has it, beats the scheduler's default zone (in
+# this order, as APScheduler 3 looks at them).
+_ZONE_ANCHORS: dict[str, tuple[str, ...]] = {
+    "cron": ("start_date", "end_date"),
+    "interval": ("start_date", "end_date"),
+    "date": ("run_date",),
+    "calendarinterval": ("start_date",),
+}
 
 
 def build_trigger(
@@ -59,7 +64,7 @@ def build_trigger(
         raise InvalidTriggerError("trigger", trigger, "expected a trigger name or a Trigger")
     if _is_crontab(trigger):
         from_text = partial(CronTrigger.from_crontab, trigger)
-        return _build(trigger, from_text, "start_date", default_timezone, trigger_args)
+        return _build(trigger, from_text, _ZONE_ANCHORS["cron"], default_timezone, trigger_args)
     name = trigger.strip().lower()
     if name not in TRIGGER_TYPES:
         expected = ", ".join(sorted(TRIGGER_TYPES))
@@ -67,7 +72,7 @@ def build_trigger(
             "trigger", trigger, f"unknown trigger type; expected one of {expected}"
         )
     return _build(
-        name, TRIGGER_TYPES[name], _ZONE_ANCHORS.get(name), default_timezone, trigger_args
+        name, TRIGGER_TYPES[name], _ZONE_ANCHORS.get(name, ()), default_timezone, trigger_args
     )
 
 
@@ -79,23 +84,23 @@ def _is_crontab(text: str) -> bool:
 def _build(
     name: str,
     factory: Callable[..., Trigger],
-    anchor: str | None,
+    anchors: tuple[str, ...],
     default_zone: str | tzinfo | None,
     arguments: dict[str, Any],
 ) -> Trigger:
     _check_names(name, factory, arguments)
-    if _wants_default_zone(anchor, default_zone, arguments):
+    if _wants_default_zone(anchors, default_zone, arguments):
         arguments = {**arguments, "timezone": default_zone}
     return factory(**arguments)
 
 
 def _wants_default_zone(
-    anchor: str | None, default_zone: str | tzinfo | None, arguments: dict[str, Any]
+    anchors: tuple[str, ...], default_zone: str | tzinfo | None, arguments: dict[str, Any]
 ) -> bool:
-    """The default zone applies unless a zone is given or the anchor date carries one."""
-    if anchor is None or default_zone is None or arguments.get("timezone") is not None:
+    """The default zone applies unless a zone is given or an anchor date carries one."""
+    if not anchors or default_zone is None or arguments.get("timezone") is not None:
         return False
-    return iana_zone_of(arguments.get(anchor)) is None
+    return all(iana_zone_of(arguments.get(anchor)) is None for anchor in anchors)
 
 
 def _check_names(name: str, factory: Callable[..., Trigger], arguments: dict[str, Any]) -> None:

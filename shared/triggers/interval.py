@@ -43,14 +43,12 @@ class IntervalTrigger(Trigger):
         jitter: float | None = None,
     ) -> None:
         interval = _interval(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-        zone = resolve_zone(timezone, start_date)
+        zone = resolve_zone(timezone, start_date, end_date)
         if start_date is None:
             start = datetime.now(zone) + interval
         else:
             start = as_aware(start_date, zone, "start_date")
         end = None if end_date is None else as_aware(end_date, zone, "end_date")
-        if end is not None and to_utc(end) < to_utc(start):
-            raise InvalidTriggerError("end_date", end_date, "is before start_date")
         self._freeze(
             interval=interval,
             start_date=start,

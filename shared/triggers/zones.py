@@ -7,10 +7,12 @@ datetime a trigger keeps is aware and expressed in the trigger's zone.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dueq.shared.errors import InvalidTriggerError
+from dueq.shared.localzone import local_zone_name
 
 __all__ = [
     "MICROSECOND",
@@ -22,23 +24,60 @@ __all__ = [
     "require_aware",
     "resolve_zone",
     "to_utc",
+    "zone_name",
 ]
 
 UTC_ZONE = ZoneInfo("UTC")
 # The walk continues one microsecond after a previous fire time: datetime's resolution.
 MICROSECOND = timedelta(microseconds=1)
+# APScheduler 3's own date-time text ("2009-7-6", "2009-07-06 08:00:00"): single-digit
+# months and days, which ``datetime.fromisoformat`` refuses.
+_APSCHEDULER_DATE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{1,2}):(?P<second>\d{1,2})"
+    r"(?:\.(?P<microsecond>\d{1,6}))?)?$"
+)
+# Etc/GMT zones exist for whole hours from -14 to +12 (their sign is POSIX's, inverted).
+_ETC_GMT_HOURS = range(-14, 13)
 
 
 def as_zone(value: str | tzinfo) -> ZoneInfo:
-    """Turn a zone name or tzinfo into a ``ZoneInfo``, or raise naming the text."""
+    """Turn a zone name or a tzinfo into a ``ZoneInfo``, or raise naming the text.
+
+    Takes what APScheduler 3 takes: names, ``ZoneInfo``, pytz zones, ``datetime.timezone``
+    (UTC, or a whole-hour offset, which becomes its ``Etc/GMT`` zone).
+    """
     if isinstance(value, ZoneInfo):
         return value
+    return _zone_from_name(zone_name(value))
+
+
+def zone_name(value: str | tzinfo) -> str:
+    """The IANA name of a zone given as a name, ``ZoneInfo``, pytz zone or fixed offset.
+
+    The name is what a job stores, so every scheduler reads its times alike; an offset
+    that no IANA zone has (``+05:45``) is refused rather than guessed.
+    """
     if isinstance(value, str):
-        return _zone_from_name(value)
-    if isinstance(value, tzinfo) and _is_utc(value):
-        return UTC_ZONE
+        return value
+    if isinstance(value, ZoneInfo):
+        return value.key
+    pytz_name = getattr(value, "zone", None)  # pytz zones carry their name here
+    if isinstance(pytz_name, str):
+        return pytz_name
+    if isinstance(value, tzinfo) and value.dst(None) in (None, timedelta(0)):
+        offset = value.utcoffset(None)
+        if offset == timedelta(0):
+            return "UTC"
+        if offset is not None and offset % timedelta(hours=1) == timedelta(0):
+            hours = offset // timedelta(hours=1)
+            if hours in _ETC_GMT_HOURS:
+                return f"Etc/GMT{-hours:+d}"
     raise InvalidTriggerError(
-        "timezone", value, "expected an IANA zone name or a zoneinfo.ZoneInfo (or UTC)"
+        "timezone",
+        value,
+        "expected an IANA zone name, a zoneinfo.ZoneInfo, a pytz zone or a whole-hour "
+        "datetime.timezone",
     )
 
 
@@ -47,11 +86,6 @@ def _zone_from_name(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidTriggerError("timezone", name, "unknown IANA time zone") from exc
-
-
-def _is_utc(value: tzinfo) -> bool:
-    # timezone.utc and timezone(timedelta(0)) are UTC; any other fixed offset is not a zone.
-    return value.utcoffset(None) == timedelta(0) and value.dst(None) in (None, timedelta(0))
 
 
 def iana_zone_of(value: object) -> ZoneInfo | None:
@@ -65,14 +99,26 @@ def iana_zone_of(value: object) -> ZoneInfo | None:
         return None
     if isinstance(value.tzinfo, ZoneInfo):
         return value.tzinfo
+    pytz_name = getattr(value.tzinfo, "zone", None)
+    if isinstance(pytz_name, str):  # a pytz-localized datetime names its zone
+        return _zone_from_name(pytz_name)
+    # A bare offset says nothing about DST, so only UTC counts as a zone here.
     return UTC_ZONE if value.utcoffset() == timedelta(0) else None
 
 
-def resolve_zone(timezone: str | tzinfo | None, anchor: object = None) -> ZoneInfo:
-    """The trigger's zone: the argument, else the anchor datetime's IANA zone, else UTC."""
+def resolve_zone(timezone: str | tzinfo | None, *anchors: object) -> ZoneInfo:
+    """The trigger's zone, found as APScheduler 3 finds it.
+
+    The argument, else the zone of the first anchor datetime (``start_date``, then
+    ``end_date``) that carries one, else the local zone of this process.
+    """
     if timezone is not None:
         return as_zone(timezone)
-    return iana_zone_of(anchor) or UTC_ZONE
+    for anchor in anchors:
+        zone = iana_zone_of(anchor)
+        if zone is not None:
+            return zone
+    return _zone_from_name(local_zone_name())
 
 
 def as_aware(value: object, zone: ZoneInfo, field: str) -> datetime:
@@ -97,7 +143,21 @@ def _parse_iso(text: str, field: str) -> datetime:
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidTriggerError(field, text, "not an ISO 8601 date/time") from exc
+        found = _APSCHEDULER_DATE.match(text.strip())
+        if found is None:
+            raise InvalidTriggerError(field, text, "not an ISO 8601 date/time") from exc
+
+        def part(name: str) -> int:
+            return int(found[name] or 0)
+
+        micro = int((found["microsecond"] or "0").ljust(6, "0"))
+        try:
+            return datetime(
+                part("year"), part("month"), part("day"),
+                part("hour"), part("minute"), part("second"), micro,
+            )  # fmt: skip
+        except ValueError as bad:
+            raise InvalidTriggerError(field, text, str(bad)) from bad
 
 
 def require_aware(value: datetime, field: str) -> datetime:

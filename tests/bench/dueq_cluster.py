@@ -129,7 +129,12 @@ class DueqCluster:
         delete_broker_names(
             self.services.broker_url,
             [topo.run_queue("default"), topo.events_queue, topo.dead_letter_queue],
-            [topo.runs_exchange, topo.dead_letter_exchange, topo.control_exchange],
+            [
+                topo.runs_exchange,
+                topo.dead_letter_exchange,
+                topo.control_exchange,
+                topo.listeners_exchange,
+            ],
         )
 
     def __enter__(self) -> DueqCluster:

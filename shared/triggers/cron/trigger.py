@@ -81,11 +81,9 @@ class CronTrigger(Trigger):
         *,
         day_or: bool = False,
     ) -> None:
-        zone = resolve_zone(timezone, start_date)
+        zone = resolve_zone(timezone, start_date, end_date)
         start = None if start_date is None else as_aware(start_date, zone, "start_date")
         end = None if end_date is None else as_aware(end_date, zone, "end_date")
-        if start is not None and end is not None and to_utc(end) < to_utc(start):
-            raise InvalidTriggerError("end_date", end_date, "is before start_date")
         if not isinstance(day_or, bool):
             raise InvalidTriggerError("day_or", day_or, "expected True or False")
         values = (year, month, day, week, day_of_week, hour, minute, second)

@@ -8,7 +8,10 @@ from dueq.producer.settings import JobDefaults, SchedulerSettings, build_setting
 from dueq.shared.errors import ConfigError
 
 
-def test_defaults_are_the_ones_apscheduler_users_wish_for() -> None:
+def test_defaults_are_the_ones_apscheduler_users_wish_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")
     settings = build_settings(None, None, {})
     assert settings.job_defaults == JobDefaults(
         misfire_grace_time=None, coalesce=True, max_instances=1, queue="default"
@@ -64,7 +67,8 @@ def test_a_settings_object_is_used_as_it_is() -> None:
     ("options", "named"),
     [
         ({"timezone": "Mars/Olympus"}, "timezone"),
-        ({"jobstores": {}}, "jobstores"),
+        ({"jobstores": {"default": {"type": "mongodb"}}}, "mongodb"),
+        ({"no_such_option": 1}, "no_such_option"),
         ({"job_defaults": {"max_instances": 0}}, "max_instances"),
         ({"job_defaults": {"queue": "bad queue"}}, "queue"),
     ],

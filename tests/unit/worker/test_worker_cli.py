@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -106,3 +108,20 @@ def test_options_not_given_fall_back_to_the_environment(stub_worker: type[StubWo
     assert result.exit_code == 0, result.output
     (settings,) = stub_worker.seen
     assert (settings.concurrency, settings.prefix) == (5, "fromenv")
+
+
+def test_app_dir_goes_first_on_the_import_path(
+    stub_worker: type[StubWorker], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert invoke("--app-dir", str(tmp_path)).exit_code == 0
+    assert sys.path[0] == str(tmp_path.resolve())
+
+
+def test_app_dir_defaults_to_the_current_folder(
+    stub_worker: type[StubWorker], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    assert invoke().exit_code == 0
+    assert sys.path[0] == str(tmp_path.resolve())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import types
+from typing import Any
 
 import pytest
 
@@ -126,3 +128,23 @@ def test_two_functions_under_one_name_are_a_config_error() -> None:
     registry.register(first)
     with pytest.raises(ConfigError, match="two functions"):
         registry.register(second)
+
+
+def test_a_module_not_found_is_named_with_the_folders_searched() -> None:
+    registry = Registry(["no_such_app_module"])
+    with pytest.raises(ConfigError) as caught:
+        registry.load()
+    message = str(caught.value)
+    assert "cannot import --import module 'no_such_app_module'" in message
+    assert f"searched {', '.join(entry or '.' for entry in sys.path)}" in message
+    assert "--app-dir" in message
+
+
+def test_a_missing_dependency_of_an_app_module_is_not_blamed_on_the_path() -> None:
+    def importer(name: str) -> Any:
+        raise ModuleNotFoundError("No module named 'pandas'", name="pandas")
+
+    with pytest.raises(ConfigError) as caught:
+        Registry(["myapp"], importer=importer).load()
+    assert "pandas" in str(caught.value)
+    assert "searched" not in str(caught.value)

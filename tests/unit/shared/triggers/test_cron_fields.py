@@ -180,11 +180,6 @@ def test_invalid_trigger_error_is_a_value_error_for_apscheduler_code() -> None:
         CronTrigger(minute="61")
 
 
-def test_end_date_before_start_date_is_refused() -> None:
-    with pytest.raises(InvalidTriggerError, match="end_date"):
-        CronTrigger(hour=1, start_date="2024-02-01", end_date="2024-01-01")
-
-
 def test_bad_jitter_is_refused_naming_jitter() -> None:
     with pytest.raises(InvalidTriggerError, match="jitter"):
         CronTrigger(hour=1, jitter=-1)

@@ -154,11 +154,14 @@ def test_naive_start_date_is_read_in_the_default_zone() -> None:
     assert trigger.start_date == datetime(2023, 12, 31, 23, 0, tzinfo=UTC)
 
 
-def test_without_any_zone_the_zone_is_utc_not_the_local_one() -> None:
+def test_without_any_zone_the_zone_is_the_local_one_as_in_apscheduler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
     trigger = build_trigger("cron", hour=9)
 
     assert isinstance(trigger, CronTrigger)
-    assert trigger.timezone.key == "UTC"
+    assert trigger.timezone.key == "Asia/Shanghai"
 
 
 def test_bad_default_zone_is_refused_naming_timezone() -> None:

@@ -28,7 +28,7 @@ def test_utc_in_any_spelling_becomes_the_utc_zone(utc: str | timezone) -> None:
 
 
 @pytest.mark.parametrize(
-    "zone", ["Mars/Olympus", "", "../etc/passwd", timezone(timedelta(hours=2)), 5]
+    "zone", ["Mars/Olympus", "", "../etc/passwd", timezone(timedelta(hours=5, minutes=45)), 5]
 )
 def test_zone_without_an_iana_name_is_refused_naming_timezone(zone: object) -> None:
     with pytest.raises(InvalidTriggerError) as caught:
@@ -38,11 +38,19 @@ def test_zone_without_an_iana_name_is_refused_naming_timezone(zone: object) -> N
     assert "timezone" in str(caught.value)
 
 
-def test_zone_defaults_to_utc() -> None:
+def test_zone_defaults_to_the_local_zone_as_in_apscheduler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    assert IntervalTrigger(hours=1).timezone.key == "Asia/Tokyo"
+    monkeypatch.setenv("TZ", "Etc/UTC")
     assert IntervalTrigger(hours=1).timezone.key == "UTC"
 
 
-def test_start_date_with_a_fixed_offset_sets_the_instant_but_not_the_zone() -> None:
+def test_start_date_with_a_fixed_offset_sets_the_instant_but_not_the_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")
     trigger = CronTrigger(hour=1, start_date="2024-01-01T00:00:00+02:00")
 
     assert trigger.timezone.key == "UTC"
