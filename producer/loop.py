@@ -5,6 +5,10 @@ and each run's id is derived from (job id, scheduled time).  A crash in between 
 next leader publish the same runs with the same ids (workers drop the duplicates); it
 never loses one.  The commit re-checks the lease epoch in its own transaction, so a leader
 that stalled past its lease cannot overwrite its successor's progress.
+
+Runs due within ``lookahead_seconds`` are published ahead of their time and held by the
+workers until it comes (``worker.hold``, docs/dispatch.md): the tick plans up to that
+horizon instead of up to now.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class SchedulingLoop:
         self._clock = clock
         self._after_publish = after_publish
         self._max_sleep = timedelta(seconds=settings.max_sleep_seconds)
+        self._lookahead = timedelta(seconds=settings.lookahead_seconds)
 
     def tick(self) -> TickResult:
         """Publish one batch of due runs if this process leads; say when to tick again.
@@ -79,16 +84,17 @@ class SchedulingLoop:
         lease = self._leadership.ensure(now)
         if lease is None:
             return TickResult(wake_at=self._leadership.next_check(now), published=0, leader=False)
-        jobs = self._store.get_due_jobs(now, self._settings.batch_size)
-        published = self._process(jobs, lease, now) if jobs else 0
+        horizon = now + self._lookahead  # runs due by then go out now; workers hold them
+        jobs = self._store.get_due_jobs(horizon, self._settings.batch_size)
+        published = self._process(jobs, lease, horizon) if jobs else 0
         if len(jobs) >= self._settings.batch_size:
             return TickResult(wake_at=now, published=published, leader=True)
         return TickResult(wake_at=self._next_wake(now), published=published, leader=True)
 
-    def _process(self, jobs: Sequence[Job], lease: Lease, now: datetime) -> int:
+    def _process(self, jobs: Sequence[Job], lease: Lease, horizon: datetime) -> int:
         batch = plan_batch(
             jobs,
-            now=now,
+            now=horizon,
             epoch=lease.epoch,
             published_at=self._clock(),
             cap=self._settings.max_catchup_runs,
@@ -110,4 +116,4 @@ class SchedulingLoop:
     def _next_wake(self, now: datetime) -> datetime:
         wake = min(now + self._max_sleep, self._leadership.next_check(now))
         next_due = self._store.get_next_run_time()
-        return wake if next_due is None else min(wake, next_due)
+        return wake if next_due is None else min(wake, next_due - self._lookahead)

@@ -37,7 +37,14 @@ class FakeClock:
 class Rig:
     """A loop wired to in-memory ports, plus handles on all of them."""
 
-    def __init__(self, *, holder: str = "me", batch_size: int = 500, cap: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        holder: str = "me",
+        batch_size: int = 500,
+        cap: int = 1000,
+        lookahead: float = 0.25,
+    ) -> None:
         self.clock = FakeClock(T0)
         self.lease = MemoryLeaderLease()
         self.history = MemoryRunHistory()
@@ -46,7 +53,10 @@ class Rig:
         self.events: list[SchedulerEvent] = []
         self.failures_left = 0
         settings = SchedulerSettings(
-            scheduler_id=holder, batch_size=batch_size, max_catchup_runs=cap
+            scheduler_id=holder,
+            batch_size=batch_size,
+            max_catchup_runs=cap,
+            lookahead_seconds=lookahead,
         )
         self.leadership = Leadership(self.lease, holder, LEASE)
         self.loop = SchedulingLoop(
@@ -112,6 +122,35 @@ def test_runs_come_at_the_right_times_and_the_loop_sleeps_until_the_next_one() -
         assert result.wake_at > rig.clock()
         rig.clock.now = result.wake_at
     assert rig.times() == [T0 + timedelta(seconds=s) for s in (4, 8, 12, 16)]
+
+
+def test_runs_due_within_the_lookahead_are_published_ahead_and_the_loop_wakes_that_early() -> None:
+    rig = Rig(lookahead=0.25)
+    rig.add("every10", every(10))
+    rig.loop.tick()  # the run at T0
+    rig.publisher.clear()
+    rig.clock.now = T0 + timedelta(seconds=9.7)
+    assert rig.loop.tick().published == 0  # 0.3 s ahead: outside the window
+    rig.clock.now = T0 + timedelta(seconds=9.8)
+    result = rig.loop.tick()
+    assert result.published == 1
+    assert rig.times() == [T0 + timedelta(seconds=10)]  # its own time, not the publish time
+    assert rig.publisher.runs[0].published_at == T0 + timedelta(seconds=9.8)
+    assert rig.store.get_next_run_time() == T0 + timedelta(seconds=20)
+    # Asleep until the next run enters the window, or the lease renewal if sooner.
+    assert result.wake_at == min(
+        T0 + timedelta(seconds=19.75), rig.leadership.next_check(rig.clock())
+    )
+
+
+def test_without_lookahead_a_run_is_published_only_once_due() -> None:
+    rig = Rig(lookahead=0)
+    rig.add("every10", every(10))
+    rig.loop.tick()  # the run at T0
+    rig.clock.now = T0 + timedelta(seconds=9.999)
+    assert rig.loop.tick().published == 0
+    rig.clock.now = T0 + timedelta(seconds=10)
+    assert rig.loop.tick().published == 1
 
 
 def test_a_date_job_runs_once_and_is_removed() -> None:
