@@ -79,8 +79,9 @@ class SchedulerSettings(DueqSettings):
     # scheduled_at: the publish, confirm and delivery happen before the instant instead of
     # after it (docs/dispatch.md).  A quarter second covers a loaded tick and a batch's
     # confirms; it is also how long before its instant a run counts as submitted, so a
-    # pause or removal no longer recalls it.  0 publishes runs only once they are due.
-    lookahead_seconds: Annotated[float, Field(ge=0, le=1.0)] = 0.25
+    # pause or removal no longer recalls it.  0 publishes runs only once they are due; the
+    # cap stays well below the 10 s a worker holds a run at most (worker.hold).
+    lookahead_seconds: Annotated[float, Field(ge=0, le=5.0)] = 0.25
     # Most missed run-times enumerated per job after downtime (see producer.catchup).
     max_catchup_runs: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     # The loop re-plans at least this often even if no wakeup arrives (a lost wakeup costs

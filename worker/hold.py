@@ -26,8 +26,8 @@ from dueq.worker.checks import Delivery
 
 __all__ = ["DEFAULT_MAX_HOLD_S", "HoldQueue"]
 
-# Longest a run is held, whatever it says: ten times the longest look-ahead a scheduler
-# should use (docs/dispatch.md), far below RabbitMQ's consumer ack timeout (30 min).
+# Longest a run is held, whatever it says: twice the longest look-ahead a scheduler
+# accepts (5 s), far below RabbitMQ's consumer ack timeout (30 min).
 DEFAULT_MAX_HOLD_S = 10.0
 
 
