@@ -1,4 +1,4 @@
-"""The scheduler service: the loop's thread, the events consumer's thread, their lifecycle.
+"""The scheduler service: the loop's, the events consumer's and retention's threads.
 
 The loop thread owns one ``BrokerConnection``: it publishes runs on it and sleeps on it,
 draining a private queue on ``dueq.control`` so a wakeup from any process re-plans at
@@ -20,6 +20,7 @@ from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import ListenerDispatcher
 from dueq.producer.loop import AfterPublish, SchedulingLoop
 from dueq.producer.publisher import BrokerRunPublisher
+from dueq.producer.retention import HistoryRetention
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.producer.settings import SchedulerSettings
 from dueq.shared.broker import BrokerConnection, IncomingMessage, PublishError
@@ -93,9 +94,18 @@ class SchedulerService:
             metrics=self._metrics,
             connection_name=f"dueq-scheduler-events {self._settings.scheduler_id}",
         )
+        retention = HistoryRetention(
+            self._backend.history, self._settings.history_retention, clock=self._clock
+        )
         self._threads = [
             threading.Thread(target=self._run, name="dueq-scheduler-loop", daemon=True),
             threading.Thread(target=events.run, name="dueq-scheduler-events", daemon=True),
+            threading.Thread(
+                target=retention.run,
+                args=(self._stopping, self._leading.is_set),
+                name="dueq-scheduler-retention",
+                daemon=True,
+            ),
         ]
         for thread in self._threads:
             thread.start()

@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -82,6 +83,10 @@ class SchedulerSettings(DueqSettings):
     # pause or removal no longer recalls it.  0 publishes runs only once they are due; the
     # cap stays well below the 10 s a worker holds a run at most (worker.hold).
     lookahead_seconds: Annotated[float, Field(ge=0, le=5.0)] = 0.25
+    # Run history older than this (by scheduled_at) is deleted by the leader, in small
+    # batches (producer.retention).  A week answers "what happened last weekend" while
+    # bounding the table (at 1,000 runs/s a day is 86 million rows).
+    history_retention: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(days=7)
     # Most missed run-times enumerated per job after downtime (see producer.catchup).
     max_catchup_runs: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     # The loop re-plans at least this often even if no wakeup arrives (a lost wakeup costs

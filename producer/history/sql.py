@@ -99,6 +99,17 @@ class SqlRunHistory(RunHistory):
         with store_errors(self._engine), self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
 
+    def purge(self, before: datetime, limit: int) -> int:
+        oldest = (
+            sa.select(runs.c.run_id)
+            .where(runs.c.scheduled_at < before)
+            .order_by(runs.c.scheduled_at)
+            .limit(limit)
+        )
+        statement = runs.delete().where(runs.c.run_id.in_(oldest.scalar_subquery()))
+        with store_errors(self._engine), self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
     def get_workers(self) -> list[WorkerRecord]:
         query = sa.select(workers).order_by(workers.c.worker_id)
         with store_errors(self._engine), self._engine.connect() as conn:

@@ -253,3 +253,24 @@ def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> N
 
     assert [r.scheduled_at for r in window] == [times[2], times[1]]
     assert [r.scheduled_at for r in later] == [times[3]]
+
+
+def test_purge_deletes_the_oldest_runs_before_the_cutoff_a_bounded_batch_at_a_time(
+    backend: Backend,
+) -> None:
+    times = [T0 + timedelta(minutes=m) for m in range(5)]
+    started = [
+        JobStarted(
+            **_about_run(run_id=make_run_id("j", at), scheduled_at=at),  # type: ignore[arg-type]
+            started_at=at,
+            lateness_s=0.0,
+        )
+        for at in times
+    ]
+    backend.history.record_many(started, T0)
+    cutoff = T0 + timedelta(minutes=3)  # runs at 0, 1 and 2 minutes are older
+    assert backend.history.purge(cutoff, 2) == 2
+    assert [r.scheduled_at for r in backend.history.get_runs(limit=10)] == times[:1:-1]
+    assert backend.history.purge(cutoff, 2) == 1
+    assert backend.history.purge(cutoff, 2) == 0
+    assert [r.scheduled_at for r in backend.history.get_runs(limit=10)] == times[:2:-1]
