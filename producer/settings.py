@@ -99,6 +99,14 @@ class SchedulerSettings(DueqSettings):
     events_prefetch: Annotated[int, Field(ge=1, le=10_000)] = 100
     job_defaults: JobDefaults = JobDefaults()
 
+    @field_validator("history_retention", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # DUEQ_HISTORY_RETENTION=86400 means a day in seconds, as the worker's durations do.
+        if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
