@@ -201,8 +201,15 @@ class SchedulerService:
         self._woken.set()
 
     def _serve(self) -> None:
+        try:
+            self._serve_until_stopped()
+        finally:
+            self._drain()
+
+    def _serve_until_stopped(self) -> None:
         while not self._stopping.is_set():
             if self._paused.is_set():
+                self._drain()
                 self._step_down()
                 wake_at = self._clock() + timedelta(seconds=self._settings.max_sleep_seconds)
             else:
@@ -219,6 +226,13 @@ class SchedulerService:
         except LeaseLost as exc:
             self._leadership.lost(str(exc))
         return self._clock() + timedelta(seconds=_ERROR_PAUSE_S)
+
+    def _drain(self) -> None:
+        """Commit the batch in flight before giving up the lead (else it is republished)."""
+        try:
+            self._loop.drain()
+        except Exception as exc:  # its runs are published again, same ids: nothing lost
+            logger.warning("could not commit the batch in flight (it will be republished): %s", exc)
 
     def _sleep_for(self, seconds: float) -> None:
         """Back off while keeping the connection served (heartbeats, control messages)."""

@@ -101,6 +101,13 @@ def test_due_jobs_come_soonest_first_up_to_the_limit(backend: Backend) -> None:
     assert due[0] == a_job("m1", at=T0 + timedelta(minutes=1))  # trigger and arguments too
 
 
+def test_due_jobs_skip_the_excluded_ids_and_still_fill_the_limit(backend: Backend) -> None:
+    for minute in (1, 2, 3, 4):
+        backend.store.add_job(a_job(f"m{minute}", at=T0 + timedelta(minutes=minute)))
+    due = backend.store.get_due_jobs(T0 + timedelta(minutes=5), limit=2, exclude={"m1", "m2"})
+    assert [j.id for j in due] == ["m3", "m4"]
+
+
 def test_commit_advances_removes_and_records_submitted_runs(backend: Backend) -> None:
     for job_id in ("move", "done", "changed"):
         backend.store.add_job(a_job(job_id))

@@ -279,6 +279,53 @@ def test_a_full_batch_asks_for_an_immediate_next_tick() -> None:
     assert second.wake_at > rig.clock()
 
 
+def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(5):
+        rig.add(f"j{index}", every(60))
+    assert rig.loop.tick().published == 2
+    assert len(rig.publisher.runs) == 2
+    assert rig.history.get_runs(limit=10) == []  # sent, not committed yet
+    assert rig.loop.tick().published == 2  # the next batch skips the two in flight
+    assert len(rig.history.get_runs(limit=10)) == 2  # ... and the first is now committed
+    last = rig.loop.tick()
+    assert last.published == 1
+    assert last.wake_at > rig.clock()  # a partial batch: everything committed, sleep
+    assert len({run.job_id for run in rig.publisher.runs}) == 5
+    assert len(rig.publisher.runs) == 5
+    assert len(rig.history.get_runs(limit=10)) == 5
+    assert rig.store.get_next_run_time() == T0 + timedelta(seconds=60)
+
+
+def test_a_failure_mid_burst_drops_the_batch_in_flight_so_it_is_published_again() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(4):
+        rig.add(f"j{index}", every(60))
+    rig.loop.tick()  # batch 1 in flight
+    rig.failures_left = 1  # batch 1's commit fails once batch 2 was sent
+    with pytest.raises(RuntimeError, match="crash"):
+        rig.loop.tick()
+    assert rig.history.get_runs(limit=10) == []
+    sent_before = [run.run_id for run in rig.publisher.runs]
+    rig.loop.tick()
+    rig.loop.tick()
+    rig.loop.tick()
+    again = [run.run_id for run in rig.publisher.runs][len(sent_before) :]
+    assert sorted(again) == sorted(sent_before)  # the same four run ids, published again
+    assert len(rig.history.get_runs(limit=10)) == 4
+
+
+def test_drain_commits_the_batch_in_flight() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(3):
+        rig.add(f"j{index}", every(60))
+    rig.loop.tick()
+    rig.loop.drain()
+    assert len(rig.history.get_runs(limit=10)) == 2
+    rig.loop.drain()  # nothing left: a no-op
+    assert len(rig.history.get_runs(limit=10)) == 2
+
+
 def test_a_job_that_cannot_be_planned_is_paused_and_the_others_still_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
