@@ -175,7 +175,10 @@ class SqlJobStore(JobStore):
             .order_by(jobs.c.next_run_time)
             .limit(limit)
         )
-        if exclude:
+        if exclude and self._postgres:  # one array parameter, not one per id
+            ids = sa.bindparam("exclude", list(exclude), type_=postgresql.ARRAY(sa.String))
+            query = query.where(sa.not_(jobs.c.id == sa.any_(ids)))
+        elif exclude:
             query = query.where(jobs.c.id.not_in(list(exclude)))
         with store_errors(self._engine), self._engine.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
