@@ -5,6 +5,15 @@ and each run's id is derived from (job id, scheduled time).  A crash in between 
 next leader publish the same runs with the same ids (workers drop the duplicates); it
 never loses one.  The commit re-checks the lease epoch in its own transaction, so a leader
 that stalled past its lease cannot overwrite its successor's progress.
+
+Runs due within ``lookahead_seconds`` are published ahead of their time and held by the
+workers until it comes (``worker.hold``, docs/dispatch.md): the tick plans up to that
+horizon instead of up to now.
+
+During a burst (full batches) the loop is a two-stage pipeline: each tick fetches, plans
+and sends the next batch while the broker confirms the previous one, and only then waits
+for those confirms and commits them.  The next fetch skips the jobs of the batch in flight,
+whose new run times are not committed yet.
 """
 
 from __future__ import annotations
@@ -19,8 +28,8 @@ from dueq.producer.job import Job
 from dueq.producer.leader.base import Lease, LeaseLost
 from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import SchedulerEvent
-from dueq.producer.planner import plan_batch
-from dueq.producer.publisher import RunPublisher
+from dueq.producer.planner import Batch, plan_batch
+from dueq.producer.publisher import RunPublisher, SentRuns
 from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store.base import JobStore
 from dueq.shared.metrics import NO_METRICS, Metrics
@@ -32,6 +41,16 @@ logger = logging.getLogger(__name__)
 
 AfterPublish = Callable[[list[RunRequest]], None]
 """Test hook called between publish and commit (raise or kill the process there)."""
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A planned batch whose runs were sent and which is not committed yet."""
+
+    batch: Batch
+    sent: SentRuns | None
+    lease: Lease
+    job_ids: frozenset[str]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,47 +86,88 @@ class SchedulingLoop:
         self._clock = clock
         self._after_publish = after_publish
         self._max_sleep = timedelta(seconds=settings.max_sleep_seconds)
+        self._lookahead = timedelta(seconds=settings.lookahead_seconds)
+        self._in_flight: _InFlight | None = None
 
     def tick(self) -> TickResult:
         """Publish one batch of due runs if this process leads; say when to tick again.
 
-        A full batch means more may be due: the result then asks for an immediate tick.
-        Raises ``StoreUnavailable``/``BrokerUnavailable`` (transient), ``PublishError`` and
-        ``LeaseLost`` for the runner to handle; nothing is committed in those cases.
+        A full batch means more may be due: the result then asks for an immediate tick,
+        and the batch stays in flight (sent, not yet confirmed and committed) until that
+        tick has sent the next one.  Raises ``StoreUnavailable``/``BrokerUnavailable``
+        (transient), ``PublishError`` and ``LeaseLost`` for the runner to handle; a batch
+        in flight is then dropped uncommitted, so its jobs are published again (same run
+        ids) by the next tick or the next leader.
         """
+        try:
+            return self._tick()
+        except BaseException:
+            self._in_flight = None
+            raise
+
+    def drain(self) -> None:
+        """Confirm and commit the batch in flight, if any (before pausing or stopping)."""
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            self._finish(previous)
+
+    def _tick(self) -> TickResult:
         now = self._clock()
         lease = self._leadership.ensure(now)
         if lease is None:
+            self._in_flight = None
             return TickResult(wake_at=self._leadership.next_check(now), published=0, leader=False)
-        jobs = self._store.get_due_jobs(now, self._settings.batch_size)
-        published = self._process(jobs, lease, now) if jobs else 0
-        if len(jobs) >= self._settings.batch_size:
-            return TickResult(wake_at=now, published=published, leader=True)
-        return TickResult(wake_at=self._next_wake(now), published=published, leader=True)
+        horizon = now + self._lookahead  # runs due by then go out now; workers hold them
+        previous = self._in_flight
+        exclude = previous.job_ids if previous is not None else frozenset()
+        jobs = self._store.get_due_jobs(horizon, self._settings.batch_size, exclude=exclude)
+        current = self._send(jobs, lease, horizon) if jobs else None
+        # The previous batch's confirms arrived while this one was fetched and planned.
+        self.drain()
+        full = len(jobs) >= self._settings.batch_size
+        if current is not None:
+            if full:
+                self._in_flight = current
+            else:
+                self._finish(current)
+        published = 0 if current is None else len(current.batch.requests)
+        wake_at = now if full else self._next_wake(now)
+        return TickResult(wake_at=wake_at, published=published, leader=True)
 
-    def _process(self, jobs: Sequence[Job], lease: Lease, now: datetime) -> int:
+    def _send(self, jobs: Sequence[Job], lease: Lease, horizon: datetime) -> _InFlight:
         batch = plan_batch(
             jobs,
-            now=now,
+            now=horizon,
             epoch=lease.epoch,
             published_at=self._clock(),
             cap=self._settings.max_catchup_runs,
         )
+        sent = None
         if batch.requests:
             if not self._leadership.may_publish(self._clock()):
                 raise LeaseLost("the lease is too close to expiry to publish")
-            self._publisher.publish_runs(batch.requests)
+            sent = self._publisher.send_runs(batch.requests)
+        return _InFlight(batch, sent, lease, frozenset(job.id for job in jobs))
+
+    def _finish(self, flight: _InFlight) -> None:
+        """Wait for the batch's confirms, then commit it and tell the listeners."""
+        batch = flight.batch
+        if flight.sent is not None:
+            self._publisher.confirm_runs(flight.sent)
             self._metrics.runs_published(batch.requests, self._clock())
             if self._after_publish is not None:
                 self._after_publish(list(batch.requests))
-        self._store.commit_batch(batch.updates, batch.submitted, lease=lease, now=self._clock())
+        self._store.commit_batch(
+            batch.updates, batch.submitted, lease=flight.lease, now=self._clock()
+        )
         for event in batch.events:
             self._emit(event)
         if batch.requests:
-            logger.debug("published %d run(s) of %d job(s)", len(batch.requests), len(jobs))
-        return len(batch.requests)
+            logger.debug(
+                "published %d run(s) of %d job(s)", len(batch.requests), len(flight.job_ids)
+            )
 
     def _next_wake(self, now: datetime) -> datetime:
         wake = min(now + self._max_sleep, self._leadership.next_check(now))
         next_due = self._store.get_next_run_time()
-        return wake if next_due is None else min(wake, next_due)
+        return wake if next_due is None else min(wake, next_due - self._lookahead)

@@ -2,16 +2,20 @@
 
 The broker adapter turns each RunRequest into an AMQP message as the protocol defines it
 (``message_id`` = ``correlation_id`` = run id, ``reply_to`` = the events queue, persistent,
-JSON) and sends a whole batch with pipelined publisher confirms.
+JSON) and sends a whole batch with pipelined publisher confirms.  A batch can be sent and
+confirmed in two steps (``send_runs``, ``confirm_runs``), so the loop plans the next batch
+while the broker confirms this one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
-from dueq.shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError
+from dueq.shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError, Sent
 from dueq.shared.protocol import CONTENT_TYPE, RunRequest, encode
 from dueq.shared.topology import Topology
 
@@ -20,6 +24,7 @@ __all__ = [
     "BrokerRunPublisher",
     "MemoryRunPublisher",
     "RunPublisher",
+    "SentRuns",
     "to_message",
 ]
 
@@ -27,16 +32,36 @@ __all__ = [
 RUN_MESSAGE_TYPE = "dueq.run"
 
 
+@dataclass(frozen=True)
+class SentRuns:
+    """Runs written to the broker whose confirms may still be on the way."""
+
+    runs: Sequence[RunRequest]
+    handle: Sent | None = None
+
+
 class RunPublisher(ABC):
     """Sends runs to the workers."""
 
-    @abstractmethod
     def publish_runs(self, runs: Sequence[RunRequest]) -> None:
         """Publish ``runs`` and return only once the broker has taken every one.
 
         Raises ``BrokerUnavailable`` (connection lost: the fate of the batch is unknown, so
         it must be published again) or ``PublishError`` (some were refused).
         """
+        self.confirm_runs(self.send_runs(runs))
+
+    @abstractmethod
+    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
+        """Start publishing ``runs``; ``confirm_runs`` waits until the broker took them.
+
+        Batches sent one after another may be in flight together; each is confirmed, or
+        fails, on its own.  May raise what ``publish_runs`` raises.
+        """
+
+    @abstractmethod
+    def confirm_runs(self, sent: SentRuns) -> None:
+        """Return once every run of ``sent`` is confirmed; raise as ``publish_runs`` does."""
 
 
 def to_message(run: RunRequest, topology: Topology) -> OutgoingMessage:
@@ -70,14 +95,24 @@ class BrokerRunPublisher(RunPublisher):
         self._timeout = timeout
         self._declared: set[str] = set()
 
-    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
         new_queues = {run.queue for run in runs} - self._declared
         if new_queues:
             self._connection.declare_topology(self._topology, sorted(new_queues))
             self._declared |= new_queues
         messages = [to_message(run, self._topology) for run in runs]
+        with self._redeclare_on_refusal():
+            return SentRuns(runs, self._publisher.send_many(messages, timeout=self._timeout))
+
+    def confirm_runs(self, sent: SentRuns) -> None:
+        if sent.handle is not None:
+            with self._redeclare_on_refusal():
+                self._publisher.wait_confirmed(sent.handle, timeout=self._timeout)
+
+    @contextlib.contextmanager
+    def _redeclare_on_refusal(self) -> Iterator[None]:
         try:
-            self._publisher.publish_many(messages, timeout=self._timeout)
+            yield
         except PublishError:
             # Unroutable: a queue was deleted behind our back.  Declare again next time.
             self._declared.clear()
@@ -91,9 +126,13 @@ class MemoryRunPublisher(RunPublisher):
         self._lock = threading.Lock()
         self._runs: list[RunRequest] = []
 
-    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
         with self._lock:
             self._runs.extend(runs)
+        return SentRuns(runs)
+
+    def confirm_runs(self, sent: SentRuns) -> None:
+        """Nothing to wait for: the runs were kept when sent."""
 
     @property
     def runs(self) -> list[RunRequest]:

@@ -1,4 +1,4 @@
-"""The scheduler service: the loop, events consumer and listener feed threads, their lifecycle.
+"""The scheduler service: the loop, events consumer, listener feed and retention threads.
 
 The loop thread owns one ``BrokerConnection``: it publishes runs on it and sleeps on it,
 draining a private queue on ``dueq.control`` so a wakeup from any process re-plans at
@@ -21,6 +21,7 @@ from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import ListenerDispatcher
 from dueq.producer.loop import AfterPublish, SchedulingLoop
 from dueq.producer.publisher import BrokerRunPublisher
+from dueq.producer.retention import HistoryRetention
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.producer.settings import SchedulerSettings
 from dueq.shared.broker import BrokerConnection, IncomingMessage, PublishError
@@ -109,10 +110,19 @@ class SchedulerService:
             metrics=self._metrics,
             connection_name=f"dueq-scheduler-events {self._settings.scheduler_id}",
         )
+        retention = HistoryRetention(
+            self._backend.history, self._settings.history_retention, clock=self._clock
+        )
         self._threads = [
             threading.Thread(target=self._run, name="dueq-scheduler-loop", daemon=True),
             threading.Thread(target=events.run, name="dueq-scheduler-events", daemon=True),
             threading.Thread(target=feed.run, name="dueq-scheduler-listeners", daemon=True),
+            threading.Thread(
+                target=retention.run,
+                args=(self._stopping, self._leading.is_set),
+                name="dueq-scheduler-retention",
+                daemon=True,
+            ),
         ]
         for thread in self._threads:
             thread.start()
@@ -218,8 +228,15 @@ class SchedulerService:
         self._woken.set()
 
     def _serve(self) -> None:
+        try:
+            self._serve_until_stopped()
+        finally:
+            self._drain()
+
+    def _serve_until_stopped(self) -> None:
         while not self._stopping.is_set():
             if self._paused.is_set():
+                self._drain()
                 self._step_down()
                 wake_at = self._clock() + timedelta(seconds=self._settings.max_sleep_seconds)
             else:
@@ -236,6 +253,13 @@ class SchedulerService:
         except LeaseLost as exc:
             self._leadership.lost(str(exc))
         return self._clock() + timedelta(seconds=_ERROR_PAUSE_S)
+
+    def _drain(self) -> None:
+        """Commit the batch in flight before giving up the lead (else it is republished)."""
+        try:
+            self._loop.drain()
+        except Exception as exc:  # its runs are published again, same ids: nothing lost
+            logger.warning("could not commit the batch in flight (it will be republished): %s", exc)
 
     def _sleep_for(self, seconds: float) -> None:
         """Back off while keeping the connection served (heartbeats, control messages)."""

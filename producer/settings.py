@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,6 +84,17 @@ class SchedulerSettings(DueqSettings):
     # (planning, validation, confirms), not per tick -- while the first runs of a burst
     # wait for the whole batch to be planned and memory grows with it.
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 500
+    # Runs due within this many seconds are published now, and workers hold each until its
+    # scheduled_at: the publish, confirm and delivery happen before the instant instead of
+    # after it (docs/dispatch.md).  A quarter second covers a loaded tick and a batch's
+    # confirms; it is also how long before its instant a run counts as submitted, so a
+    # pause or removal no longer recalls it.  0 publishes runs only once they are due; the
+    # cap stays well below the 10 s a worker holds a run at most (worker.hold).
+    lookahead_seconds: Annotated[float, Field(ge=0, le=5.0)] = 0.25
+    # Run history older than this (by scheduled_at) is deleted by the leader, in small
+    # batches (producer.retention).  A week answers "what happened last weekend" while
+    # bounding the table (at 1,000 runs/s a day is 86 million rows).
+    history_retention: Annotated[timedelta, Field(gt=timedelta(0))] = timedelta(days=7)
     # Most missed run-times enumerated per job after downtime (see producer.catchup).
     max_catchup_runs: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     # The loop re-plans at least this often even if no wakeup arrives (a lost wakeup costs
@@ -105,6 +117,14 @@ class SchedulerSettings(DueqSettings):
             return zone_name(value)
         except InvalidTriggerError as exc:
             raise ValueError(exc.reason) from exc
+
+    @field_validator("history_retention", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        # DUEQ_HISTORY_RETENTION=86400 means a day in seconds, as the worker's durations do.
+        if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            return float(value)
+        return value
 
     @field_validator("timezone")
     @classmethod

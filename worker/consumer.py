@@ -1,7 +1,8 @@
 """The broker thread: the only thread that touches the worker's ``BrokerConnection``.
 
 It consumes (prefetch = concurrency x prefetch_multiplier, manual acks), parses each
-delivery and either dead-letters it or hands it to a slot, publishes what the other
+delivery and either dead-letters it or hands it to a slot (holding a run that arrived
+before its time until it is due, see ``hold``), publishes what the other
 threads put in the outbox (events, republished runs) with one round of confirms per
 batch, and only then acks them all together.  It reconnects after a lost connection
 (tenacity, every attempt logged) and drives the graceful stop.
@@ -36,6 +37,7 @@ from dueq.shared.topology import Topology
 from dueq.worker import checks
 from dueq.worker.checks import Delivery
 from dueq.worker.executors import Executor
+from dueq.worker.hold import HoldQueue
 from dueq.worker.outbox import Outbound, Outbox, Settle
 from dueq.worker.registry import Registry
 from dueq.worker.reporter import Reporter
@@ -56,6 +58,11 @@ _MAX_BUSY_POLL_S = 0.05
 _NO_WAIT_S = 0.0001
 # Wait for an outcome when the broker cannot send more (every prefetch slot used).
 _SATURATED_WAIT_S = 0.05
+
+
+def _capped(wait: float, until_held: float | None) -> float:
+    """``wait``, shortened so the broker thread is awake when the next held run is due."""
+    return wait if until_held is None else max(min(wait, until_held), _NO_WAIT_S)
 
 
 class _Stopping(Exception):
@@ -90,6 +97,7 @@ class BrokerLoop:
         slots: SlotPool,
         running: Callable[[], int],
         metrics: Metrics = NO_METRICS,
+        hold: HoldQueue | None = None,
     ) -> None:
         self._config = config
         self._metrics = metrics
@@ -99,6 +107,7 @@ class BrokerLoop:
         self._outbox = outbox
         self._slots = slots
         self._running = running
+        self._hold = hold if hold is not None else HoldQueue()
         self._conn = BrokerConnection(config.broker_url, name=config.connection_name)
         self._publisher: Publisher | None = None
         self._consumer: Consumer | None = None
@@ -169,7 +178,7 @@ class BrokerLoop:
     def _forget_deliveries(self) -> None:
         """After a lost connection the broker redelivers what we held; drop our copies."""
         self._inbox.clear()
-        dropped = self._slots.take_pending()
+        dropped = self._hold.take_all() + self._slots.take_pending()
         if dropped:
             log.info("%d unstarted runs will be redelivered by the broker", len(dropped))
 
@@ -182,18 +191,20 @@ class BrokerLoop:
         while not stop.is_set():
             self._wait()
             self._dispatch_inbox()
+            self._release_held()
             self._flush()
             self._tick()
 
     def _wait(self) -> None:
-        if self._inbox or self._held or not self._outbox.empty():
+        until_held = self._hold.seconds_to_next()
+        if self._inbox or self._held or not self._outbox.empty() or until_held == 0:
             self._conn.drain_events(_NO_WAIT_S)
         elif self._saturated():
-            self._held.extend(self._outbox.take(timeout=_SATURATED_WAIT_S))
+            self._held.extend(self._outbox.take(timeout=_capped(_SATURATED_WAIT_S, until_held)))
             self._conn.drain_events(_NO_WAIT_S)
         elif self._slots.busy == 0 and self._running() == 0:
-            self._conn.drain_events(_IDLE_POLL_S)
-        elif self._conn.drain_events(self._poll) or not self._outbox.empty():
+            self._conn.drain_events(_capped(_IDLE_POLL_S, until_held))
+        elif self._conn.drain_events(_capped(self._poll, until_held)) or not self._outbox.empty():
             self._poll = _MIN_BUSY_POLL_S
         else:
             self._poll = min(self._poll * 2, _MAX_BUSY_POLL_S)
@@ -211,7 +222,14 @@ class BrokerLoop:
             except checks.Rejected as exc:
                 self._reject(generation, message, exc)
                 continue
-            self._slots.submit(Delivery(message, generation, run, func))
+            delivery = Delivery(message, generation, run, func)
+            if not self._hold.hold(delivery):
+                self._slots.submit(delivery)
+
+    def _release_held(self) -> None:
+        """Hand the runs whose ``scheduled_at`` has come to the slots (see ``hold``)."""
+        for delivery in self._hold.release_due():
+            self._slots.submit(delivery)
 
     def _reject(self, generation: int, message: IncomingMessage, exc: checks.Rejected) -> None:
         log.warning(
@@ -376,7 +394,7 @@ class BrokerLoop:
         if consumer is not None:
             consumer.cancel()
         self._dispatch_inbox()  # parse what arrived so bad messages are still dead-lettered
-        unstarted = self._slots.take_pending()
+        unstarted = self._hold.take_all() + self._slots.take_pending()
         self._slots.close()
         for delivery in unstarted:
             self._outbox.put(Outbound((), delivery.message, delivery.generation, Settle.REQUEUE))

@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 @click.option("--batch-size", type=int, help="Due jobs per transaction (default 500).")
 @click.option("--max-sleep-seconds", type=float, help="Longest sleep between plans.")
 @click.option(
+    "--lookahead-seconds", type=float, help="Publish runs this early; workers hold them (0.25)."
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
     help="Serve Prometheus metrics on this port (DUEQ_METRICS_PORT; default off; "

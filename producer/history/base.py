@@ -117,3 +117,11 @@ class RunHistory(ABC):
     @abstractmethod
     def get_workers(self) -> list[WorkerRecord]:
         """Every worker ever heard of, by id."""
+
+    @abstractmethod
+    def purge(self, before: datetime, limit: int) -> int:
+        """Delete at most ``limit`` runs scheduled before ``before``; return how many.
+
+        Oldest first, in one short transaction, so retention can call it in a loop without
+        holding locks that recording would wait for.  Workers are not touched.
+        """

@@ -54,6 +54,16 @@ class MemoryRunHistory(RunHistory):
                 if worker is not None:
                     self._record_worker(worker)
 
+    def purge(self, before: datetime, limit: int) -> int:
+        with self._lock:
+            old = sorted(
+                (r for r in self._runs.values() if r.scheduled_at < before),
+                key=lambda r: r.scheduled_at,
+            )[:limit]
+            for record in old:
+                del self._runs[record.run_id]
+            return len(old)
+
     def _record_run(self, values: dict[str, Any]) -> None:
         values = {**values, "status": RunStatus(values["status"])}
         stored = self._runs.get(values["run_id"])

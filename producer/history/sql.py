@@ -11,7 +11,7 @@ is simply redone.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,14 @@ from dueq.shared.tables import runs, workers
 
 __all__ = ["SqlRunHistory"]
 
+# Retention's batch delete on PostgreSQL, by row address: with ``run_id IN (subquery)`` the
+# planner chose a hash join over a scan of the whole table (0.8 s per batch at 1M rows,
+# growing with the table); a TID scan touches only the rows found through the index.
+_PG_PURGE = sa.text(
+    f"DELETE FROM {runs.name} WHERE ctid = ANY(ARRAY("
+    f"SELECT ctid FROM {runs.name} WHERE scheduled_at < :before "
+    "ORDER BY scheduled_at LIMIT :limit))"
+)
 # A write that lost an insert race is redone once; the second attempt sees the row.
 _ATTEMPTS = 2
 
@@ -98,6 +106,22 @@ class SqlRunHistory(RunHistory):
             query = query.where(runs.c.scheduled_at <= until)
         with store_errors(self._engine), self._engine.connect() as conn:
             return [_run_record(row) for row in conn.execute(query)]
+
+    def purge(self, before: datetime, limit: int) -> int:
+        if self._engine.dialect.name == "postgresql":
+            statement: sa.Executable = _PG_PURGE.bindparams(
+                before=before.astimezone(UTC).replace(tzinfo=None), limit=limit
+            )
+        else:
+            oldest = (
+                sa.select(runs.c.run_id)
+                .where(runs.c.scheduled_at < before)
+                .order_by(runs.c.scheduled_at)
+                .limit(limit)
+            )
+            statement = runs.delete().where(runs.c.run_id.in_(oldest.scalar_subquery()))
+        with store_errors(self._engine), self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
 
     def get_workers(self) -> list[WorkerRecord]:
         query = sa.select(workers).order_by(workers.c.worker_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,8 +105,14 @@ class JobStore(ABC):
         """Every job, soonest ``next_run_time`` first, paused jobs last (API use only)."""
 
     @abstractmethod
-    def get_due_jobs(self, now: datetime, limit: int) -> list[Job]:
-        """At most ``limit`` jobs with ``next_run_time <= now``, soonest first."""
+    def get_due_jobs(
+        self, now: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> list[Job]:
+        """At most ``limit`` jobs with ``next_run_time <= now``, soonest first.
+
+        Jobs whose id is in ``exclude`` are skipped: the loop's batch still in flight,
+        whose new ``next_run_time`` is not committed yet.
+        """
 
     @abstractmethod
     def get_next_run_time(self) -> datetime | None:

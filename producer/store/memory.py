@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Sequence, Set
+from collections.abc import Collection, Sequence, Set
 from datetime import datetime
 
 from dueq.producer.history.memory import MemoryRunHistory
@@ -92,13 +92,16 @@ class MemoryJobStore(JobStore):
             )
             return scheduled + paused
 
-    def get_due_jobs(self, now: datetime, limit: int) -> list[Job]:
+    def get_due_jobs(
+        self, now: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> list[Job]:
         with self._lock:
-            due = []
-            for run_time, job_id in self._index[:limit]:
-                if run_time > now:
+            due: list[Job] = []
+            for run_time, job_id in self._index[: limit + len(exclude)]:
+                if run_time > now or len(due) == limit:
                     break
-                due.append(self._jobs[job_id])
+                if job_id not in exclude:
+                    due.append(self._jobs[job_id])
             return due
 
     def get_next_run_time(self) -> datetime | None:

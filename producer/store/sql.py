@@ -8,7 +8,7 @@ statement per table on PostgreSQL, with the driver's ``executemany`` on SQLite.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence, Set
+from collections.abc import Callable, Collection, Sequence, Set
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,13 +166,20 @@ class SqlJobStore(JobStore):
         with store_errors(self._engine), self._engine.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
 
-    def get_due_jobs(self, now: datetime, limit: int) -> list[Job]:
+    def get_due_jobs(
+        self, now: datetime, limit: int, *, exclude: Collection[str] = ()
+    ) -> list[Job]:
         query = (
             sa.select(*_DUE_COLUMNS)
             .where(jobs.c.next_run_time <= now)
             .order_by(jobs.c.next_run_time)
             .limit(limit)
         )
+        if exclude and self._postgres:  # one array parameter, not one per id
+            ids = sa.bindparam("exclude", list(exclude), type_=postgresql.ARRAY(sa.String))
+            query = query.where(sa.not_(jobs.c.id == sa.any_(ids)))
+        elif exclude:
+            query = query.where(jobs.c.id.not_in(list(exclude)))
         with store_errors(self._engine), self._engine.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
 

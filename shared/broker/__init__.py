@@ -52,7 +52,7 @@ from dueq.shared.broker.dead_letter import (
 from dueq.shared.broker.dead_queue import DeadLetter, DeadLetterQueue, ReplayResult
 from dueq.shared.broker.errors import DeliveryTagError, PublishError, PublishFailure, TopologyError
 from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
-from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
+from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher, Sent
 
 __all__ = [
     "DEAD_AT_HEADER",
@@ -71,6 +71,7 @@ __all__ = [
     "PublishFailure",
     "Publisher",
     "ReplayResult",
+    "Sent",
     "TopologyError",
     "dead_letter",
 ]

@@ -5,6 +5,9 @@ each with ``basic.ack`` or ``basic.nack`` (possibly ``multiple``, covering every
 to the tag, and possibly out of order).  An unroutable ``mandatory`` message comes back as
 ``basic.return`` *before* its ack, carrying the message but not its number, so a return
 is matched to the oldest unconfirmed message with the same destination and body.
+
+Failures keep their sequence number, so a publisher with several batches in flight can tell
+each batch its own (``confirmed_through`` and ``take_failures(through=...)``).
 """
 
 from __future__ import annotations
@@ -24,12 +27,22 @@ class ConfirmTracker:
         self._next_seq = 1
         self._pending: OrderedDict[int, OutgoingMessage] = OrderedDict()
         self._returned: dict[int, str] = {}
-        self._failures: list[PublishFailure] = []
+        self._failures: list[tuple[int, PublishFailure]] = []
 
     @property
     def in_flight(self) -> int:
         """Messages published but neither acked nor nacked yet."""
         return len(self._pending)
+
+    @property
+    def last_sent(self) -> int:
+        """The sequence number of the newest publish (0 before the first)."""
+        return self._next_seq - 1
+
+    def confirmed_through(self, seq: int) -> bool:
+        """True once every publish numbered ``seq`` or lower is acked or nacked."""
+        oldest = next(iter(self._pending), None)
+        return oldest is None or oldest > seq
 
     def sent(self, message: OutgoingMessage) -> int:
         """Record a publish; return its sequence number."""
@@ -43,13 +56,13 @@ class ConfirmTracker:
         for seq, message in self._settle(delivery_tag, multiple):
             reason = self._returned.pop(seq, None)
             if reason is not None:
-                self._failures.append(PublishFailure(message=message, reason=reason))
+                self._failures.append((seq, PublishFailure(message=message, reason=reason)))
 
     def nacked(self, delivery_tag: int, multiple: bool) -> None:
         """Handle ``basic.nack``: the broker could not take the message."""
         for seq, message in self._settle(delivery_tag, multiple):
             reason = self._returned.pop(seq, None) or "nacked by the broker"
-            self._failures.append(PublishFailure(message=message, reason=reason))
+            self._failures.append((seq, PublishFailure(message=message, reason=reason)))
 
     def returned(self, exchange: str, routing_key: str, body: bytes, reason: str) -> None:
         """Handle ``basic.return``: mark the oldest matching unconfirmed message."""
@@ -66,15 +79,17 @@ class ConfirmTracker:
 
     def abandon(self, reason: str) -> None:
         """Fail every unconfirmed message (its channel was closed before confirming)."""
-        for message in self._pending.values():
-            self._failures.append(PublishFailure(message=message, reason=reason))
+        for seq, message in self._pending.items():
+            self._failures.append((seq, PublishFailure(message=message, reason=reason)))
         self._pending.clear()
         self._returned.clear()
 
-    def take_failures(self) -> list[PublishFailure]:
-        """Return and forget the failures recorded since the last call."""
-        failures, self._failures = self._failures, []
-        return failures
+    def take_failures(self, through: int | None = None) -> list[PublishFailure]:
+        """Return and forget the failures recorded so far (of publishes up to ``through``)."""
+        limit = self.last_sent if through is None else through
+        taken = [failure for seq, failure in self._failures if seq <= limit]
+        self._failures = [(seq, failure) for seq, failure in self._failures if seq > limit]
+        return taken
 
     def _settle(self, delivery_tag: int, multiple: bool) -> list[tuple[int, OutgoingMessage]]:
         if not multiple:

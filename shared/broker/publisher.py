@@ -8,9 +8,11 @@ once every message of the batch is confirmed: about ten times faster.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dueq.shared.broker.confirms import ConfirmTracker
@@ -21,13 +23,22 @@ from dueq.shared.broker.link import Link, describe, is_caused_by
 from dueq.shared.broker.memory import check_route
 from dueq.shared.broker.messages import OutgoingMessage
 
-__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Publisher"]
+__all__ = ["DEFAULT_MAX_IN_FLIGHT", "Publisher", "Sent"]
 
 # Unconfirmed messages allowed at once.  Enough to keep the pipe full (confirms come back
 # in batches after each fsync), small enough that a lost connection leaves a bounded
 # number of messages whose fate is unknown.
 DEFAULT_MAX_IN_FLIGHT = 1000
 _BASIC_PUBLISH = (60, 40)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A batch written by ``Publisher.send_many`` whose confirms may still be on the way."""
+
+    tracker: ConfirmTracker | None  # None: memory://, nothing to wait for
+    last_seq: int
+    count: int
 
 
 class Publisher:
@@ -64,30 +75,27 @@ class Publisher:
         messages is then unknown, so publish them again after reconnecting.  On
         ``memory://`` there are no confirms: messages are queued before this returns.
         """
-        if not messages:
-            return
+        if messages:
+            self.wait_confirmed(self.send_many(messages, timeout=timeout), timeout=timeout)
+
+    def send_many(self, messages: Sequence[OutgoingMessage], *, timeout: float = 30.0) -> Sent:
+        """Write ``messages`` to the broker without waiting for their confirms.
+
+        ``publish_many`` in two halves, so a caller can do other work (plan the next
+        batch) while the broker confirms this one; ``wait_confirmed`` is the second half
+        and raises what ``publish_many`` raises.  Only when more than the in-flight limit
+        is unconfirmed does this wait, for older confirms.  Batches sent back to back are
+        confirmed in order; each one's failures are its own.
+        """
         link = self._current_link()
-        if link.is_amqp:
-            self._publish_confirmed(link, messages, timeout)
-        else:
+        if not link.is_amqp:
             self._publish_in_memory(link, messages)
-
-    def close(self) -> None:
-        """Close this publisher's channel (the connection stays open)."""
-        channel, link = self._channel, self._link
-        self._channel = self._link = None
-        if channel is not None and link is not None and link.alive:
-            with link.guard("close publisher"):
-                channel.close()
-
-    def _publish_confirmed(
-        self, link: Link, messages: Sequence[OutgoingMessage], timeout: float
-    ) -> None:
+            return Sent(None, 0, len(messages))
         channel = self._confirm_channel(link)
         writer, tracker = self._writer, self._tracker
         assert writer is not None
         deadline = time.monotonic() + timeout
-        with link.guard("publish"):
+        with self._channel_closes(link):
             try:
                 for message in messages:
                     if tracker.in_flight >= self._max_in_flight:
@@ -102,34 +110,63 @@ class Publisher:
                         to_transport(channel, message),
                     )
                 writer.flush()
-                self._wait_for_confirms(link, 0, deadline, timeout)
+            finally:
+                writer.discard()  # only non-empty if sending failed: the link is dead
+        return Sent(tracker, tracker.last_sent, len(messages))
+
+    def wait_confirmed(self, sent: Sent, *, timeout: float = 30.0) -> None:
+        """Wait until every message of ``sent`` is confirmed (see ``send_many``)."""
+        tracker = sent.tracker
+        if tracker is None:
+            return
+        if tracker is self._tracker and self._link is not None:
+            link = self._link
+            deadline = time.monotonic() + timeout
+            with self._channel_closes(link):
+                while not tracker.confirmed_through(sent.last_seq):
+                    self._read_until(link, deadline, timeout)
+        # else: its channel was closed meanwhile, and everything unconfirmed on it failed.
+        failures = tracker.take_failures(through=sent.last_seq)
+        if failures:
+            raise PublishError(failures, sent.count)
+
+    def close(self) -> None:
+        """Close this publisher's channel (the connection stays open)."""
+        channel, link = self._channel, self._link
+        self._channel = self._link = None
+        if channel is not None and link is not None and link.alive:
+            with link.guard("close publisher"):
+                channel.close()
+
+    @contextlib.contextmanager
+    def _channel_closes(self, link: Link) -> Iterator[None]:
+        """Turn the broker closing our channel (e.g. NOT_FOUND: no such exchange) into
+        failures of every message still in flight on it; nothing there will be confirmed."""
+        with link.guard("publish"):
+            try:
+                yield
             except link.channel_errors as exc:
                 if not is_caused_by(exc, [_BASIC_PUBLISH]):
                     raise
-                # e.g. NOT_FOUND (no such exchange): the broker closed this channel, so
-                # nothing still in flight on it will be confirmed.
-                tracker.abandon(describe(exc))
+                self._tracker.abandon(describe(exc))
                 self._drop_channel()
-            finally:
-                writer.discard()  # only non-empty if sending failed: the link is dead
-        failures = tracker.take_failures()
-        if failures:
-            raise PublishError(failures, len(messages))
 
     def _wait_for_confirms(self, link: Link, allowed: int, deadline: float, timeout: float) -> None:
         """Read frames until at most ``allowed`` messages are unconfirmed."""
         while self._tracker.in_flight > allowed:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                # The broker is blocked or gone silent; a clean channel close could hang
-                # as well, so give the whole connection up and let the caller reconnect.
-                raise link.fail(
-                    "publish",
-                    TimeoutError(
-                        f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"
-                    ),
-                )
-            link.read_frames(remaining)
+            self._read_until(link, deadline, timeout)
+
+    def _read_until(self, link: Link, deadline: float, timeout: float) -> None:
+        """Read frames for what is left of ``timeout``; give the connection up after it."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            # The broker is blocked or gone silent; a clean channel close could hang
+            # as well, so give the whole connection up and let the caller reconnect.
+            raise link.fail(
+                "publish",
+                TimeoutError(f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"),
+            )
+        link.read_frames(remaining)
 
     def _confirm_channel(self, link: Link) -> Any:
         if self._link is link and self._channel is not None:

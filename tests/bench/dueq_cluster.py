@@ -1,5 +1,8 @@
 """A dueq deployment for one scenario: N worker processes and one scheduler process.
 
+Workers run bare (max_instances and dedupe per process) or, with ``worker_database``, in
+the production configuration the README recommends (``--database-url``: fleet-wide).
+
 Workers are the real ``dueq worker`` command (its click command, called directly); the
 scheduler is the product's ``BackgroundScheduler`` in ``tests.bench.dueq_sched`` (the
 service ``dueq scheduler`` runs, plus a hook timing each confirmed batch).  Everything
@@ -66,7 +69,7 @@ class DueqCluster:
         """Start ``count`` worker processes and wait until each consumes the run queue."""
         args = [
             # The ``dueq worker`` command itself, without the rest of the CLI around it.
-            "-c", "from worker.cli import worker_command; worker_command()",
+            "-c", "from dueq.worker.cli import worker_command; worker_command()",
             "--import", "tests.bench.jobs",
             "--broker-url", self.services.broker_url, "--prefix", self.prefix,
             "--concurrency", str(self._concurrency),
@@ -76,8 +79,10 @@ class DueqCluster:
         self._workers += [python_process(args, {}, self.services) for _ in range(count)]
         self._wait_for_consumers(len(self._workers))
 
-    def start_scheduler(self, batch_size: int | None = None) -> float:
-        """Start the scheduler; returns the time it became leader."""
+    def start_scheduler(
+        self, batch_size: int | None = None, lookahead: float | None = None
+    ) -> float:
+        """Start the scheduler (the product's look-ahead unless given); when it leads."""
         args = [
             "-m", "tests.bench.dueq_sched", "--database-url", self.database_url,
             "--broker-url", self.services.broker_url, "--prefix", self.prefix,
@@ -85,6 +90,8 @@ class DueqCluster:
         ]  # fmt: skip
         if batch_size:
             args += ["--batch-size", str(batch_size)]
+        if lookahead is not None:
+            args += ["--lookahead-seconds", str(lookahead)]
         proc = python_process(args, {}, self.services, stdout=subprocess.PIPE)
         self._scheduler = proc
         assert proc.stdout is not None

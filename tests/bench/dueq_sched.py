@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--lookahead-seconds", type=float, default=None)
     args = parser.parse_args()
 
     stop = threading.Event()
@@ -60,6 +61,8 @@ def main() -> None:
     }
     if args.batch_size:
         options["batch_size"] = args.batch_size
+    if args.lookahead_seconds is not None:
+        options["lookahead_seconds"] = args.lookahead_seconds
     log = BatchLog()
     scheduler = BackgroundScheduler(SchedulerSettings(**options), after_publish=log)
     scheduler.start()

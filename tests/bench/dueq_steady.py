@@ -65,13 +65,24 @@ def _run_load(phase: Phase, cluster: DueqCluster, start: float, end: float) -> d
 
 
 def run_phases(
-    ctx: Context, *, store: str, jobs: int, phases: Sequence[Phase], tag: str
+    ctx: Context,
+    *,
+    store: str,
+    jobs: int,
+    phases: Sequence[Phase],
+    tag: str,
+    worker_database: bool = False,
 ) -> dict[str, Any]:
-    """Fire ``jobs`` jobs/s through ``phases`` on a 2-worker deployment; raw numbers."""
+    """Fire ``jobs`` jobs/s through ``phases`` on a 2-worker deployment; raw numbers.
+
+    ``worker_database`` gives the workers the database (the production configuration).
+    """
     services = ctx.services
     with (
         database(store, services, tag) as url,
-        DueqCluster(services, database_url=url, tag=tag) as cluster,
+        DueqCluster(
+            services, database_url=url, tag=tag, worker_database=worker_database
+        ) as cluster,
     ):
         engine = open_store(url)
         cluster.start_workers(2)
@@ -109,6 +120,7 @@ def run_phases(
         all_runs = read_runs(engine, before=start - eps)
         engine.dispose()
     result: dict[str, Any] = {"store": store, "jobs": jobs, "processes": sampler.result(),
+                              "worker_database": worker_database,
                               "scheduler_rss_mb": sched["rss_mb"], "history": waited}  # fmt: skip
     for phase, begin, end in windows:
         runs = [r for r in all_runs if begin - eps <= r.scheduled < end - eps]

@@ -98,16 +98,16 @@ def aps_rss(ctx: Context) -> dict[str, Any]:
     return ctx.once("aps-rss", measure)
 
 
-def celery_beat(ctx: Context) -> dict[str, Any]:
-    """Celery beat with 1,000 entries due every second: tasks sent per second."""
+def celery_beat(ctx: Context, entries: int = 1000) -> dict[str, Any]:
+    """Celery beat with ``entries`` entries due every second: tasks sent per second."""
 
     def measure() -> dict[str, Any]:
-        ctx.log("reference: Celery beat 1,000 entries at 1/s")
+        ctx.log(f"reference: Celery beat {entries:,} entries at 1/s")
         return beat_rate(
-            ctx.services, entries=1000, duration=ctx.size(30.0, 6.0), warmup=ctx.size(5.0, 2.0)
+            ctx.services, entries=entries, duration=ctx.size(30.0, 6.0), warmup=ctx.size(5.0, 2.0)
         )
 
-    return ctx.once("celery-beat", measure)
+    return ctx.once(f"celery-beat-{entries}", measure)
 
 
 def celery_worker(ctx: Context) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from tests.bench import (
     scenario_burst,
     scenario_ceiling,
     scenario_churn,
+    scenario_history,
     scenario_scale,
     scenario_steady,
     scenario_worker,
@@ -38,6 +39,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "worker": scenario_worker.run,
     "scale": scenario_scale.run,
     "churn": scenario_churn.run,
+    "history": scenario_history.run,
 }
 
 

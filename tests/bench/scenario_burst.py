@@ -4,8 +4,15 @@ dueq: 2 worker processes and the scheduler are up and idle; the jobs are written
 with a ``next_run_time`` a little in the future and the scheduler is woken as an API call
 would; then we time, from that instant, the last confirmed batch (scheduler hook) and the
 last run started (``job_started`` times in the run history the scheduler's events consumer
-writes).  References: the broker's pipelined-confirm ceiling for the same number of
-messages, and APScheduler 3.11 with its memory and SQLite stores for the 10k case.
+writes).  Every burst runs twice: with bare workers and with production-mode workers
+(``--database-url``: claims in the database, fleet-wide max_instances and dedupe).
+
+The scheduler publishes ahead (look-ahead, docs/dispatch.md): it starts on the burst
+``lookahead`` before the instant, so "published after the instant" can be below zero.
+"Publish span" is therefore also given: from the moment the scheduler starts on the
+burst (instant - look-ahead) to the last confirm, which is what the pipeline costs.
+References: the broker's pipelined-confirm ceiling for the same number of messages, and
+APScheduler 3.11 with its memory and SQLite stores for the 10k case.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from dueq.producer.settings import SchedulerSettings
 from dueq.producer.wakeup import WakeupSender
 from tests.bench import references
 from tests.bench.analysis import confirmed_by, summarize_runs
@@ -48,13 +56,21 @@ def _insert_rate(engine: Any) -> float:
     return count / seconds
 
 
-def dueq_burst(ctx: Context, store: str, n: int) -> dict[str, Any]:
+# Workers without and with the database (the production configuration).
+WORKER_MODES = {"bare": False, "--database-url": True}
+# The look-ahead the scheduler runs with: the product's default.
+LOOKAHEAD_S = SchedulerSettings.model_fields["lookahead_seconds"].default
+
+
+def dueq_burst(ctx: Context, store: str, n: int, *, worker_database: bool) -> dict[str, Any]:
     """Run one dueq burst; returns the raw numbers."""
-    ctx.log(f"dueq: burst {n} ({store})")
+    ctx.log(f"dueq: burst {n} ({store}, workers {'with' if worker_database else 'without'} db)")
     services = ctx.services
     with (
         database(store, services, "burst") as url,
-        DueqCluster(services, database_url=url, tag="burst") as cluster,
+        DueqCluster(
+            services, database_url=url, tag="burst", worker_database=worker_database
+        ) as cluster,
     ):
         engine = open_store(url)
         cluster.start_workers(2)
@@ -74,8 +90,13 @@ def dueq_burst(ctx: Context, store: str, n: int) -> dict[str, Any]:
     return {
         "store": store,
         "jobs": n,
+        "worker_database": worker_database,
+        "lookahead_s": LOOKAHEAD_S,
         "setup_late": inserted > instant,
         "all_published_s": None if confirmed is None else round(confirmed - instant, 3),
+        "publish_span_s": None
+        if confirmed is None
+        else round(confirmed - (instant - LOOKAHEAD_S), 3),
         "all_started_s": None
         if runs["last_started"] is None
         else round(runs["last_started"] - instant, 3),
@@ -86,25 +107,33 @@ def dueq_burst(ctx: Context, store: str, n: int) -> dict[str, Any]:
     }
 
 
-def _burst_rows(n: int, store: str, raw: dict[str, Any], ceil: dict[str, Any]) -> list[Row]:
-    name = f"burst {n // 1000}k {store}"
-    published, started = raw["all_published_s"], raw["all_started_s"]
+def _burst_rows(
+    n: int, store: str, mode: str, raw: dict[str, Any], ceil: dict[str, Any]
+) -> list[Row]:
+    name = f"burst {n // 1000}k {store}, workers {mode}"
+    published, span, started = raw["all_published_s"], raw["publish_span_s"], raw["all_started_s"]
     is_10k = n == 10_000
+    production = raw["worker_database"]
     ceiling_rate = ceil["publish_pipelined_per_s"]
-    publish_rate = n / published if published else None
+    publish_rate = n / span if span else None
     rows = [
-        Row(scenario=name, metric="all published+confirmed", unit="s", better=Better.LOWER,
-            dueq=published, reference="broker ceiling (pipelined)", ref_value=n / ceiling_rate,
+        Row(scenario=name, metric="publish span (start to last confirm)", unit="s",
+            better=Better.LOWER, dueq=span, reference="broker ceiling (pipelined)",
+            ref_value=n / ceiling_rate,
             target=f"<= {TARGET_PUBLISHED_S} s, >= {TARGET_CEILING_FRACTION}x ceiling"
             if is_10k else "",
-            ok=(published is not None and published <= TARGET_PUBLISHED_S
+            ok=(span is not None and span <= TARGET_PUBLISHED_S
                 and publish_rate is not None
                 and publish_rate >= TARGET_CEILING_FRACTION * ceiling_rate)
-            if is_10k else None),
+            if is_10k else None,
+            note=f"all confirmed {published:+.3f} s after the instant (look-ahead "
+            f"{LOOKAHEAD_S} s)" if published is not None else ""),
         Row(scenario=name, metric="all started (2 workers)", unit="s", better=Better.LOWER,
-            dueq=started, target=f"<= {TARGET_STARTED_S} s" if is_10k else "",
-            ok=(started is not None and started <= TARGET_STARTED_S) if is_10k else None),
-        Row(scenario=name, metric="publish lag p50/p99", unit="ms", better=Better.LOWER,
+            dueq=started,
+            target=f"<= {TARGET_STARTED_S} s" if is_10k and production else "",
+            ok=(started is not None and started <= TARGET_STARTED_S)
+            if is_10k and production else None),
+        Row(scenario=name, metric="publish lag p99", unit="ms", better=Better.LOWER,
             dueq=raw["publish_lag"]["p99_ms"], note=f"p50 {raw['publish_lag']['p50_ms']:.0f}"),
         Row(scenario=name, metric="start lag p99", unit="ms", better=Better.LOWER,
             dueq=raw["start_lag"]["p99_ms"],
@@ -147,9 +176,11 @@ def run(ctx: Context) -> ScenarioResult:
     ceil = references.ceiling(ctx)
     for n in sizes:
         for store in ("postgresql", "sqlite"):
-            raw = dueq_burst(ctx, store, n)
-            result.raw[f"dueq-{store}-{n}"] = raw
-            result.rows += _burst_rows(n, store, raw, ceil)
+            for mode, worker_database in WORKER_MODES.items():
+                raw = dueq_burst(ctx, store, n, worker_database=worker_database)
+                key = f"dueq-{store}-{n}" + ("-db" if worker_database else "")
+                result.raw[key] = raw
+                result.rows += _burst_rows(n, store, mode, raw, ceil)
     n = sizes[0]
     if ctx.with_references:
         memory, sqlite = (

@@ -101,6 +101,13 @@ def test_due_jobs_come_soonest_first_up_to_the_limit(backend: Backend) -> None:
     assert due[0] == a_job("m1", at=T0 + timedelta(minutes=1))  # trigger and arguments too
 
 
+def test_due_jobs_skip_the_excluded_ids_and_still_fill_the_limit(backend: Backend) -> None:
+    for minute in (1, 2, 3, 4):
+        backend.store.add_job(a_job(f"m{minute}", at=T0 + timedelta(minutes=minute)))
+    due = backend.store.get_due_jobs(T0 + timedelta(minutes=5), limit=2, exclude={"m1", "m2"})
+    assert [j.id for j in due] == ["m3", "m4"]
+
+
 def test_commit_advances_removes_and_records_submitted_runs(backend: Backend) -> None:
     for job_id in ("move", "done", "changed"):
         backend.store.add_job(a_job(job_id))
@@ -253,3 +260,24 @@ def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> N
 
     assert [r.scheduled_at for r in window] == [times[2], times[1]]
     assert [r.scheduled_at for r in later] == [times[3]]
+
+
+def test_purge_deletes_the_oldest_runs_before_the_cutoff_a_bounded_batch_at_a_time(
+    backend: Backend,
+) -> None:
+    times = [T0 + timedelta(minutes=m) for m in range(5)]
+    started = [
+        JobStarted(
+            **_about_run(run_id=make_run_id("j", at), scheduled_at=at),  # type: ignore[arg-type]
+            started_at=at,
+            lateness_s=0.0,
+        )
+        for at in times
+    ]
+    backend.history.record_many(started, T0)
+    cutoff = T0 + timedelta(minutes=3)  # runs at 0, 1 and 2 minutes are older
+    assert backend.history.purge(cutoff, 2) == 2
+    assert [r.scheduled_at for r in backend.history.get_runs(limit=10)] == times[:1:-1]
+    assert backend.history.purge(cutoff, 2) == 1
+    assert backend.history.purge(cutoff, 2) == 0
+    assert [r.scheduled_at for r in backend.history.get_runs(limit=10)] == times[:2:-1]

@@ -37,7 +37,14 @@ class FakeClock:
 class Rig:
     """A loop wired to in-memory ports, plus handles on all of them."""
 
-    def __init__(self, *, holder: str = "me", batch_size: int = 500, cap: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        holder: str = "me",
+        batch_size: int = 500,
+        cap: int = 1000,
+        lookahead: float = 0.25,
+    ) -> None:
         self.clock = FakeClock(T0)
         self.lease = MemoryLeaderLease()
         self.history = MemoryRunHistory()
@@ -46,7 +53,10 @@ class Rig:
         self.events: list[SchedulerEvent] = []
         self.failures_left = 0
         settings = SchedulerSettings(
-            scheduler_id=holder, batch_size=batch_size, max_catchup_runs=cap
+            scheduler_id=holder,
+            batch_size=batch_size,
+            max_catchup_runs=cap,
+            lookahead_seconds=lookahead,
         )
         self.leadership = Leadership(self.lease, holder, LEASE)
         self.loop = SchedulingLoop(
@@ -112,6 +122,35 @@ def test_runs_come_at_the_right_times_and_the_loop_sleeps_until_the_next_one() -
         assert result.wake_at > rig.clock()
         rig.clock.now = result.wake_at
     assert rig.times() == [T0 + timedelta(seconds=s) for s in (4, 8, 12, 16)]
+
+
+def test_runs_due_within_the_lookahead_are_published_ahead_and_the_loop_wakes_that_early() -> None:
+    rig = Rig(lookahead=0.25)
+    rig.add("every10", every(10))
+    rig.loop.tick()  # the run at T0
+    rig.publisher.clear()
+    rig.clock.now = T0 + timedelta(seconds=9.7)
+    assert rig.loop.tick().published == 0  # 0.3 s ahead: outside the window
+    rig.clock.now = T0 + timedelta(seconds=9.8)
+    result = rig.loop.tick()
+    assert result.published == 1
+    assert rig.times() == [T0 + timedelta(seconds=10)]  # its own time, not the publish time
+    assert rig.publisher.runs[0].published_at == T0 + timedelta(seconds=9.8)
+    assert rig.store.get_next_run_time() == T0 + timedelta(seconds=20)
+    # Asleep until the next run enters the window, or the lease renewal if sooner.
+    assert result.wake_at == min(
+        T0 + timedelta(seconds=19.75), rig.leadership.next_check(rig.clock())
+    )
+
+
+def test_without_lookahead_a_run_is_published_only_once_due() -> None:
+    rig = Rig(lookahead=0)
+    rig.add("every10", every(10))
+    rig.loop.tick()  # the run at T0
+    rig.clock.now = T0 + timedelta(seconds=9.999)
+    assert rig.loop.tick().published == 0
+    rig.clock.now = T0 + timedelta(seconds=10)
+    assert rig.loop.tick().published == 1
 
 
 def test_a_date_job_runs_once_and_is_removed() -> None:
@@ -238,6 +277,53 @@ def test_a_full_batch_asks_for_an_immediate_next_tick() -> None:
     second = rig.loop.tick()
     assert second.published == 2
     assert second.wake_at > rig.clock()
+
+
+def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(5):
+        rig.add(f"j{index}", every(60))
+    assert rig.loop.tick().published == 2
+    assert len(rig.publisher.runs) == 2
+    assert rig.history.get_runs(limit=10) == []  # sent, not committed yet
+    assert rig.loop.tick().published == 2  # the next batch skips the two in flight
+    assert len(rig.history.get_runs(limit=10)) == 2  # ... and the first is now committed
+    last = rig.loop.tick()
+    assert last.published == 1
+    assert last.wake_at > rig.clock()  # a partial batch: everything committed, sleep
+    assert len({run.job_id for run in rig.publisher.runs}) == 5
+    assert len(rig.publisher.runs) == 5
+    assert len(rig.history.get_runs(limit=10)) == 5
+    assert rig.store.get_next_run_time() == T0 + timedelta(seconds=60)
+
+
+def test_a_failure_mid_burst_drops_the_batch_in_flight_so_it_is_published_again() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(4):
+        rig.add(f"j{index}", every(60))
+    rig.loop.tick()  # batch 1 in flight
+    rig.failures_left = 1  # batch 1's commit fails once batch 2 was sent
+    with pytest.raises(RuntimeError, match="crash"):
+        rig.loop.tick()
+    assert rig.history.get_runs(limit=10) == []
+    sent_before = [run.run_id for run in rig.publisher.runs]
+    rig.loop.tick()
+    rig.loop.tick()
+    rig.loop.tick()
+    again = [run.run_id for run in rig.publisher.runs][len(sent_before) :]
+    assert sorted(again) == sorted(sent_before)  # the same four run ids, published again
+    assert len(rig.history.get_runs(limit=10)) == 4
+
+
+def test_drain_commits_the_batch_in_flight() -> None:
+    rig = Rig(batch_size=2)
+    for index in range(3):
+        rig.add(f"j{index}", every(60))
+    rig.loop.tick()
+    rig.loop.drain()
+    assert len(rig.history.get_runs(limit=10)) == 2
+    rig.loop.drain()  # nothing left: a no-op
+    assert len(rig.history.get_runs(limit=10)) == 2
 
 
 def test_a_job_that_cannot_be_planned_is_paused_and_the_others_still_run(

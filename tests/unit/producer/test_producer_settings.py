@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from dueq.producer.settings import JobDefaults, SchedulerSettings, build_settings
@@ -71,6 +73,9 @@ def test_a_settings_object_is_used_as_it_is() -> None:
         ({"no_such_option": 1}, "no_such_option"),
         ({"job_defaults": {"max_instances": 0}}, "max_instances"),
         ({"job_defaults": {"queue": "bad queue"}}, "queue"),
+        ({"lookahead_seconds": 6}, "lookahead_seconds"),
+        ({"lookahead_seconds": -1}, "lookahead_seconds"),
+        ({"history_retention": 0}, "history_retention"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(options: dict[str, object], named: str) -> None:
@@ -86,3 +91,19 @@ def test_the_password_of_a_url_never_shows_in_the_settings() -> None:
     settings = build_settings(None, None, {"broker_url": "amqp://u:s3cret@host//"})
     assert "s3cret" not in repr(settings)
     assert "s3cret" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"), [("P30D", timedelta(days=30)), ("3600", timedelta(hours=1))]
+)
+def test_history_retention_reads_iso_8601_or_seconds_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, text: str, kept: timedelta
+) -> None:
+    monkeypatch.setenv("DUEQ_HISTORY_RETENTION", text)
+    assert build_settings(None, None, {}).history_retention == kept
+
+
+def test_lookahead_and_retention_default_to_a_quarter_second_and_a_week() -> None:
+    settings = build_settings(None, None, {})
+    assert settings.lookahead_seconds == 0.25
+    assert settings.history_retention == timedelta(days=7)

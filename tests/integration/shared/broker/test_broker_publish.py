@@ -107,3 +107,31 @@ def test_a_wakeup_nobody_listens_to_is_dropped_quietly_unless_mandatory(
     )
     with pytest.raises(PublishError, match="NO_ROUTE"):
         publisher.publish(OutgoingMessage(body=b"{}", exchange=control, routing_key=""))
+
+
+def test_two_batches_in_flight_are_confirmed_in_order_each_with_its_own_failures(
+    amqp_conn: BrokerConnection, topology: Topology
+) -> None:
+    publisher = amqp_conn.publisher()
+    lost = _run(topology, 1002, routing_key="no-such-queue")
+    first = publisher.send_many([_run(topology, n) for n in range(800)])
+    second = publisher.send_many([_run(topology, 1000), _run(topology, 1001), lost])
+    publisher.wait_confirmed(first)  # confirmed although the second is still in flight
+    assert amqp_conn.queue_depth(topology.run_queue("default")) >= 800
+    with pytest.raises(PublishError) as caught:
+        publisher.wait_confirmed(second)
+    assert [f.message for f in caught.value.failures] == [lost]
+    assert caught.value.total == 3
+    assert amqp_conn.queue_depth(topology.run_queue("default")) == 802
+
+
+def test_a_batch_sent_before_its_channel_closed_fails_whole_when_waited_for(
+    amqp_conn: BrokerConnection, topology: Topology
+) -> None:
+    publisher = amqp_conn.publisher()
+    stray = OutgoingMessage(body=b"{}", exchange="dqt-no-such-exchange", routing_key="default")
+    sent = publisher.send_many([stray])
+    with pytest.raises(PublishError, match="NOT_FOUND"):
+        publisher.wait_confirmed(sent)
+    publisher.wait_confirmed(publisher.send_many([_run(topology, 1)]))  # a new channel
+    assert amqp_conn.queue_depth(topology.run_queue("default")) == 1
