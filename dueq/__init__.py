@@ -67,6 +67,10 @@ _PUBLIC: dict[str, str] = {
     "Trigger": "dueq.shared.triggers",
     # Job functions and the worker.
     "job": "dueq.shared.funcref",
+    "current_run": "dueq.worker.context",
+    "NotInRun": "dueq.worker.context",
+    "RunContext": "dueq.worker.context",
+    "RetryPolicy": "dueq.shared.protocol",
     "Worker": "dueq.worker",
     "WorkerSettings": "dueq.worker",
     # Errors.
@@ -123,9 +127,12 @@ __all__ = [
     "JobExecutionEvent",
     "JobLookupError",
     "JobSubmissionEvent",
+    "NotInRun",
     "OrTrigger",
     "ProtocolError",
     "RemoteJobError",
+    "RetryPolicy",
+    "RunContext",
     "Scheduler",
     "SchedulerAlreadyRunningError",
     "SchedulerEvent",
@@ -137,6 +144,7 @@ __all__ = [
     "Worker",
     "WorkerSettings",
     "__version__",
+    "current_run",
     "job",
 ]
 
@@ -206,6 +214,7 @@ if TYPE_CHECKING:  # the type checker sees plain imports; at run time they load 
         StoreUnavailable,
     )
     from dueq.shared.funcref import job
+    from dueq.shared.protocol import RetryPolicy
     from dueq.shared.triggers import (
         AndTrigger,
         CalendarIntervalTrigger,
@@ -216,3 +225,4 @@ if TYPE_CHECKING:  # the type checker sees plain imports; at run time they load 
         Trigger,
     )
     from dueq.worker import Worker, WorkerSettings
+    from dueq.worker.context import NotInRun, RunContext, current_run

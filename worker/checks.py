@@ -24,6 +24,7 @@ __all__ = [
     "Delivery",
     "Rejected",
     "claim",
+    "coalesced",
     "dedupe",
     "misfire",
     "parse",
@@ -101,6 +102,19 @@ def misfire(run: RunRequest, now: datetime) -> float | None:
         return None
     lateness = (now - run.scheduled_at).total_seconds()
     return lateness if lateness > run.misfire_grace_time else None
+
+
+def coalesced(run: RunRequest, now: datetime) -> float | None:
+    """Step 3b: the lateness in seconds if a newer run of a coalescing job is already due.
+
+    The scheduler stamps a coalescing job's run with the job's next run-time
+    (``next_scheduled_at``); once that has passed, this run is part of a backlog and the
+    newer run (published, or to be published as the scheduler's one catch-up run) is the
+    one to run.  Decided from the message alone: no database, any language.
+    """
+    if not run.coalesce or run.next_scheduled_at is None or run.next_scheduled_at > now:
+        return None
+    return (now - run.scheduled_at).total_seconds()
 
 
 def claim(

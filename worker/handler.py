@@ -17,15 +17,17 @@ from typing import TypeVar
 
 from dueq.shared.broker import OutgoingMessage
 from dueq.shared.errors import StoreUnavailable
-from dueq.shared.protocol import Event
+from dueq.shared.protocol import Event, MissedReason
 from dueq.shared.retry import call_with_retry, retrying
 from dueq.worker import checks
 from dueq.worker.checks import Delivery
 from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
 from dueq.worker.reporter import Reporter
+from dueq.worker.retrying import retry_request
 
 __all__ = ["RunHandler"]
 
@@ -78,6 +80,13 @@ class RunHandler:
             event = self._reporter.missed(run, delivery.redelivered, lateness)
             self._settle(delivery, Settle.ACK, self._message(delivery, event))
             return
+        lateness = checks.coalesced(run, now)
+        if lateness is not None:
+            event = self._reporter.missed(
+                run, delivery.redelivered, lateness, MissedReason.COALESCED
+            )
+            self._settle(delivery, Settle.ACK, self._message(delivery, event))
+            return
         result = self._store(
             lambda: checks.claim(run, self._claims, self._worker_id, now, self._lease)
         )
@@ -89,20 +98,27 @@ class RunHandler:
         else:
             self._running.add(run.run_id)
             try:
-                self._execute(delivery)
+                self._execute(delivery, result.taken_over)
             finally:
                 self._running.discard(run.run_id)
 
-    def _execute(self, delivery: Delivery) -> None:
+    def _execute(self, delivery: Delivery, taken_over: bool) -> None:
         run, redelivered = delivery.run, delivery.redelivered
-        started = self._message(delivery, self._reporter.started(run, redelivered, self._clock()))
+        context = RunContext.of(
+            run, worker_id=self._worker_id, redelivered=redelivered, taken_over=taken_over
+        )
+        begun = self._reporter.started(run, redelivered, self._clock(), taken_over=taken_over)
+        started = self._message(delivery, begun)
         durable = self._claims.durable
         if durable:
             self._settle(delivery, Settle.ACK, started)  # the claim now guards the run
         else:
             self._outbox.put(Outbound((started,)))
-        outcome = self._executor.execute(run, delivery.func)
-        report = self._message(delivery, self._reporter.finished(run, redelivered, outcome))
+        outcome = self._executor.execute(run, delivery.func, context)
+        finished = self._reporter.finished(
+            run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
+        )
+        report = self._message(delivery, finished)
         if durable:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.

@@ -26,6 +26,7 @@ from dueq.shared.protocol import (
     JobMissed,
     JobRejected,
     JobStarted,
+    MissedReason,
     RunRequest,
     WorkerHeartbeat,
     WorkerOffline,
@@ -86,7 +87,9 @@ class Reporter:
             persistent=True,
         )
 
-    def _about(self, run: RunRequest, redelivered: bool) -> dict[str, Any]:
+    def _about(
+        self, run: RunRequest, redelivered: bool, taken_over: bool = False
+    ) -> dict[str, Any]:
         return {
             **self._who,
             "emitted_at": self._clock(),
@@ -94,17 +97,32 @@ class Reporter:
             "job_id": run.job_id,
             "scheduled_at": run.scheduled_at,
             "redelivered": redelivered,
+            "attempt": run.attempt,
+            "taken_over": taken_over,
         }
 
-    def started(self, run: RunRequest, redelivered: bool, started_at: datetime) -> JobStarted:
+    def started(
+        self, run: RunRequest, redelivered: bool, started_at: datetime, *, taken_over: bool = False
+    ) -> JobStarted:
         """The run passed every check and is about to be called."""
         lateness = (started_at - run.scheduled_at).total_seconds()
         return JobStarted(
-            **self._about(run, redelivered), started_at=started_at, lateness_s=lateness
+            **self._about(run, redelivered, taken_over), started_at=started_at, lateness_s=lateness
         )
 
-    def finished(self, run: RunRequest, redelivered: bool, outcome: Outcome) -> Event:
-        """``job_executed`` or ``job_error`` for a call that returned ``outcome``."""
+    def finished(
+        self,
+        run: RunRequest,
+        redelivered: bool,
+        outcome: Outcome,
+        *,
+        taken_over: bool = False,
+        retry: RunRequest | None = None,
+    ) -> Event:
+        """``job_executed`` or ``job_error`` for a call that returned ``outcome``.
+
+        ``retry`` is the run to try again (its retry policy said so), echoed in the error.
+        """
         timing: dict[str, Any] = {
             "started_at": outcome.started_at,
             "finished_at": outcome.finished_at,
@@ -113,7 +131,7 @@ class Reporter:
         }
         if outcome.error_type is None:
             return JobExecuted(
-                **self._about(run, redelivered),
+                **self._about(run, redelivered, taken_over),
                 **timing,
                 retval=outcome.retval,
                 retval_is_repr=outcome.retval_is_repr,
@@ -121,15 +139,27 @@ class Reporter:
         exception = ExceptionInfo(
             type=outcome.error_type, message=outcome.error_message, traceback=outcome.traceback
         )
-        return JobError(**self._about(run, redelivered), **timing, exception=exception)
+        return JobError(
+            **self._about(run, redelivered, taken_over),
+            **timing,
+            exception=exception,
+            timed_out=outcome.timed_out,
+            retry_request=retry,
+        )
 
-    def missed(self, run: RunRequest, redelivered: bool, lateness: float) -> JobMissed:
-        """The run came later than its misfire grace time allows."""
-        assert run.misfire_grace_time is not None
+    def missed(
+        self,
+        run: RunRequest,
+        redelivered: bool,
+        lateness: float,
+        reason: MissedReason = MissedReason.MISFIRE,
+    ) -> JobMissed:
+        """The run came later than its misfire grace time allows, or was coalesced away."""
         return JobMissed(
             **self._about(run, redelivered),
             lateness_s=lateness,
             misfire_grace_time=run.misfire_grace_time,
+            reason=reason,
         )
 
     def max_instances(self, run: RunRequest, redelivered: bool, running: int) -> JobMaxInstances:

@@ -26,6 +26,7 @@ __all__ = [
     "failure",
     "invoke",
     "invoke_async",
+    "timed_out",
 ]
 
 # A return value travels in the event only if its JSON fits in 64 KiB; bigger results
@@ -51,6 +52,9 @@ class Outcome:
     error_type: str | None = None
     error_message: str = ""
     traceback: str = ""
+    #: Qualified names of the exception's classes, most derived first (for ``retry_on``).
+    error_classes: tuple[str, ...] = ()
+    timed_out: bool = False
 
     @property
     def failed(self) -> bool:
@@ -110,6 +114,20 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         error_type=_qualified(type(exc)),
         error_message=_cut(str(exc), MAX_MESSAGE_CHARS),
         traceback=text,
+        error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
+    )
+
+
+def timed_out(timeout: float, started_at: datetime, duration: float, what: str) -> Outcome:
+    """The ``Outcome`` of a call stopped at its ``timeout``; ``what`` says how it was stopped."""
+    return Outcome(
+        started_at=started_at,
+        finished_at=_after(started_at, duration),
+        duration_s=duration,
+        error_type="TimeoutError",
+        error_message=f"the job ran longer than its timeout of {timeout:g} s; {what}",
+        error_classes=("TimeoutError", "OSError", "Exception", "BaseException", "object"),
+        timed_out=True,
     )
 
 

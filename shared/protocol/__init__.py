@@ -11,6 +11,7 @@ from dueq.shared.protocol.codec import (
     decode_run,
     encode,
 )
+from dueq.shared.protocol.control import MAX_ATTEMPTS, RetryPolicy, backoff_delay
 from dueq.shared.protocol.events import (
     MAX_TRACEBACK_CHARS,
     Event,
@@ -23,6 +24,7 @@ from dueq.shared.protocol.events import (
     JobMissed,
     JobRejected,
     JobStarted,
+    MissedReason,
     WorkerEvent,
     WorkerHeartbeat,
     WorkerOffline,
@@ -41,6 +43,7 @@ __all__ = [
     "ARGUMENTS_CHECKED",
     "CONTENT_TYPE",
     "MAX_ARGUMENTS_BYTES",
+    "MAX_ATTEMPTS",
     "MAX_MESSAGE_BYTES",
     "MAX_TRACEBACK_CHARS",
     "PROTOCOL_VERSION",
@@ -55,11 +58,14 @@ __all__ = [
     "JobMissed",
     "JobRejected",
     "JobStarted",
+    "MissedReason",
+    "RetryPolicy",
     "RunRequest",
     "WorkerEvent",
     "WorkerHeartbeat",
     "WorkerOffline",
     "WorkerOnline",
+    "backoff_delay",
     "decode_event",
     "decode_run",
     "encode",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from dueq.shared.errors import ProtocolError
 from dueq.shared.protocol.events import Event
 from dueq.shared.protocol.runs import RunRequest
-from dueq.shared.protocol.types import PROTOCOL_VERSION
+from dueq.shared.protocol.types import PROTOCOL_VERSION, ProtocolModel
 
 __all__ = [
     "CONTENT_TYPE",
@@ -37,6 +37,8 @@ _EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 def encode(message: BaseModel) -> bytes:
     """Serialize a protocol model to its UTF-8 JSON wire form."""
+    if isinstance(message, ProtocolModel):
+        return message.model_dump_json(exclude=message.wire_exclude()).encode()
     return message.model_dump_json().encode()
 
 

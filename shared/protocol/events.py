@@ -7,10 +7,11 @@ fields that mean something for it (a ``job_missed`` has a lateness but no return
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, JsonValue
 
+from dueq.shared.protocol.runs import RunRequest
 from dueq.shared.protocol.types import (
     Identifier,
     ProtocolModel,
@@ -31,6 +32,7 @@ __all__ = [
     "JobMissed",
     "JobRejected",
     "JobStarted",
+    "MissedReason",
     "WorkerEvent",
     "WorkerHeartbeat",
     "WorkerOffline",
@@ -86,6 +88,16 @@ class _AboutRun(_WorkerSaid):
     redelivered: bool = Field(
         default=False, description="The run message had been delivered before (a retry)"
     )
+    # Run control (optional; left off the wire at their defaults).
+    attempt: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="The run's attempt number (RunRequest.attempt)"
+    )
+    taken_over: bool = Field(
+        default=False,
+        description="Another worker had claimed this run and died; this one took it over",
+    )
+
+    EXTENSIONS: ClassVar[dict[str, object]] = {"attempt": 1, "taken_over": False}
 
 
 class JobStarted(_AboutRun):
@@ -119,14 +131,47 @@ class JobError(_AboutRun):
     duration_s: Seconds
     lateness_s: Lateness
     exception: ExceptionInfo
+    timed_out: bool = Field(
+        default=False, description="The job ran past its timeout and was stopped"
+    )
+    retry_request: RunRequest | None = Field(
+        default=None,
+        description="The run as received, when its retry policy says to try again: the "
+        "scheduler schedules attempt + 1 after the backoff",
+    )
+
+    EXTENSIONS: ClassVar[dict[str, object]] = {
+        **_AboutRun.EXTENSIONS,
+        "timed_out": False,
+        "retry_request": None,
+    }
+
+
+class MissedReason(StrEnum):
+    """Why a run was not started (``JobMissed.reason``)."""
+
+    MISFIRE = "misfire"
+    COALESCED = "coalesced"
 
 
 class JobMissed(_AboutRun):
-    """The run arrived later than its misfire grace time allows; it was not run."""
+    """The run was not run: too late for its misfire grace time, or coalesced away."""
 
     event: Literal[EventType.JOB_MISSED] = EventType.JOB_MISSED
     lateness_s: Lateness
-    misfire_grace_time: Seconds
+    misfire_grace_time: Seconds | None = Field(
+        description="The grace time it exceeded (null when coalesced)"
+    )
+    reason: MissedReason = Field(
+        default=MissedReason.MISFIRE,
+        description="misfire: later than misfire_grace_time; coalesced: a newer run of the "
+        "coalescing job was already due",
+    )
+
+    EXTENSIONS: ClassVar[dict[str, object]] = {
+        **_AboutRun.EXTENSIONS,
+        "reason": MissedReason.MISFIRE,
+    }
 
 
 class JobMaxInstances(_AboutRun):

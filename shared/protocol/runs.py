@@ -8,10 +8,11 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
+from dueq.shared.protocol.control import MAX_ATTEMPTS, RetryPolicy, attempt_suffix
 from dueq.shared.protocol.types import (
     FuncRef,
     Identifier,
@@ -53,15 +54,17 @@ def arguments_size(args: object, kwargs: object) -> int:
     return len(encoded.encode())
 
 
-def make_run_id(job_id: str, scheduled_at: datetime) -> str:
+def make_run_id(job_id: str, scheduled_at: datetime, attempt: int = 1) -> str:
     """The run id of ``job_id`` at ``scheduled_at``: the same inputs always give the same id.
 
     A scheduler that crashes after publishing but before committing republishes the run
-    with the same id, which is how workers recognise and drop the duplicate.
+    with the same id, which is how workers recognise and drop the duplicate.  A retry
+    (``attempt`` > 1) gets an id of its own, equally deterministic.
     """
     # ``str(uuid.uuid5(RUN_ID_NAMESPACE, name))`` spelled out: building the UUID object
     # was half the cost, and the scheduler makes one id per run (10k in a burst).
-    name = f"{job_id}\n{format_utc(scheduled_at)}".encode()
+    stamp = format_utc(scheduled_at) if attempt == 1 else attempt_suffix(scheduled_at, attempt)
+    name = f"{job_id}\n{stamp}".encode()
     digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
@@ -94,6 +97,34 @@ class RunRequest(ProtocolModel):
     epoch: Annotated[int, Field(ge=0)] = Field(
         description="Fencing number of the scheduler lease that published this run"
     )
+    # Run control (all optional; left off the wire at their defaults, see docs/run-control.md).
+    attempt: Annotated[int, Field(ge=1, le=MAX_ATTEMPTS)] = Field(
+        default=1, description="1 for the first try; n for the (n-1)th retry"
+    )
+    retry: RetryPolicy | None = Field(
+        default=None, description="Retry a failure of this run (echoed back in job_error)"
+    )
+    timeout: Annotated[float, Field(gt=0, le=86_400 * 7)] | None = Field(
+        default=None, description="Seconds the job may run before it is stopped"
+    )
+    coalesce: bool = Field(
+        default=False,
+        description="Run only the newest of a backlog: skip this run (job_missed, reason "
+        "coalesced) if next_scheduled_at has already passed",
+    )
+    next_scheduled_at: UtcDatetime | None = Field(
+        default=None, description="When the job's next run after this one is due"
+    )
+
+    #: Fields added after protocol 1 shipped: omitted from the JSON at their defaults, so
+    #: a run that uses none of them reads exactly as before to older consumers.
+    EXTENSIONS: ClassVar[dict[str, object]] = {
+        "attempt": 1,
+        "retry": None,
+        "timeout": None,
+        "coalesce": False,
+        "next_scheduled_at": None,
+    }
 
     @model_validator(mode="after")
     def _arguments_fit(self, info: ValidationInfo) -> RunRequest:

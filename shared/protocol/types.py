@@ -8,7 +8,7 @@ consumer in another language sees never varies (timestamps always carry microsec
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -120,6 +120,17 @@ class ProtocolModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
 
+    #: Optional fields added to protocol 1 after it shipped, with their defaults: a field
+    #: at its default is left off the wire, so older consumers (which refuse unknown
+    #: fields) read every message that does not use it exactly as before.
+    EXTENSIONS: ClassVar[dict[str, object]] = {}
+
+    def wire_exclude(self) -> set[str] | None:
+        """The extension fields at their defaults (left off the wire), or None."""
+        if not self.EXTENSIONS:
+            return None
+        return {name for name, default in self.EXTENSIONS.items() if getattr(self, name) == default}
+
     def wire_dict(self) -> dict[str, Any]:
         """The JSON-ready dict of this message, exactly as it goes on the wire."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude=self.wire_exclude())

@@ -32,12 +32,16 @@ def make_run(
     misfire_grace_time: float | None = None,
     max_instances: int = 1,
     queue: str = "default",
+    **control: Any,
 ) -> RunRequest:
-    """A RunRequest as the scheduler would send it (unique job id unless given)."""
+    """A RunRequest as the scheduler would send it (unique job id unless given).
+
+    ``control`` sets run-control fields (``attempt``, ``retry``, ``timeout``, ...).
+    """
     job_id = job_id or f"job-{uuid.uuid4().hex[:8]}"
     scheduled_at = scheduled_at or datetime.now(UTC)
     return RunRequest(
-        run_id=make_run_id(job_id, scheduled_at),
+        run_id=make_run_id(job_id, scheduled_at, control.get("attempt", 1)),
         job_id=job_id,
         job_name=job_id,
         func=func,
@@ -49,6 +53,7 @@ def make_run(
         max_instances=max_instances,
         queue=queue,
         epoch=1,
+        **control,
     )
 
 

@@ -82,3 +82,52 @@ def sleep(seconds: float) -> float:
     """Sleeps (a long job)."""
     time.sleep(seconds)
     return seconds
+
+
+def run_context() -> dict[str, Any]:
+    """What ``dueq.current_run()`` says inside the job (and which process ran it)."""
+    return _context_dict()
+
+
+async def async_run_context() -> dict[str, Any]:
+    """``run_context`` as an ``async def`` job."""
+    await asyncio.sleep(0)
+    return _context_dict()
+
+
+def _context_dict() -> dict[str, Any]:
+    from dueq import current_run
+
+    context = current_run()
+    return {
+        "job_id": context.job_id,
+        "run_id": context.run_id,
+        "scheduled_at": context.scheduled_at.isoformat(),
+        "attempt": context.attempt,
+        "worker_id": context.worker_id,
+        "redelivered": context.redelivered,
+        "taken_over": context.taken_over,
+        "pid": os.getpid(),
+    }
+
+
+async def async_wait_for_file(marker: str, cancelled: str) -> str:
+    """Wait for ``marker``; write ``cancelled`` if the wait is cancelled (a timeout)."""
+    try:
+        while not Path(marker).exists():
+            await asyncio.sleep(_POLL_S)
+    except asyncio.CancelledError:
+        Path(cancelled).write_text("cancelled")
+        raise
+    return "released"
+
+
+def fail_until(directory: str, succeed_on: int) -> int:
+    """Raise ConnectionError until called the ``succeed_on``-th time (counted in files)."""
+    from dueq import current_run
+
+    attempt = current_run().attempt
+    (Path(directory) / f"attempt-{attempt}-{time.time():.6f}").write_text(str(os.getpid()))
+    if attempt < succeed_on:
+        raise ConnectionError(f"attempt {attempt} fails")
+    return attempt

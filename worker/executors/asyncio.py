@@ -1,7 +1,8 @@
 """Runs ``async def`` jobs on one event loop in a thread of its own.
 
 Sync functions are still allowed on this executor and run in the slot thread, so one
-worker can serve a queue that mixes both kinds.
+worker can serve a queue that mixes both kinds.  A coroutine that outlives its timeout is
+cancelled (``asyncio.timeout``), which is the one kind of job Python can stop cleanly.
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from dueq.shared.protocol import RunRequest
+from dueq.worker.context import RunContext, running
 from dueq.worker.executors.base import Executor
-from dueq.worker.runner import Outcome, invoke, invoke_async
+from dueq.worker.executors.thread import call_with_timeout
+from dueq.worker.runner import Outcome, invoke_async, timed_out
 
 __all__ = ["AsyncioExecutor"]
 
@@ -39,14 +44,12 @@ class AsyncioExecutor(Executor):
     def refusal(self, func: Callable[..., Any]) -> str | None:
         return None
 
-    def execute(self, run: RunRequest, func: Callable[..., Any]) -> Outcome:
+    def execute(self, run: RunRequest, func: Callable[..., Any], context: RunContext) -> Outcome:
         if not inspect.iscoroutinefunction(func):
-            return invoke(func, run.args, run.kwargs)
+            return call_with_timeout(run, func, context)
         if self._loop is None:
             raise RuntimeError("AsyncioExecutor.execute() before start()")
-        future = asyncio.run_coroutine_threadsafe(
-            invoke_async(func, run.args, run.kwargs), self._loop
-        )
+        future = asyncio.run_coroutine_threadsafe(_call(run, func, context), self._loop)
         return future.result()
 
     def shutdown(self) -> None:
@@ -57,3 +60,18 @@ class AsyncioExecutor(Executor):
         thread.join()
         loop.close()
         self._loop = self._thread = None
+
+
+async def _call(
+    run: RunRequest, func: Callable[..., Awaitable[Any]], context: RunContext
+) -> Outcome:
+    """Await the job in its own task (so the context is the task's alone), within its timeout."""
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    with running(context):
+        try:
+            async with asyncio.timeout(run.timeout):
+                return await invoke_async(func, run.args, run.kwargs)
+        except TimeoutError:
+            assert run.timeout is not None  # only a deadline raises here
+            duration = time.perf_counter() - start
+            return timed_out(run.timeout, started_at, duration, "it was cancelled")

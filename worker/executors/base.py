@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dueq.shared.protocol import RunRequest
+from dueq.worker.context import RunContext
 from dueq.worker.runner import Outcome
 
 __all__ = ["Executor"]
@@ -33,11 +34,13 @@ class Executor(ABC):
         """Why this executor cannot run ``func`` (e.g. ``async def`` on threads), or None."""
 
     @abstractmethod
-    def execute(self, run: RunRequest, func: Callable[..., Any]) -> Outcome:
-        """Run ``func`` with the run's arguments and return what happened.
+    def execute(self, run: RunRequest, func: Callable[..., Any], context: RunContext) -> Outcome:
+        """Run ``func`` with the run's arguments, ``context`` as ``current_run()``.
 
         Never raises for a failure of the job itself: that is an ``Outcome`` with an
-        error.  Blocks the calling slot thread until the job is done.
+        error.  Blocks the calling slot thread until the job is done, or until
+        ``run.timeout`` has passed (an ``Outcome`` with ``timed_out``; how the job is
+        stopped depends on the executor, see docs/run-control.md).
         """
 
     def shutdown(self) -> None:

@@ -3,6 +3,10 @@
 Only the function reference and the JSON arguments cross to the child; the child resolves
 the reference against the same allowlist (its own ``Registry`` built from the worker's
 ``--import`` list), so nothing but plain data is ever pickled into it.
+
+A run with a ``timeout`` gets a child of its own (``executors.isolated``): a pool child
+cannot be ended without breaking every other run it would serve, while a dedicated one
+can be killed at the deadline without touching anything else.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dueq.shared.protocol import RunRequest
+from dueq.worker.context import RunContext, running
 from dueq.worker.executors.base import Executor
+from dueq.worker.executors.isolated import call_isolated
 from dueq.worker.executors.thread import ASYNC_REFUSAL
 from dueq.worker.registry import Registry
 from dueq.worker.runner import Outcome, failure, invoke
@@ -36,15 +42,25 @@ def _init_child(imports: tuple[str, ...]) -> None:
     _child_registry = registry
 
 
-def _call_in_child(ref: str, args: list[Any], kwargs: dict[str, Any]) -> Outcome:
+def _call_in_child(
+    ref: str, args: list[Any], kwargs: dict[str, Any], context: dict[str, Any]
+) -> Outcome:
     if _child_registry is None:
         raise RuntimeError("process executor child was not initialized")
+    return call_resolved(_child_registry, ref, args, kwargs, context)
+
+
+def call_resolved(
+    registry: Registry, ref: str, args: list[Any], kwargs: dict[str, Any], context: dict[str, Any]
+) -> Outcome:
+    """Resolve ``ref`` in this (child) process and call it with ``context`` as current run."""
     started_at = datetime.now(UTC)
     try:
-        func = _child_registry.resolve(ref)
+        func = registry.resolve(ref)
     except Exception as exc:  # reported as the run's error, never a crashed child
         return failure(exc, started_at, 0.0)
-    return invoke(func, args, kwargs)
+    with running(RunContext(**context)):
+        return invoke(func, args, kwargs)
 
 
 class ProcessExecutor(Executor):
@@ -76,11 +92,14 @@ class ProcessExecutor(Executor):
     def refusal(self, func: Callable[..., Any]) -> str | None:
         return ASYNC_REFUSAL if inspect.iscoroutinefunction(func) else None
 
-    def execute(self, run: RunRequest, func: Callable[..., Any]) -> Outcome:
+    def execute(self, run: RunRequest, func: Callable[..., Any], context: RunContext) -> Outcome:
+        if run.timeout is not None:
+            return call_isolated(self._imports, run, context.as_dict(), call_resolved)
         pool = self._current_pool()
         started_at, start = datetime.now(UTC), time.perf_counter()
         try:
-            return pool.submit(_call_in_child, run.func, run.args, run.kwargs).result()
+            call = pool.submit(_call_in_child, run.func, run.args, run.kwargs, context.as_dict())
+            return call.result()
         except BrokenProcessPool as exc:
             # A child died (os._exit, a segfault, the OOM killer): report it as this run's
             # error and give the next run a fresh pool.
