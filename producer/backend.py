@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dueq.producer.clock import Clock, utc_now
 from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
 from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
+from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
 from dueq.producer.store.sql import SqlJobStore
@@ -25,11 +26,12 @@ MEMORY_DATABASE_URL = "memory://"
 
 @dataclass(frozen=True, kw_only=True)
 class Backend:
-    """The three stores of one database, and how to let go of it."""
+    """The stores of one database, and how to let go of it."""
 
     store: JobStore
     leader: LeaderLease
     history: RunHistory
+    retries: RetryStore
     close: Callable[[], None]
 
 
@@ -42,6 +44,7 @@ def open_backend(database_url: str, clock: Clock = utc_now) -> Backend:
             store=MemoryJobStore(leader=leader, history=history),
             leader=leader,
             history=history,
+            retries=MemoryRetryStore(leader),
             close=lambda: None,
         )
     engine = create_engine(database_url)
@@ -54,5 +57,6 @@ def open_backend(database_url: str, clock: Clock = utc_now) -> Backend:
         store=SqlJobStore(engine, clock),
         leader=SqlLeaderLease(engine),
         history=SqlRunHistory(engine),
+        retries=SqlRetryStore(engine),
         close=engine.dispose,
     )

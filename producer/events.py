@@ -15,12 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dueq.producer.clock import Clock
 from dueq.producer.feed import outcome_messages
 from dueq.producer.history.base import RunHistory
 from dueq.producer.retries import Stopped, retry_until_stopped
+from dueq.producer.retryplan import plan_retries
+from dueq.producer.retrystore import RetryStore
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
 from dueq.shared.errors import ProtocolError, ServiceUnavailable
 from dueq.shared.metrics import NO_METRICS, Metrics
@@ -59,6 +62,8 @@ class EventsConsumer:
         broker_url: str,
         topology: Topology,
         history: RunHistory,
+        retries: RetryStore | None = None,
+        on_retry: Callable[[], None] | None = None,
         leading: threading.Event,
         feed_ready: threading.Event,
         stopping: threading.Event,
@@ -71,6 +76,8 @@ class EventsConsumer:
         self._url = broker_url
         self._topology = topology
         self._history = history
+        self._retries = retries
+        self._on_retry = on_retry
         self._leading = leading
         self._feed_ready = feed_ready
         self._stopping = stopping
@@ -155,6 +162,7 @@ class EventsConsumer:
         except Exception:  # a bug or a row the database refuses: find it one by one
             logger.exception("cannot record a batch of %d events; recording each", len(batch))
             batch = [pending for pending in batch if self._record_alone(pending)]
+        self._schedule_retries([pending.event for pending in batch])
         recorded = [(pending.event, pending.message.body) for pending in batch]
         outcomes = outcome_messages(self._topology, recorded)
         if outcomes:
@@ -179,6 +187,25 @@ class EventsConsumer:
             "database", logger, lambda: self._history.record_many(events, now), self._stopping
         )
         self._metrics.events_recorded(events)
+
+    def _schedule_retries(self, events: list[Event]) -> None:
+        """Keep the retries the batch's failures ask for, before it is acknowledged.
+
+        Scheduling is idempotent (the attempt's run id), so a crash before the ack, which
+        brings the events back, schedules nothing twice.
+        """
+        retries = self._retries
+        if retries is None:
+            return
+        now = self._clock()
+        planned = plan_retries(events, now)
+        if planned:
+            added = retry_until_stopped(
+                "database", logger, lambda: retries.schedule(planned, now), self._stopping
+            )
+            logger.info("scheduled %d retr%s", added, "y" if added == 1 else "ies")
+            if added and self._on_retry is not None:
+                self._on_retry()  # the loop re-plans, so it wakes when the backoff ends
 
     def _dead_letter(self, message: IncomingMessage, reason: str) -> None:
         assert self._consumer is not None

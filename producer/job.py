@@ -16,6 +16,7 @@ from typing import Any, Final, Protocol
 
 from pydantic import JsonValue
 
+from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.triggers import Trigger
 
 __all__ = ["UNSET", "Job", "JobControl", "Unset"]
@@ -70,6 +71,12 @@ class Job:
     coalesce: bool = True
     max_instances: int = 1
     queue: str = "default"
+    #: Try a failing run again (None: never); see docs/run-control.md.
+    retry: RetryPolicy | None = None
+    #: Seconds a run may take before the worker stops it (None: no limit).
+    timeout: float | None = None
+    #: What a run does when ``max_instances`` are already running (default: skip).
+    overlap: Overlap = Overlap.SKIP
     next_run_time: datetime | None = None
     next_fire_time: datetime | None = None
     # The scheduler that returned this job, for APScheduler's ``job.modify()`` & co.

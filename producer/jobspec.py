@@ -14,12 +14,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from pydantic import ValidationError
+
 from dueq.producer.catchup import first_slot
 from dueq.producer.job import UNSET, Job, Unset
 from dueq.producer.settings import JobDefaults
 from dueq.shared.errors import ConfigError
 from dueq.shared.funcref import func_ref, parse_func_ref
-from dueq.shared.protocol import MAX_ARGUMENTS_BYTES
+from dueq.shared.protocol import MAX_ARGUMENTS_BYTES, Overlap, RetryPolicy
 from dueq.shared.topology import validate_name
 from dueq.shared.triggers import Trigger, build_trigger
 
@@ -50,6 +52,9 @@ MODIFIABLE = frozenset(
         "max_instances",
         "queue",
         "next_run_time",
+        "retry",
+        "timeout",
+        "overlap",
     }
 )
 
@@ -58,7 +63,7 @@ JobOptions = dict[str, Any]
 # whole batch's, an argument of add_jobs).
 OPTION_NAMES = (
     "id", "name", "args", "kwargs", "misfire_grace_time", "coalesce", "max_instances",
-    "next_run_time", "queue",
+    "next_run_time", "queue", "retry", "timeout", "overlap",
 )  # fmt: skip
 
 
@@ -114,6 +119,9 @@ def build_job(
         coalesce=_pick(options["coalesce"], defaults.coalesce),
         max_instances=_pick(options["max_instances"], defaults.max_instances),
         queue=_pick(options["queue"], defaults.queue),
+        retry=to_retry_policy(_pick(options.get("retry", UNSET), defaults.retry)),
+        timeout=_pick(options.get("timeout", UNSET), defaults.timeout),
+        overlap=_overlap(_pick(options.get("overlap", UNSET), defaults.overlap)),
         next_run_time=run,
         next_fire_time=fire,
     )
@@ -137,6 +145,10 @@ def apply_changes(job: Job, changes: Mapping[str, Any], zone: tzinfo) -> Job:
         values["args"], values["kwargs"] = check_arguments(
             values.get("args", job.args), values.get("kwargs", job.kwargs)
         )
+    if "retry" in values:
+        values["retry"] = to_retry_policy(values["retry"])
+    if "overlap" in values:
+        values["overlap"] = _overlap(values["overlap"])
     if "next_run_time" in values:
         at = _aware(values["next_run_time"], zone)
         values["next_run_time"] = values["next_fire_time"] = at
@@ -217,6 +229,32 @@ def _check_options(job: Job) -> None:
         raise ConfigError(f"max_instances must be an integer from 1 to 10000, not {limit!r}")
     if not isinstance(job.coalesce, bool):
         raise ConfigError(f"coalesce must be True or False, not {job.coalesce!r}")
+    timeout = job.timeout
+    if timeout is not None and not (_is_number(timeout) and timeout > 0):
+        raise ConfigError(f"timeout must be None or seconds > 0, not {timeout!r}")
+
+
+def _overlap(value: Any) -> Overlap:
+    try:
+        return Overlap(value)
+    except ValueError:
+        choices = ", ".join(o.value for o in Overlap)
+        raise ConfigError(f"overlap must be one of {choices}, not {value!r}") from None
+
+
+def to_retry_policy(value: Any) -> RetryPolicy | None:
+    """A ``retry`` option as a policy: a ``RetryPolicy``, a dict of its fields, the number of
+    attempts (``retry=3``), or None for no retries."""
+    if value is None or isinstance(value, RetryPolicy):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"max_attempts": value}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"retry must be a RetryPolicy, a dict or a number, not {value!r}")
+    try:
+        return RetryPolicy.model_validate(dict(value), strict=False)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid retry policy: {exc.errors()[0]['msg']} ({value!r})") from exc
 
 
 def _is_number(value: object) -> bool:

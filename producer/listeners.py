@@ -143,6 +143,10 @@ class JobExecutionEvent(JobEvent):
     worker_id: str | None = None
     hostname: str | None = None
     duration_s: float | None = None
+    #: Which attempt of the run this was (1 unless it was a retry).
+    attempt: int = 1
+    #: The run failed and its retry policy schedules another attempt: not final.
+    will_retry: bool = False
 
 
 Listener = Callable[[SchedulerEvent], object]

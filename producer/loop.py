@@ -31,7 +31,8 @@ from dueq.producer.listeners import SchedulerEvent
 from dueq.producer.planner import Batch, plan_batch
 from dueq.producer.publisher import RunPublisher, SentRuns
 from dueq.producer.settings import SchedulerSettings
-from dueq.producer.store.base import JobStore
+from dueq.producer.retrystore import RetryStore
+from dueq.producer.store.base import JobStore, SubmittedRun
 from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.protocol import RunRequest
 
@@ -76,9 +77,14 @@ class SchedulingLoop:
         clock: Clock = utc_now,
         after_publish: AfterPublish | None = None,
         metrics: Metrics = NO_METRICS,
+        retries: RetryStore | None = None,
     ) -> None:
         self._store = store
         self._metrics = metrics
+        self._retries = retries
+        # The earliest pending retry or backfilled run, as read at the last tick: one
+        # query per tick, and the due ones are fetched only when one is due.
+        self._retry_due: datetime | None = None
         self._leadership = leadership
         self._publisher = publisher
         self._settings = settings
@@ -131,6 +137,7 @@ class SchedulingLoop:
             else:
                 self._finish(current)
         published = 0 if current is None else len(current.batch.requests)
+        published += self._publish_retries(lease, now)
         wake_at = now if full else self._next_wake(now)
         return TickResult(wake_at=wake_at, published=published, leader=True)
 
@@ -167,7 +174,46 @@ class SchedulingLoop:
                 "published %d run(s) of %d job(s)", len(batch.requests), len(flight.job_ids)
             )
 
+    def _publish_retries(self, lease: Lease, now: datetime) -> int:
+        """Publish retries whose backoff has passed, then remove them (fenced).
+
+        Publish-then-remove, as for due jobs: a crash in between republishes the same run
+        ids, which workers drop; a retry is never lost.
+        """
+        if self._retries is None:
+            return 0
+        self._retry_due = self._retries.next_due()
+        if self._retry_due is None or self._retry_due > now:
+            return 0
+        due = self._retries.due(now, self._settings.batch_size)
+        if not due:
+            return 0
+        published_at = self._clock()
+        requests = [
+            retry.request.model_copy(update={"published_at": published_at, "epoch": lease.epoch})
+            for retry in due
+        ]
+        if not self._leadership.may_publish(self._clock()):
+            raise LeaseLost("the lease is too close to expiry to publish")
+        self._publisher.publish_runs(requests)
+        if self._after_publish is not None:
+            self._after_publish(requests)
+        submitted = [
+            SubmittedRun(
+                run_id=r.run_id, job_id=r.job_id, scheduled_at=r.scheduled_at,
+                published_at=published_at,
+            )
+            for r in requests
+        ]  # fmt: skip
+        self._store.commit_batch([], submitted, lease=lease, now=self._clock())
+        self._retries.published([r.run_id for r in requests], lease=lease, now=self._clock())
+        logger.info("published %d pending run(s) (retries, backfill)", len(requests))
+        self._retry_due = self._retries.next_due()
+        return len(requests)
+
     def _next_wake(self, now: datetime) -> datetime:
         wake = min(now + self._max_sleep, self._leadership.next_check(now))
         next_due = self._store.get_next_run_time()
-        return wake if next_due is None else min(wake, next_due - self._lookahead)
+        if next_due is not None:
+            wake = min(wake, next_due - self._lookahead)
+        return wake if self._retry_due is None else min(wake, self._retry_due)

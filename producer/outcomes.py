@@ -79,4 +79,6 @@ def _execution(
         worker_id=event.worker_id,
         hostname=event.hostname,
         duration_s=duration,
+        attempt=event.attempt,
+        will_retry=isinstance(event, JobError) and event.retry_request is not None,
     )

@@ -24,7 +24,7 @@ from dueq.producer.listeners import (
 from dueq.producer.store.base import JobUpdate, SubmittedRun
 from dueq.shared.protocol import ARGUMENTS_CHECKED, RunRequest, make_run_id
 
-__all__ = ["Batch", "plan_batch"]
+__all__ = ["Batch", "build_request", "plan_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,11 @@ def _plan_job(
         logger.warning(
             "job %s missed more than %d run-times; the rest up to now are skipped", job.id, cap
         )
-    requests = [_request(job, at, epoch=epoch, published_at=published_at) for at in plan.run_times]
+    following = None if plan.next_slot is None else plan.next_slot.run_time
+    requests = [
+        build_request(job, at, epoch=epoch, published_at=published_at, following=following)
+        for at in plan.run_times
+    ]
     batch.requests.extend(requests)
     batch.submitted.extend(
         SubmittedRun(
@@ -85,8 +89,16 @@ def _plan_job(
         batch.events.append(JobEvent(code=EVENT_JOB_REMOVED, job_id=job.id))
 
 
-def _request(job: Job, scheduled_at: datetime, *, epoch: int, published_at: datetime) -> RunRequest:
-    values = {
+def build_request(
+    job: Job,
+    scheduled_at: datetime,
+    *,
+    epoch: int,
+    published_at: datetime,
+    following: datetime | None,
+) -> RunRequest:
+    """The RunRequest of ``job`` at ``scheduled_at``; ``following`` is its next run-time."""
+    values: dict[str, object] = {
         "run_id": make_run_id(job.id, scheduled_at),
         "job_id": job.id,
         "job_name": job.name,
@@ -99,7 +111,15 @@ def _request(job: Job, scheduled_at: datetime, *, epoch: int, published_at: date
         "max_instances": job.max_instances,
         "queue": job.queue,
         "epoch": epoch,
+        "retry": job.retry,
+        "timeout": job.timeout,
+        "overlap": job.overlap,
     }
+    if job.coalesce and following is not None:
+        # The worker skips this run if the next one is already due when it arrives: a
+        # backlog that queued while no worker took it runs once (docs/run-control.md).
+        values["coalesce"] = True
+        values["next_scheduled_at"] = following
     # Measuring the arguments again as JSON was a third of the validation cost in a 10k
     # burst; a stored job's arguments were measured when it was added or modified
     # (``producer.jobspec``, which counts more strictly than the protocol does).

@@ -12,10 +12,12 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import IO, Any, TypeVar
 
 from dueq.producer.apscompat import DEFAULT_JOBSTORE, ApsCompat
 from dueq.producer.backend import Backend, open_backend
+from dueq.producer.backfill import DEFAULT_MAX_RUNS, BackfillProgress, backfill, run_times_between
 from dueq.producer.bulkadd import BulkBuilder, add_in_chunks
 from dueq.producer.clock import Clock, utc_now
 from dueq.producer.history.base import RunHistory
@@ -38,6 +40,7 @@ from dueq.producer.settings import SchedulerSettings, build_settings, merge_conf
 from dueq.producer.store.base import JobStore
 from dueq.producer.wakeup import WakeupSender
 from dueq.shared.errors import ConfigError, JobLookupError
+from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.triggers import Trigger
 
 __all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
@@ -112,6 +115,9 @@ class Scheduler(ApsCompat, Lifecycle):
         queue: str | Unset = UNSET,
         jobstore: str = DEFAULT_JOBSTORE,
         executor: str = DEFAULT_EXECUTOR,
+        retry: RetryPolicy | Mapping[str, Any] | int | Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
+        overlap: Overlap | str | Unset = UNSET,
         **trigger_args: Any,
     ) -> Job:
         """Add a job; returns it as stored.  See APScheduler's ``add_job``.
@@ -130,6 +136,7 @@ class Scheduler(ApsCompat, Lifecycle):
             "id": id, "name": name, "args": args, "kwargs": kwargs,
             "misfire_grace_time": misfire_grace_time, "coalesce": coalesce,
             "max_instances": max_instances, "next_run_time": next_run_time, "queue": queue,
+            "retry": retry, "timeout": timeout, "overlap": overlap,
         }  # fmt: skip
         zone = self._settings.zone
         built = to_trigger(trigger, trigger_args, zone, now)
@@ -270,6 +277,39 @@ class Scheduler(ApsCompat, Lifecycle):
         self._store().remove_all_jobs()
         self._dispatcher.dispatch(SchedulerEvent(code=EVENT_ALL_JOBS_REMOVED))
         self._notify()
+
+    def backfill(
+        self,
+        job_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        max_runs: int = DEFAULT_MAX_RUNS,
+        overlap: Overlap | str = Overlap.BUFFER_ALL,
+        progress: Callable[[BackfillProgress], None] | None = None,
+    ) -> BackfillProgress:
+        """Run ``job_id`` for every run-time of its trigger from ``start`` to ``end``.
+
+        Each run-time keeps its deterministic run id, so a repeated backfill (or one over
+        times the job already ran) runs nothing twice; refuses ranges with more than
+        ``max_runs`` run-times.  Naive datetimes are in the scheduler's zone.  The leader
+        publishes the runs (woken now); see docs/run-control.md.
+        """
+        job = self._require(job_id)
+        zone = self._settings.zone
+        start, end = (at if at.tzinfo else at.replace(tzinfo=zone) for at in (start, end))
+        times = run_times_between(job, start, end, max_runs)
+        done = backfill(
+            job,
+            times,
+            self._open().retries,
+            now=self._clock(),
+            overlap=Overlap(overlap),
+            progress=progress,
+        )
+        if done.scheduled:
+            self._notify()
+        return done
 
     def get_job(self, job_id: str, jobstore: str | None = None) -> Job | None:
         """The job with this id, or None."""

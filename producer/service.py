@@ -102,6 +102,8 @@ class SchedulerService:
             broker_url=self._settings.broker_url.reveal(),
             topology=self._topology,
             history=self._backend.history,
+            retries=self._backend.retries,
+            on_retry=self.wake,
             leading=self._leading,
             feed_ready=feed.ready,
             stopping=self._stopping,
@@ -208,6 +210,7 @@ class SchedulerService:
         self._connection = retry_until_stopped("broker", logger, connect, self._stopping)
         self._loop = SchedulingLoop(
             store=self._backend.store,
+            retries=self._backend.retries,
             leadership=self._leadership,
             publisher=BrokerRunPublisher(self._connection, self._topology),
             settings=self._settings,

@@ -20,6 +20,7 @@ from pydantic_settings import SettingsConfigDict
 from dueq.producer.apsconfig import nest_gconfig, translate_options
 from dueq.shared.errors import ConfigError, InvalidTriggerError
 from dueq.shared.localzone import local_zone_name
+from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.settings import DueqSettings
 from dueq.shared.topology import DEFAULT_QUEUE, validate_name
 from dueq.shared.triggers.zones import zone_name
@@ -55,11 +56,22 @@ class JobDefaults(BaseModel):
     coalesce: bool = True
     max_instances: Annotated[int, Field(ge=1, le=_MAX_INSTANCES_LIMIT)] = 1
     queue: str = DEFAULT_QUEUE
+    retry: RetryPolicy | None = None
+    timeout: Annotated[float, Field(gt=0)] | None = None
+    overlap: Overlap = Overlap.SKIP
 
     @field_validator("queue")
     @classmethod
     def _valid_queue(cls, value: str) -> str:
         return validate_name("queue", value)
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _attempts(cls, value: Any) -> Any:
+        """``retry=3`` means up to three attempts with the policy's other defaults."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"max_attempts": value}
+        return value
 
 
 class SchedulerSettings(DueqSettings):

@@ -22,6 +22,7 @@ __all__ = [
     "jobs",
     "leader",
     "metadata",
+    "retries",
     "runs",
     "workers",
 ]
@@ -72,6 +73,8 @@ jobs = sa.Table(
     # The nominal trigger time behind next_run_time: the walk continues from here, so
     # jitter never accumulates.
     sa.Column("next_fire_time", UtcDateTime, nullable=True),
+    # Retry policy, timeout and overlap as JSON (NULL: none); see docs/run-control.md.
+    sa.Column("run_control", sa.JSON, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -95,11 +98,27 @@ runs = sa.Table(
     sa.Column("traceback", sa.Text, nullable=True),
     sa.Column("redelivered", sa.Boolean, nullable=False, default=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # 1 for a run as the trigger made it; n for its (n-1)th retry (a row of its own).
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="1"),
     sa.Index("ix_dueq_runs_job_scheduled", "job_id", "scheduled_at"),
     sa.Index("ix_dueq_runs_status_updated", "status", "updated_at"),
     # ``dueq runs`` (newest first) and retention (oldest first) both walk this one; without
     # it both sort the whole table, which at 10 million rows takes seconds.
     sa.Index("ix_dueq_runs_scheduled", "scheduled_at"),
+)
+
+retries = sa.Table(
+    "dueq_retries",
+    metadata,
+    # The run id of the attempt to publish (deterministic from job, time and attempt).
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("job_id", sa.String(255), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    # When the backoff ends: the loop publishes the retry once this has passed.
+    sa.Column("due_at", UtcDateTime, nullable=False, index=True),
+    # The RunRequest to publish, as JSON (a new published_at and epoch are stamped then).
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 leader = sa.Table(

@@ -11,21 +11,23 @@ killed worker's run is redelivered by the broker.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 from dueq.shared.broker import OutgoingMessage
 from dueq.shared.errors import StoreUnavailable
-from dueq.shared.protocol import Event, MissedReason
+from dueq.shared.protocol import Event, MissedReason, RunRequest
 from dueq.shared.retry import call_with_retry, retrying
 from dueq.worker import checks
 from dueq.worker.checks import Delivery
-from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.claims import ClaimResult, ClaimStore, Duplicate, Full
 from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.overlap import OverlapPolicy
 from dueq.worker.reporter import Reporter
 from dueq.worker.retrying import retry_request
 
@@ -50,6 +52,7 @@ class RunHandler:
         worker_id: str,
         lease: timedelta,
         clock: Callable[[], datetime],
+        stopping: threading.Event | None = None,
     ) -> None:
         self._claims = claims
         self._executor = executor
@@ -59,6 +62,14 @@ class RunHandler:
         self._worker_id = worker_id
         self._lease = lease
         self._clock = clock
+        self._overlap = OverlapPolicy(
+            claim=self._claim,
+            release=lambda run_id: self._store(lambda: claims.release(run_id)),
+            hold=running.add,
+            unhold=running.discard,
+            cancel=executor.cancel,
+            stopping=stopping or threading.Event(),
+        )
 
     def handle(self, delivery: Delivery) -> None:
         """Run every remaining check and, if all pass, the job; report what happened."""
@@ -87,10 +98,10 @@ class RunHandler:
             )
             self._settle(delivery, Settle.ACK, self._message(delivery, event))
             return
-        result = self._store(
-            lambda: checks.claim(run, self._claims, self._worker_id, now, self._lease)
-        )
-        if isinstance(result, Duplicate):
+        result = self._overlap.claim(run)
+        if result is None:  # stopping while it waited for a slot: not started
+            self._settle(delivery, Settle.REQUEUE)
+        elif isinstance(result, Duplicate):
             self._drop(delivery, result)
         elif isinstance(result, Full):
             full = self._reporter.max_instances(run, delivery.redelivered, result.running)
@@ -139,6 +150,12 @@ class RunHandler:
         """
         attempts = retrying("database", log, max_wait=self._lease.total_seconds() / 4)
         attempts(lambda: self._claims.finish(run_id, self._clock()))
+
+    def _claim(self, run: RunRequest) -> ClaimResult:
+        """Step 4, at the claim store's clock of this moment (a waiting run asks again)."""
+        return self._store(
+            lambda: checks.claim(run, self._claims, self._worker_id, self._clock(), self._lease)
+        )
 
     def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
         log.info(

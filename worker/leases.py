@@ -26,6 +26,7 @@ from dueq.shared.topology import Topology
 from dueq.worker.checks import REDELIVERED_HEADER
 from dueq.worker.claims import ClaimStore, Expired
 from dueq.worker.outbox import Outbox
+from dueq.worker.overlap import is_buffer_slot
 
 __all__ = ["FINISHED_CLAIM_RETENTION", "LeaseKeeper", "RunningRuns"]
 
@@ -146,7 +147,10 @@ class LeaseKeeper:
     def reap(self, now: datetime) -> int:
         """Republish the runs whose worker died mid-run; return how many."""
         expired = self._claims.abandon_expired(now, self._lease)
-        messages = [m for m in map(self._republish, expired) if m is not None]
+        # A buffer slot is not a run: its waiter died, and its message comes back from
+        # the broker; there is nothing to hand over.
+        runs = [claim for claim in expired if not is_buffer_slot(claim.run_id)]
+        messages = [m for m in map(self._republish, runs) if m is not None]
         if messages:
             self._outbox.send(messages)
         return len(messages)

@@ -26,6 +26,7 @@ __all__ = [
     "failure",
     "invoke",
     "invoke_async",
+    "stopped",
     "timed_out",
 ]
 
@@ -115,6 +116,18 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         error_message=_cut(str(exc), MAX_MESSAGE_CHARS),
         traceback=text,
         error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
+    )
+
+
+def stopped(started_at: datetime, duration: float, why: str) -> Outcome:
+    """The ``Outcome`` of a call the worker stopped on purpose (``why`` says what for)."""
+    return Outcome(
+        started_at=started_at,
+        finished_at=_after(started_at, duration),
+        duration_s=duration,
+        error_type="CancelledError",
+        error_message=why,
+        error_classes=("CancelledError", "BaseException", "object"),
     )
 
 

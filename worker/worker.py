@@ -115,6 +115,7 @@ class Worker:
             worker_id=self.worker_id,
             lease=settings.claim_lease,
             clock=self._clock,
+            stopping=self._stop,
         )
         slots = SlotPool(settings.concurrency, handler.handle)
         keeper = LeaseKeeper(

@@ -93,6 +93,7 @@ class Worker:
         self._stopping = threading.Event()
         self._running: Counter[str] = Counter()  # job_id -> runs in progress here
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._in_flight: set[int] = set()  # delivery tags of runs started, not yet reported
         self._connection: Any = None
         self._channel: Any = None
         self._publisher: Publisher | None = None
@@ -190,15 +191,27 @@ class Worker:
         now = datetime.now(UTC)
         lateness = (now - run.scheduled_at).total_seconds()
         grace = run.misfire_grace_time
+        following = run.next_scheduled_at
         if grace is not None and lateness > grace:
             self._publish(self._identity.missed(run, lateness, **flags), reply_to)
-        elif (running := self._running[run.job_id]) >= run.max_instances:
+        elif run.coalesce and following is not None and following <= now:
+            # A newer run of this coalescing job is already due: only the newest runs.
+            self._publish(self._identity.coalesced(run, lateness, **flags), reply_to)
+        elif (running := self._running[run.job_id]) >= run.max_instances and (
+            run.overlap != "allow_all"
+        ):
             self._publish(self._identity.max_instances(run, running, **flags), reply_to)
         else:
             self._running[run.job_id] += 1
+            self._in_flight.add(delivery.tag)
             self._publish(self._identity.started(run, now, lateness, **flags), reply_to)
             call = partial(self._call, run, delivery, lateness)
             threading.Thread(target=call, name=f"run-{run.run_id}", daemon=True).start()
+            if run.timeout is not None:
+                # A thread cannot be stopped: past its timeout the run is reported timed
+                # out and its slot freed; its late outcome is then ignored.
+                expire = partial(self._time_out, run, delivery, lateness, now)
+                self._connection.call_later(run.timeout, expire)
             return
         self._channel.basic_ack(delivery.tag)
 
@@ -215,8 +228,15 @@ class Worker:
         report = partial(self._report, run, delivery, lateness, outcome)
         self._connection.add_callback_threadsafe(report)
 
+    def _time_out(self, run: Run, delivery: Delivery, lateness: float, started: datetime) -> None:
+        outcome = Outcome(started_at=started, finished_at=datetime.now(UTC), timed_out=True)
+        self._report(run, delivery, lateness, outcome)
+
     def _report(self, run: Run, delivery: Delivery, lateness: float, outcome: Outcome) -> None:
         """Step 6-7 on the AMQP thread: publish the outcome (confirmed), then acknowledge."""
+        if delivery.tag not in self._in_flight:
+            return  # the run timed out and was reported then; this is its late outcome
+        self._in_flight.discard(delivery.tag)
         flags = {"redelivered": delivery.redelivered}
         self._publish(
             self._identity.finished(run, outcome, lateness, **flags), delivery.properties.reply_to

@@ -35,6 +35,7 @@ class Outcome:
     finished_at: datetime
     retval: Any = None
     error: BaseException | None = None
+    timed_out: bool = False
 
 
 def new_worker_id() -> str:
@@ -63,13 +64,16 @@ class Identity:
 
     def about(self, event: str, run: Run, *, redelivered: bool) -> dict[str, Any]:
         """The fields of every event about one run."""
-        return {
+        body = {
             **self.base(event),
             "run_id": run.run_id,
             "job_id": run.job_id,
             "scheduled_at": format_utc(run.scheduled_at),
             "redelivered": redelivered,
         }
+        if run.attempt > 1:
+            body["attempt"] = run.attempt
+        return body
 
     def started(
         self, run: Run, started_at: datetime, lateness: float, **kw: bool
@@ -80,23 +84,38 @@ class Identity:
 
     def finished(self, run: Run, outcome: Outcome, lateness: float, **kw: bool) -> dict[str, Any]:
         """``job_executed`` or ``job_error``, from what the call produced."""
-        name = "job_executed" if outcome.error is None else "job_error"
+        failed = outcome.error is not None or outcome.timed_out
+        name = "job_error" if failed else "job_executed"
         body = self.about(name, run, **kw)
         body["started_at"] = format_utc(outcome.started_at)
         body["finished_at"] = format_utc(outcome.finished_at)
         elapsed = (outcome.finished_at - outcome.started_at).total_seconds()
         body["duration_s"] = max(0.0, elapsed)
         body["lateness_s"] = lateness
-        if outcome.error is None:
+        if outcome.timed_out:
+            message = f"the job ran longer than its timeout of {run.timeout} s"
+            body["exception"] = {"type": "TimeoutError", "message": message, "traceback": ""}
+            body["timed_out"] = True
+            classes = ["TimeoutError", "OSError", "Exception"]
+        elif outcome.error is None:
             body["retval"], body["retval_is_repr"] = json_retval(outcome.retval)
+            return body
         else:
             body["exception"] = exception_info(outcome.error)
+            classes = [_qualified(kind) for kind in type(outcome.error).__mro__]
+        if will_retry(run, classes):
+            body["retry_request"] = run.data
         return body
 
     def missed(self, run: Run, lateness: float, **kw: bool) -> dict[str, Any]:
         """``job_missed``: later than the misfire grace time allows."""
         body = self.about("job_missed", run, **kw)
         return {**body, "lateness_s": lateness, "misfire_grace_time": run.misfire_grace_time}
+
+    def coalesced(self, run: Run, lateness: float, **kw: bool) -> dict[str, Any]:
+        """``job_missed`` with reason ``coalesced``: a newer run of the job is already due."""
+        body = self.about("job_missed", run, **kw)
+        return {**body, "lateness_s": lateness, "misfire_grace_time": None, "reason": "coalesced"}
 
     def max_instances(self, run: Run, running: int, **kw: bool) -> dict[str, Any]:
         """``job_max_instances``: no free instance slot."""
@@ -115,6 +134,23 @@ def json_retval(value: Any) -> tuple[Any, bool]:
     except (TypeError, ValueError):
         return repr(value)[:MAX_REPR_CHARS], True
     return value, False
+
+
+def will_retry(run: Run, classes: list[str]) -> bool:
+    """Whether a failure whose exception has ``classes`` (most derived first) is retried."""
+    policy = run.retry
+    if policy is None or run.attempt >= policy.get("max_attempts", 3):
+        return False
+    names = policy.get("retry_on") or []
+    return not names or any(name in classes for name in names)
+
+
+def _qualified(kind: type) -> str:
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
 
 
 def exception_info(error: BaseException) -> dict[str, str]:

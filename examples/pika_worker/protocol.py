@@ -67,7 +67,17 @@ class Run:
     scheduled_at: datetime
     misfire_grace_time: float | None
     max_instances: int
-    ids: dict[str, str] = field(repr=False)  # for a job_rejected, should the func be refused
+    # Run control (docs/run-control.md): all optional.
+    attempt: int = 1
+    retry: dict[str, Any] | None = None
+    timeout: float | None = None
+    coalesce: bool = False
+    next_scheduled_at: datetime | None = None
+    overlap: str = "skip"
+    data: dict[str, Any] = field(default_factory=dict, repr=False)  # echoed when retried
+    ids: dict[str, str] = field(
+        default_factory=dict, repr=False
+    )  # for a job_rejected, should the func be refused
 
 
 class Schemas:
@@ -146,6 +156,8 @@ def _to_run(data: dict[str, Any], ids: dict[str, str]) -> Run:
     try:
         scheduled_at = parse_utc(data["scheduled_at"])
         parse_utc(data["published_at"])
+        following = data.get("next_scheduled_at")
+        next_scheduled_at = None if following is None else parse_utc(following)
     except ValueError as exc:
         raise BadMessage(f"invalid RunRequest: {exc}", ids) from exc
     args, kwargs = data.get("args", []), data.get("kwargs", {})
@@ -161,6 +173,13 @@ def _to_run(data: dict[str, Any], ids: dict[str, str]) -> Run:
         scheduled_at=scheduled_at,
         misfire_grace_time=data.get("misfire_grace_time"),
         max_instances=data.get("max_instances", 1),
+        attempt=data.get("attempt", 1),
+        retry=data.get("retry"),
+        timeout=data.get("timeout"),
+        coalesce=data.get("coalesce", False),
+        next_scheduled_at=next_scheduled_at,
+        overlap=data.get("overlap", "skip"),
+        data=data,
         ids=ids,
     )
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
+from dueq.producer.cli.backfill import backfill_command
 from dueq.producer.cli.common import json_option, scheduler_client, service_options
 from dueq.producer.cli.jobview import job_as_dict, job_detail, jobs_table
 from dueq.producer.cli.output import console, print_json
@@ -255,3 +256,6 @@ def run_now(job_id: str, **options: Any) -> None:
     with scheduler_client(options) as scheduler:
         job = scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
         _show(scheduler, job, "will run now", job_id)
+
+
+jobs_group.add_command(backfill_command)

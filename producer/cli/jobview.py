@@ -54,6 +54,9 @@ def _shown(job: Job, zone: tzinfo) -> dict[str, str]:
         "misfire grace": "no limit" if grace is None else f"{grace:g}s",
         "coalesce": str(job.coalesce).lower(),
         "max instances": str(job.max_instances),
+        "overlap": job.overlap.value,
+        "retry": "no" if job.retry is None else f"up to {job.retry.max_attempts} attempts",
+        "timeout": "none" if job.timeout is None else f"{job.timeout:g}s",
     }
 
 
@@ -71,6 +74,9 @@ def job_as_dict(job: Job) -> dict[str, Any]:
         "misfire_grace_time": job.misfire_grace_time,
         "coalesce": job.coalesce,
         "max_instances": job.max_instances,
+        "overlap": job.overlap.value,
+        "retry": None if job.retry is None else job.retry.model_dump(mode="json"),
+        "timeout": job.timeout,
         "next_run_time": job.next_run_time,
         "paused": job.paused,
     }

@@ -100,12 +100,13 @@ def _aware(moment: datetime | None, zone: tzinfo) -> datetime | None:
 def runs_table(records: list[RunRecord], zone: tzinfo) -> Table:
     """One row per run."""
     table = Table(title=f"{len(records)} run(s)", title_justify="left")
-    for header in ("scheduled", "job", "status", "worker", "took", "result", "run id"):
+    for header in ("scheduled", "job", "try", "status", "worker", "took", "result", "run id"):
         table.add_column(header, overflow="fold")
     for record in records:
         table.add_row(
             format_time(record.scheduled_at, zone),
             record.job_id,
+            str(record.attempt),
             Text(record.status.value, style=_STYLE[record.status]),
             record.worker_id or "-",
             format_duration(record.duration_s),
@@ -116,8 +117,11 @@ def runs_table(records: list[RunRecord], zone: tzinfo) -> Table:
 
 
 def _result(record: RunRecord) -> str:
-    if record.exception_type or record.exception_message:
-        return short(f"{record.exception_type or 'rejected'}: {record.exception_message or ''}")
+    if record.exception_type:
+        return short(f"{record.exception_type}: {record.exception_message or ''}")
+    if record.exception_message:  # a rejection's reason, or why a run was missed
+        prefix = "rejected: " if record.status is RunStatus.REJECTED else ""
+        return short(prefix + record.exception_message)
     if record.status is RunStatus.EXECUTED:
         return short(repr(record.retval))
     return ""

@@ -60,6 +60,7 @@ class RunRecord:
     exception_message: str | None = None
     traceback: str | None = None
     redelivered: bool = False
+    attempt: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ def run_values(event: Event) -> dict[str, Any] | None:
         "status": status.value,
         "worker_id": event.worker_id,
         "redelivered": bool(getattr(event, "redelivered", False)),
+        "attempt": getattr(event, "attempt", 1),
     }
     for name in ("started_at", "finished_at", "duration_s", "lateness_s"):
         if hasattr(event, name):
@@ -60,6 +61,8 @@ def run_values(event: Event) -> dict[str, Any] | None:
         values["traceback"] = event.exception.traceback
     if isinstance(event, JobRejected):
         values["exception_message"] = event.reason
+    if isinstance(event, JobMissed):
+        values["exception_message"] = f"missed: {event.reason.value}"
     return values
 
 

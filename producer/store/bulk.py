@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from dueq.producer.job import Job
 from dueq.producer.store.base import keep_schedule
-from dueq.producer.store.rows import row_to_job
+from dueq.producer.store.rows import row_to_job, run_control
 from dueq.shared.errors import ConflictingIdError
 from dueq.shared.tables import UtcDateTime, jobs
 from dueq.shared.triggers import Trigger
@@ -169,11 +169,16 @@ class _Rows:
             "misfire_grace_time": job.misfire_grace_time,
             "coalesce": job.coalesce,
             "max_instances": job.max_instances,
+            "run_control": _json_or_null(run_control(job)),
             "next_run_time": _naive(job.next_run_time),
             "next_fire_time": _naive(job.next_fire_time),
             "created_at": self._now,
             "updated_at": self._now,
         }
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _pages(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

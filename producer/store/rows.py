@@ -8,9 +8,10 @@ from functools import lru_cache
 from typing import Any
 
 from dueq.producer.job import Job
+from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.triggers import Trigger, trigger_from_dict
 
-__all__ = ["SCHEDULE_COLUMNS", "job_to_row", "row_to_job"]
+__all__ = ["SCHEDULE_COLUMNS", "job_to_row", "row_to_job", "run_control"]
 
 # Parsed triggers kept by their JSON text: rebuilding one costs ~0.1 ms (validation), which
 # dominated fetching a batch of 10k due jobs; triggers are immutable, so sharing is safe.
@@ -33,6 +34,7 @@ def job_to_row(job: Job, now: datetime) -> dict[str, Any]:
         "misfire_grace_time": job.misfire_grace_time,
         "coalesce": job.coalesce,
         "max_instances": job.max_instances,
+        "run_control": run_control(job),
         "next_run_time": job.next_run_time,
         "next_fire_time": job.next_fire_time,
         "updated_at": now,
@@ -55,7 +57,28 @@ def row_to_job(row: Any) -> Job:
         queue=values["queue"],
         next_run_time=values["next_run_time"],
         next_fire_time=values["next_fire_time"],
+        **_control(values.get("run_control")),
     )
+
+
+def run_control(job: Job) -> dict[str, Any] | None:
+    """The ``run_control`` column of ``job``: its retry policy and timeout, or NULL."""
+    if job.retry is None and job.timeout is None and job.overlap is Overlap.SKIP:
+        return None
+    retry = None if job.retry is None else job.retry.model_dump(mode="json")
+    return {"retry": retry, "timeout": job.timeout, "overlap": job.overlap.value}
+
+
+def _control(stored: Any) -> dict[str, Any]:
+    if stored is None:
+        return {}
+    values = json.loads(stored) if isinstance(stored, str) else stored
+    retry = values.get("retry")
+    return {
+        "retry": None if retry is None else RetryPolicy.model_validate(retry),
+        "timeout": values.get("timeout"),
+        "overlap": Overlap(values.get("overlap", Overlap.SKIP)),
+    }
 
 
 def _trigger(stored: Any) -> Trigger:

@@ -11,7 +11,7 @@ from dueq.shared.protocol.codec import (
     decode_run,
     encode,
 )
-from dueq.shared.protocol.control import MAX_ATTEMPTS, RetryPolicy, backoff_delay
+from dueq.shared.protocol.control import MAX_ATTEMPTS, Overlap, RetryPolicy, backoff_delay
 from dueq.shared.protocol.events import (
     MAX_TRACEBACK_CHARS,
     Event,
@@ -59,6 +59,7 @@ __all__ = [
     "JobRejected",
     "JobStarted",
     "MissedReason",
+    "Overlap",
     "RetryPolicy",
     "RunRequest",
     "WorkerEvent",

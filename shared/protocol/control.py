@@ -9,16 +9,35 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
 from dueq.shared.protocol.types import ProtocolModel, format_utc
 
-__all__ = ["MAX_ATTEMPTS", "RetryPolicy", "attempt_suffix", "backoff_delay"]
+__all__ = ["MAX_ATTEMPTS", "Overlap", "RetryPolicy", "attempt_suffix", "backoff_delay"]
 
 # Far more attempts than any backoff schedule needs; bounds what a message can ask for.
 MAX_ATTEMPTS = 100
+
+
+class Overlap(StrEnum):
+    """What a worker does with a run whose job already has ``max_instances`` running.
+
+    Checked fleet-wide where workers share the database, as ``max_instances`` is.
+    """
+
+    #: Report it ``job_max_instances`` and drop it (APScheduler's behaviour; the default).
+    SKIP = "skip"
+    #: Keep one run waiting and start it as soon as a slot frees; skip any further ones.
+    BUFFER_ONE = "buffer_one"
+    #: Keep every such run waiting; each starts when a slot frees, in arrival order.
+    BUFFER_ALL = "buffer_all"
+    #: Stop the running instances (where their executor can) and start this one.
+    CANCEL_OTHER = "cancel_other"
+    #: Start it regardless: ``max_instances`` does not apply.
+    ALLOW_ALL = "allow_all"
 
 
 class RetryPolicy(ProtocolModel):

@@ -12,7 +12,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from dueq.shared.protocol.control import MAX_ATTEMPTS, RetryPolicy, attempt_suffix
+from dueq.shared.protocol.control import MAX_ATTEMPTS, Overlap, RetryPolicy, attempt_suffix
 from dueq.shared.protocol.types import (
     FuncRef,
     Identifier,
@@ -115,6 +115,10 @@ class RunRequest(ProtocolModel):
     next_scheduled_at: UtcDatetime | None = Field(
         default=None, description="When the job's next run after this one is due"
     )
+    overlap: Overlap = Field(
+        default=Overlap.SKIP,
+        description="What to do when the job already has max_instances runs in progress",
+    )
 
     #: Fields added after protocol 1 shipped: omitted from the JSON at their defaults, so
     #: a run that uses none of them reads exactly as before to older consumers.
@@ -124,6 +128,7 @@ class RunRequest(ProtocolModel):
         "timeout": None,
         "coalesce": False,
         "next_scheduled_at": None,
+        "overlap": Overlap.SKIP,
     }
 
     @model_validator(mode="after")

@@ -88,3 +88,27 @@ def _current_run() -> Any:
             return candidate
         frame = frame.f_back
     raise RuntimeError("fault_jobs.record must run on a worker's thread executor")
+
+
+def flaky(fail_until: int, slow_attempt: int = 0, seconds: float = 0.0) -> int:
+    """Record this execution; raise ConnectionError while the attempt is below ``fail_until``.
+
+    The attempt number comes from ``dueq.current_run()``; attempt ``slow_attempt`` takes
+    ``seconds`` first (long enough to kill its worker in the middle).  Returns the attempt.
+    """
+    from dueq import current_run
+
+    context = current_run()
+    conn = _connection()
+    row = conn.execute(
+        f"INSERT INTO {LEDGER_TABLE} (run_id, job_id, scheduled_at, pid, started_at)"
+        " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (context.run_id, context.job_id, context.scheduled_at, os.getpid(), time.time()),
+    ).fetchone()
+    assert row is not None
+    if context.attempt == slow_attempt:
+        time.sleep(seconds)
+    conn.execute(f"UPDATE {LEDGER_TABLE} SET finished_at = %s WHERE id = %s", (time.time(), row[0]))
+    if context.attempt < fail_until:
+        raise ConnectionError(f"attempt {context.attempt} fails on purpose")
+    return context.attempt

@@ -12,6 +12,7 @@ import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import CancelledError, Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,9 +20,11 @@ from dueq.shared.protocol import RunRequest
 from dueq.worker.context import RunContext, running
 from dueq.worker.executors.base import Executor
 from dueq.worker.executors.thread import call_with_timeout
-from dueq.worker.runner import Outcome, invoke_async, timed_out
+from dueq.worker.runner import Outcome, invoke_async, stopped, timed_out
 
-__all__ = ["AsyncioExecutor"]
+__all__ = ["CANCELLED_FOR_NEWER", "AsyncioExecutor"]
+
+CANCELLED_FOR_NEWER = "cancelled: a newer run of the job replaced it (overlap cancel_other)"
 
 
 class AsyncioExecutor(Executor):
@@ -32,6 +35,8 @@ class AsyncioExecutor(Executor):
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._running: dict[str, set[Future[Outcome]]] = {}
 
     def start(self) -> None:
         loop = asyncio.new_event_loop()
@@ -49,8 +54,25 @@ class AsyncioExecutor(Executor):
             return call_with_timeout(run, func, context)
         if self._loop is None:
             raise RuntimeError("AsyncioExecutor.execute() before start()")
+        started_at, start = datetime.now(UTC), time.perf_counter()
         future = asyncio.run_coroutine_threadsafe(_call(run, func, context), self._loop)
-        return future.result()
+        with self._lock:
+            self._running.setdefault(run.job_id, set()).add(future)
+        try:
+            return future.result()
+        except CancelledError:
+            return stopped(started_at, time.perf_counter() - start, CANCELLED_FOR_NEWER)
+        finally:
+            with self._lock:
+                futures = self._running.get(run.job_id, set())
+                futures.discard(future)
+                if not futures:
+                    self._running.pop(run.job_id, None)
+
+    def cancel(self, job_id: str) -> int:
+        with self._lock:
+            futures = list(self._running.get(job_id, ()))
+        return sum(future.cancel() for future in futures)
 
     def shutdown(self) -> None:
         loop, thread = self._loop, self._thread

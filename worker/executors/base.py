@@ -43,6 +43,13 @@ class Executor(ABC):
         stopped depends on the executor, see docs/run-control.md).
         """
 
+    def cancel(self, job_id: str) -> int:
+        """Stop this executor's running calls of ``job_id`` where it can; how many.
+
+        Default: none can be stopped (a thread cannot).  Used by ``overlap=cancel_other``.
+        """
+        return 0
+
     def shutdown(self) -> None:
         """Release resources; running calls have finished (the worker waited for them)."""
         return None

@@ -128,7 +128,10 @@ class Worker {
     const running = this.running.get(run.jobId) || 0;
     if (run.misfireGraceTime !== null && lateness > run.misfireGraceTime) {
       await this.publish(this.identity.missed(run, lateness, redelivered), replyTo);
-    } else if (running >= run.maxInstances) {
+    } else if (run.coalesce && run.nextScheduledAt && secondsBetween(now, run.nextScheduledAt) >= 0) {
+      // A newer run of this coalescing job is already due: only the newest of a backlog runs.
+      await this.publish(this.identity.missed(run, lateness, redelivered, "coalesced"), replyTo);
+    } else if (running >= run.maxInstances && run.overlap !== "allow_all") {
       await this.publish(this.identity.maxInstances(run, running, redelivered), replyTo);
     } else {
       this.running.set(run.jobId, running + 1); // taken before any await: no race
@@ -145,11 +148,26 @@ class Worker {
 
   async call(run) {
     const startedAt = nowUtc();
+    let timer;
+    // Node cannot stop a running function: past its timeout the run is reported timed
+    // out and its slot freed; whatever it does later is ignored.
+    const deadline = new Promise((resolve) => {
+      if (run.timeout === null) return;
+      timer = setTimeout(() => resolve({ startedAt, finishedAt: nowUtc(), failed: true, timedOut: true }),
+        run.timeout * 1000);
+    });
+    const job = (async () => {
+      try {
+        const retval = await this.jobs[run.func](run.args, run.kwargs);
+        return { startedAt, finishedAt: nowUtc(), failed: false, retval };
+      } catch (error) {
+        return { startedAt, finishedAt: nowUtc(), failed: true, error }; // reported, never fatal
+      }
+    })();
     try {
-      const retval = await this.jobs[run.func](run.args, run.kwargs);
-      return { startedAt, finishedAt: nowUtc(), failed: false, retval };
-    } catch (error) {
-      return { startedAt, finishedAt: nowUtc(), failed: true, error }; // reported, never fatal
+      return await Promise.race([job, deadline]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

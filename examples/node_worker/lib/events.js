@@ -36,13 +36,15 @@ class Identity {
 
   // The fields of every event about one run.
   about(event, run, redelivered) {
-    return {
+    const body = {
       ...this.base(event),
       run_id: run.runId,
       job_id: run.jobId,
       scheduled_at: formatUtc(run.scheduledAt),
       redelivered,
     };
+    if (run.attempt > 1) body.attempt = run.attempt;
+    return body;
   }
 
   started(run, startedAt, lateness, redelivered) {
@@ -58,19 +60,25 @@ class Identity {
     body.duration_s = Math.max(0, secondsBetween(outcome.finishedAt, outcome.startedAt));
     body.lateness_s = lateness;
     if (failed) {
-      body.exception = exceptionInfo(outcome.error);
+      body.exception = outcome.timedOut
+        ? { type: "TimeoutError", message: `the job ran longer than its timeout of ${run.timeout} s`, traceback: "" }
+        : exceptionInfo(outcome.error);
+      if (outcome.timedOut) body.timed_out = true;
+      if (willRetry(run, body.exception.type)) body.retry_request = run.data;
     } else {
       [body.retval, body.retval_is_repr] = jsonRetval(outcome.retval);
     }
     return body;
   }
 
-  missed(run, lateness, redelivered) {
-    return {
+  missed(run, lateness, redelivered, reason = "misfire") {
+    const body = {
       ...this.about("job_missed", run, redelivered),
       lateness_s: lateness,
-      misfire_grace_time: run.misfireGraceTime,
+      misfire_grace_time: reason === "coalesced" ? null : run.misfireGraceTime,
     };
+    if (reason !== "misfire") body.reason = reason;
+    return body;
   }
 
   maxInstances(run, running, redelivered) {
@@ -80,6 +88,16 @@ class Identity {
   rejected(reason, ids) {
     return { ...this.base("job_rejected"), reason: reason.slice(0, MAX_TEXT_CHARS), ...ids };
   }
+}
+
+// Whether a failure with exception type `type` is to be retried: the run has a retry policy
+// with attempts left, and retry_on is empty or names the type (JavaScript has no class
+// names to walk the way Python's MRO is walked, so the name must match exactly).
+function willRetry(run, type) {
+  const policy = run.retry;
+  if (!policy || run.attempt >= (policy.max_attempts ?? 3)) return false;
+  const names = policy.retry_on ?? [];
+  return names.length === 0 || names.includes(type);
 }
 
 // The return value if it is JSON, else its inspected form and true. undefined is null.

@@ -138,6 +138,14 @@ function toRun(data, ids) {
     scheduledAt,
     misfireGraceTime: data.misfire_grace_time ?? null,
     maxInstances: data.max_instances ?? 1,
+    // Run control (docs/run-control.md): all optional.
+    attempt: data.attempt ?? 1,
+    retry: data.retry ?? null,
+    timeout: data.timeout ?? null,
+    coalesce: data.coalesce ?? false,
+    nextScheduledAt: data.next_scheduled_at ? parseUtc(data.next_scheduled_at) : null,
+    overlap: data.overlap ?? "skip",
+    data, // the run as received, echoed in job_error.retry_request when it is retried
     ids,
   };
 }
