@@ -30,8 +30,8 @@ from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import SchedulerEvent
 from dueq.producer.planner import Batch, plan_batch
 from dueq.producer.publisher import RunPublisher, SentRuns
-from dueq.producer.settings import SchedulerSettings
 from dueq.producer.retrystore import RetryStore
+from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store.base import JobStore, SubmittedRun
 from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.protocol import RunRequest

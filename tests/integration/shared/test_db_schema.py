@@ -23,5 +23,5 @@ def test_upgrading_twice_changes_nothing(database_url: str) -> None:
     upgrade_schema(engine)
     upgrade_schema(engine)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0002"
+        assert MigrationContext.configure(connection).get_current_revision() == "0003"
     engine.dispose()
