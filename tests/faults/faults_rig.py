@@ -166,20 +166,29 @@ class Rig:
 
     # -- the deployment ---------------------------------------------------------------
 
-    def add_jobs(self, specs: Iterable[JobSpec]) -> dict[str, datetime]:
+    def add_jobs(
+        self, specs: Iterable[JobSpec], *, clock_offset: float = 0.0
+    ) -> dict[str, datetime]:
         """Add the jobs through the scheduler API (a client, never started).
 
-        Returns their expected run-times (also accumulated in ``self.expected``).
+        ``clock_offset``: the client's clock runs this many seconds ahead (or behind, if
+        negative).  Returns the expected run-times (also accumulated in ``self.expected``).
         """
+        offset = timedelta(seconds=clock_offset)
+
+        def clock() -> datetime:
+            return datetime.now(UTC) + offset
+
         client = Scheduler(
             database_url=self.database_url,
             broker_url=self.broker_url,
             prefix=self.topology.prefix,
+            clock=clock,
         )
         expected: dict[str, datetime] = {}
         try:
             for spec in specs:
-                now = datetime.now(UTC)
+                now = clock()
                 client.add_job(
                     FAULT_JOB,
                     spec.trigger,
