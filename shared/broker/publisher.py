@@ -162,9 +162,13 @@ class Publisher:
         if remaining <= 0:
             # The broker is blocked or gone silent; a clean channel close could hang
             # as well, so give the whole connection up and let the caller reconnect.
+            blocked = " (the broker blocks publishing)" if link.blocked_since else ""
             raise link.fail(
                 "publish",
-                TimeoutError(f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"),
+                TimeoutError(
+                    f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"
+                    f"{blocked}"
+                ),
             )
         link.read_frames(remaining)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from dueq.shared.topology import Topology
 from tests.faults.fault_jobs import LEDGER_URL_ENV
 from tests.faults.faults_ledger import Ledger
 from tests.faults.faults_procs import ProcessGroup, environment
+from tests.faults.faults_rabbit import RabbitCluster, RabbitNode
 from tests.faults.faults_results import Figures, write_results
 from tests.faults.faults_rig import Rig
 
@@ -85,17 +86,73 @@ def rig(
     tmp_path: Path,
 ) -> Iterator[Rig]:
     """The deployment under test; its processes' logs are shown if the test fails."""
-    env = environment(**{LEDGER_URL_ENV: pg_schema_url})
-    built = Rig(
-        broker_url=rabbitmq_url,
-        database_url=pg_schema_url,
-        topology=fault_topology,
-        ledger=Ledger(pg_schema_url),
-        procs=ProcessGroup(tmp_path, env),
-        directory=tmp_path,
-    )
+    built = _build_rig(rabbitmq_url, pg_schema_url, fault_topology, tmp_path)
     yield built
+    _close_rig(request, built)
+
+
+def _build_rig(broker_url: str, database_url: str, topology: Topology, directory: Path) -> Rig:
+    env = environment(**{LEDGER_URL_ENV: database_url})
+    return Rig(
+        broker_url=broker_url,
+        database_url=database_url,
+        topology=topology,
+        ledger=Ledger(database_url),
+        procs=ProcessGroup(directory, env),
+        directory=directory,
+    )
+
+
+def _close_rig(request: pytest.FixtureRequest, built: Rig) -> None:
     report: Any = getattr(request.node, "faults_report_call", None)
     if report is not None and report.failed:
         print(built.procs.tails())
     built.close()
+
+
+@pytest.fixture(scope="session")
+def rabbit_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    """A private single RabbitMQ node that tests may kill, restart and alarm."""
+    node = RabbitNode(tmp_path_factory.mktemp("rabbit-single"), f"dqf{uuid.uuid4().hex[:6]}")
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitCluster]:
+    """Three private RabbitMQ nodes in one cluster, started once per session."""
+    cluster = RabbitCluster(tmp_path_factory.mktemp("rabbit-cluster"), f"dqc{uuid.uuid4().hex[:6]}")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+RigOn = Callable[..., Rig]
+
+
+@pytest.fixture
+def rig_on(
+    request: pytest.FixtureRequest,
+    figures: Figures,
+    pg_schema_url: str,
+    tmp_path: Path,
+) -> Iterator[RigOn]:
+    """Builds the test's rig on a private broker (``rig_on(url)``); torn down after."""
+    made: list[Rig] = []
+
+    def build(broker_url: str, database_url: str = pg_schema_url) -> Rig:
+        topology = Topology(prefix=f"{FAULT_PREFIX_STEM}{uuid.uuid4().hex[:10]}")
+        with BrokerConnection(broker_url, name="faults-setup") as conn:
+            conn.declare_topology(topology, ["default"])
+        built = _build_rig(broker_url, database_url, topology, tmp_path)
+        made.append(built)
+        return built
+
+    yield build
+    for built in made:
+        _close_rig(request, built)
