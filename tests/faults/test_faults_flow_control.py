@@ -96,7 +96,7 @@ def _alarm(
     lifted = time.time()
     scheduler.wait_for_log(UNBLOCKED_LOG, count=number, timeout=20)
     first = wait_until(
-        lambda: next((e.started_at for e in rig.ledger.executions() if e.started_at > lifted), None),
+        lambda: next((e.started_at for e in rig.ledger.executions() if e.started_at > lifted), 0),
         "a run executed after the alarm lifted",
         timeout=30,
     )
