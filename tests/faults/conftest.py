@@ -9,6 +9,7 @@ reports are written to that Markdown file at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -19,9 +20,11 @@ from typing import Any
 import pytest
 
 from dueq.shared.broker import BrokerConnection
+from dueq.shared.errors import BrokerUnavailable
 from dueq.shared.topology import Topology
 from tests.faults.fault_jobs import LEDGER_URL_ENV
 from tests.faults.faults_ledger import Ledger
+from tests.faults.faults_postgres import PostgresServer
 from tests.faults.faults_procs import ProcessGroup, environment
 from tests.faults.faults_rabbit import RabbitCluster, RabbitNode
 from tests.faults.faults_results import Figures, write_results
@@ -91,13 +94,19 @@ def rig(
     _close_rig(request, built)
 
 
-def _build_rig(broker_url: str, database_url: str, topology: Topology, directory: Path) -> Rig:
-    env = environment(**{LEDGER_URL_ENV: database_url})
+def _build_rig(
+    broker_url: str,
+    database_url: str,
+    topology: Topology,
+    directory: Path,
+    ledger_url: str | None = None,
+) -> Rig:
+    env = environment(**{LEDGER_URL_ENV: ledger_url or database_url})
     return Rig(
         broker_url=broker_url,
         database_url=database_url,
         topology=topology,
-        ledger=Ledger(database_url),
+        ledger=Ledger(ledger_url or database_url, store_url=database_url),
         procs=ProcessGroup(directory, env),
         directory=directory,
     )
@@ -142,17 +151,37 @@ def rig_on(
     pg_schema_url: str,
     tmp_path: Path,
 ) -> Iterator[RigOn]:
-    """Builds the test's rig on a private broker (``rig_on(url)``); torn down after."""
+    """Builds the test's rig on other servers: ``rig_on(broker_url, database_url)``.
+
+    The executions ledger stays in the test's schema on the suite's PostgreSQL, whatever
+    database dueq uses; the prefix's queues are deleted after (if the broker is up).
+    """
     made: list[Rig] = []
 
     def build(broker_url: str, database_url: str = pg_schema_url) -> Rig:
         topology = Topology(prefix=f"{FAULT_PREFIX_STEM}{uuid.uuid4().hex[:10]}")
         with BrokerConnection(broker_url, name="faults-setup") as conn:
             conn.declare_topology(topology, ["default"])
-        built = _build_rig(broker_url, database_url, topology, tmp_path)
+        built = _build_rig(broker_url, database_url, topology, tmp_path, pg_schema_url)
         made.append(built)
         return built
 
     yield build
     for built in made:
         _close_rig(request, built)
+        with (
+            contextlib.suppress(BrokerUnavailable),
+            BrokerConnection(built.broker_url, name="faults-teardown") as conn,
+        ):
+            conn.delete_topology(built.topology, ["default"])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server that tests may kill -9 and restart."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
