@@ -109,6 +109,12 @@ class Ledger:
         with self._engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one())
 
+    def next_run_times(self) -> dict[str, datetime | None]:
+        """job id -> the next run time the store committed (earlier ones were published)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time))
+            return {row.id: row.next_run_time for row in rows}
+
     def running_claims(self) -> int:
         """Claims in state running (a run executing somewhere, or an unreaped dead one)."""
         query = sa.select(sa.func.count()).where(claims.c.status == "running")
