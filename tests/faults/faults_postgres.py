@@ -105,12 +105,16 @@ class PostgresServer:
         """kill -9 of the postmaster; returns once every server process is gone."""
         killed_at = time.time()
         os.kill(self.postmaster_pid, signal.SIGKILL)
-        assert self._popen is not None
-        self._popen.wait(_ORPHANS_TIMEOUT_S)  # reaped first: a zombie still counts as alive
-        group = self._popen.pid
-        wait_until(lambda: not _group_alive(group), "the killed server's backends to exit",
-                   timeout=_ORPHANS_TIMEOUT_S)  # fmt: skip
+        self.wait_dead()
         return killed_at
+
+    def wait_dead(self, timeout: float = _ORPHANS_TIMEOUT_S) -> None:
+        """Wait until the postmaster (killed by someone) and all its backends are gone."""
+        assert self._popen is not None
+        popen = self._popen
+        wait_until(lambda: popen.poll() is not None, "the postmaster to die", timeout=timeout)
+        wait_until(lambda: not _group_alive(popen.pid), "the killed server's backends to exit",
+                   timeout=_ORPHANS_TIMEOUT_S)  # fmt: skip
 
     def stop(self) -> None:
         """Kill the whole server and delete its files (the session is over)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from datetime import UTC, datetime, timedelta
 
 from dueq.producer import BlockingScheduler
@@ -29,6 +30,8 @@ def main() -> None:
         return datetime.now(UTC) + offset
 
     scheduler = BlockingScheduler(clock=skewed_clock)
+    # SIGTERM stops it cleanly, as it does ``dueq scheduler``.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: scheduler.shutdown(wait=False))
     call_with_retry("database", logger, scheduler.open)
     scheduler.start()
 

@@ -14,20 +14,15 @@ exactly once.
 from __future__ import annotations
 
 import re
-import time
-from datetime import datetime
 
 from tests.faults.conftest import RigOn
 from tests.faults.faults_procs import Proc
 from tests.faults.faults_rabbit import RabbitCluster, RabbitNode
 from tests.faults.faults_results import Figures
-from tests.faults.faults_rig import Rig, interval_jobs, soon
+from tests.faults.faults_rig import OPEN_WINDOW_S, Rig, interval_jobs, soon
 from tests.support.waiting import wait_until
 
 JOBS, EVERY_S = 3, 0.25
-# The jobs' triggers end long after the test: it stops the scheduler instead (see
-# _expect_only_what_was_committed); this only bounds the run-times enumerated up front.
-OPEN_WINDOW_S = 600.0
 LEAD_S = 3.0
 SCHEDULER_NODE_LOG = r"scheduler connected to amqp://[^@]*@127\.0\.0\.1:(\d+)"
 WORKER_NODE_LOG = r"consuming default at amqp://[^@]*@127\.0\.0\.1:(\d+)"
@@ -38,8 +33,7 @@ def test_killing_three_cluster_nodes_in_turn_loses_and_doubles_no_run(
 ) -> None:
     n1, n2, n3 = rabbit_cluster.nodes
     rig = rig_on(";".join(n.url for n in (n1, n2, n3)))
-    specs = interval_jobs(JOBS, every=EVERY_S, start=soon(LEAD_S), window=OPEN_WINDOW_S)
-    per_job = {spec.job_id: rig.add_jobs([spec]) for spec in specs}
+    rig.add_open_jobs(interval_jobs(JOBS, every=EVERY_S, start=soon(LEAD_S), window=OPEN_WINDOW_S))
     worker = rig.worker("worker", broker_url=";".join(n.url for n in (n3, n1, n2)))
     scheduler = rig.scheduler("scheduler", broker_url=";".join(n.url for n in (n2, n3, n1)))
     rig.wait_consuming(worker)
@@ -54,9 +48,8 @@ def test_killing_three_cluster_nodes_in_turn_loses_and_doubles_no_run(
     killed_worker_node = on_worker.node
     recoveries["worker_node"] = _kill_and_restart(rig, rabbit_cluster, on_worker)
 
-    assert scheduler.terminate() == 0, scheduler.tail()
-    _expect_only_what_was_committed(rig, per_job)
-    settle = _wait_drained(rig)
+    rig.stop_and_expect_committed(scheduler)
+    settle = rig.wait_drained(timeout=60)
     tally = rig.tally()
     print(tally.line())
     print(
@@ -73,39 +66,6 @@ def test_killing_three_cluster_nodes_in_turn_loses_and_doubles_no_run(
     figures["settle_s"] = settle
     assert worker.alive
     tally.assert_nothing_lost_or_doubled()
-
-
-def _expect_only_what_was_committed(rig: Rig, per_job: dict[str, dict[str, datetime]]) -> None:
-    """Trim the expected run-times to those before each job's committed next run time.
-
-    The jobs have no end within the test (a fixed window would have to outlast three node
-    restarts on a loaded host); the scheduler was stopped cleanly, so every run-time
-    before the committed one was published and must execute exactly once, and no later
-    one was.
-    """
-    committed = rig.ledger.next_run_times()
-    rig.expected = {}
-    for job_id, runs in per_job.items():
-        until = committed[job_id]
-        assert until is not None, f"{job_id} has no next run time"
-        rig.expected.update({run_id: at for run_id, at in runs.items() if at < until})
-
-
-def _wait_drained(rig: Rig) -> float:
-    """Wait until every expected run-time executed, the queue is empty, no claim runs."""
-    begin = time.monotonic()
-    wait_until(
-        lambda: rig.ledger.settled(rig.expected),
-        "every committed run-time to execute",
-        timeout=60,
-        describe=lambda: f" ({rig.tally().line()})",
-    )
-    wait_until(
-        lambda: rig.queue_depth() == 0 and rig.ledger.running_claims() == 0,
-        "the run queue and the claims to be idle",
-        timeout=60,
-    )
-    return time.monotonic() - begin
 
 
 def _queue_leader(cluster: RabbitCluster, rig: Rig, *, ask: RabbitNode) -> RabbitNode:
