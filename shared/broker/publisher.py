@@ -182,8 +182,7 @@ class Publisher:
             raise link.fail(
                 "publish",
                 TimeoutError(
-                    f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"
-                    f"{blocked}"
+                    f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s{blocked}"
                 ),
             )
         link.read_frames(remaining)
