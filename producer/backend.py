@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dueq.producer.clock import Clock, utc_now
 from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
 from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
+from dueq.producer.leader.dbclock import LeaseClock, database_time
 from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
@@ -35,8 +36,14 @@ class Backend:
     close: Callable[[], None]
 
 
-def open_backend(database_url: str, clock: Clock = utc_now) -> Backend:
-    """The stores for ``database_url``; raises ``StoreUnavailable`` if it cannot be reached."""
+def open_backend(
+    database_url: str, clock: Clock = utc_now, *, lease_clock: LeaseClock = database_time
+) -> Backend:
+    """The stores for ``database_url``; raises ``StoreUnavailable`` if it cannot be reached.
+
+    ``lease_clock`` decides lease expiry: the database's clock, unless a test drives the
+    backend with a fake ``clock`` and passes ``caller_time`` so the lease follows it.
+    """
     if database_url.startswith("memory:"):
         leader = MemoryLeaderLease()
         history = MemoryRunHistory()
@@ -54,8 +61,8 @@ def open_backend(database_url: str, clock: Clock = utc_now) -> Backend:
         engine.dispose()
         raise
     return Backend(
-        store=SqlJobStore(engine, clock),
-        leader=SqlLeaderLease(engine),
+        store=SqlJobStore(engine, clock, lease_clock=lease_clock),
+        leader=SqlLeaderLease(engine, clock=lease_clock),
         history=SqlRunHistory(engine),
         retries=SqlRetryStore(engine),
         close=engine.dispose,

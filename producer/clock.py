@@ -1,9 +1,9 @@
 """Where the scheduler gets the time from.
 
 Every component takes a ``Clock`` instead of calling ``datetime.now`` itself, so tests can
-drive the loop through hours of schedule in milliseconds.  All times are aware UTC: the
-lease expiry in the database is compared against this clock on every scheduler host, so
-the hosts' clocks must be NTP-synchronised to well within the lease time (DESIGN.md).
+drive the loop through hours of schedule in milliseconds.  All times are aware UTC.  This
+clock decides when runs are due; the leader lease is compared on the database's clock
+instead (``leader.dbclock``), so schedulers whose host clocks disagree never both lead.
 """
 
 from __future__ import annotations

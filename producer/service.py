@@ -219,7 +219,7 @@ class SchedulerService:
             after_publish=self._after_publish,
             metrics=self._metrics,
         )
-        logger.info("scheduler connected to %s", self._connection.url_redacted)
+        logger.info("scheduler connected to %s", self._connection.node_redacted)
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_text", "redact_url"]
+__all__ = ["REDACTED", "URL_SEPARATOR", "redact_text", "redact_url", "split_urls"]
 
 REDACTED = "***"
+# Separates the nodes of a failover broker URL (``amqp://n1;amqp://n2``), as in kombu.
+URL_SEPARATOR = ";"
 
 # scheme://user:password@host — the password is everything between the first ':' after
 # '//' and the last '@' before the host (passwords may themselves contain '@' or ':').
@@ -20,8 +22,23 @@ _CREDENTIALS = re.compile(
 )
 
 
+def split_urls(url: str) -> list[str]:
+    """The nodes of a failover URL (``amqp://n1;amqp://n2``), blanks dropped; one for others."""
+    return [part.strip() for part in url.split(URL_SEPARATOR) if part.strip()] or [url]
+
+
 def redact_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (user, host and path kept)."""
+    """Return ``url`` with its password replaced by ``***`` (user, host and path kept).
+
+    A failover list (``amqp://u:p@n1;amqp://u:p@n2``) is redacted node by node: parsed as
+    one URL, every node after the first would end up in the path, password and all.
+    """
+    if URL_SEPARATOR in url:
+        return URL_SEPARATOR.join(_redact_one(part) for part in url.split(URL_SEPARATOR))
+    return _redact_one(url)
+
+
+def _redact_one(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:

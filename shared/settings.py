@@ -14,7 +14,7 @@ from pydantic import Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dueq.shared.redact import redact_url
+from dueq.shared.redact import URL_SEPARATOR, redact_url
 from dueq.shared.topology import DEFAULT_PREFIX, QueueType, Topology, validate_name
 
 __all__ = [
@@ -67,8 +67,11 @@ class ServiceUrl:
 
     @classmethod
     def _coerce(cls, value: object) -> object:
+        if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            # Several broker nodes given as a list: kombu's failover form, "n1;n2;n3".
+            value = URL_SEPARATOR.join(v.strip() for v in value)
         if isinstance(value, str):
-            if not value.strip():
+            if not value.strip(URL_SEPARATOR + " "):
                 raise ValueError("URL must not be empty")
             return cls(value.strip())
         return value

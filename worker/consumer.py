@@ -171,7 +171,7 @@ class BrokerLoop:
         log.info(
             "consuming %s at %s (prefetch %d)",
             ", ".join(config.queues),
-            self._conn.url_redacted,
+            self._conn.node_redacted,
             config.prefetch,
         )
 

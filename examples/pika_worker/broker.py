@@ -133,13 +133,22 @@ class Publisher:
         self._channel.basic_publish(self._layout.dlx, routing_key, body, copy, mandatory=True)
 
 
-def connection_parameters(url: str) -> Any:
-    """pika's parameters for ``url``, reading the virtual host as the AMQP URI spec does.
+def connection_parameters(url: str) -> list[Any]:
+    """pika's parameters for each node of ``url`` (``amqp://n1;amqp://n2``: failover).
 
-    The spec's vhost is the whole path after the first ``/``, percent-decoded, so
-    ``amqp://host//`` means vhost ``/``; pika would read an empty name there, so the vhost
-    is re-encoded before pika sees it.
+    ``pika.BlockingConnection`` takes the list and connects to the first node that
+    answers.  The vhost is read as the AMQP URI spec does: the whole path after the first
+    ``/``, percent-decoded, so ``amqp://host//`` means vhost ``/``; pika would read an
+    empty name there, so the vhost is re-encoded before pika sees it.
     """
+    return [_node_parameters(node) for node in _nodes(url)]
+
+
+def _nodes(url: str) -> list[str]:
+    return [node.strip() for node in url.split(";") if node.strip()]
+
+
+def _node_parameters(url: str) -> Any:
     parts = urlsplit(url)
     if len(parts.path) > 1:
         parts = parts._replace(path="/" + quote(unquote(parts.path[1:]), safe=""))
@@ -147,7 +156,11 @@ def connection_parameters(url: str) -> Any:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for logs."""
+    """``url`` (every node of a failover URL) with its password replaced by ``***``."""
+    return ";".join(_redact_node(node) for node in _nodes(url))
+
+
+def _redact_node(url: str) -> str:
     parts = urlsplit(url)
     if parts.password is None:
         return url

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from dueq.producer.cli.common import given
 from dueq.producer.leader import SqlLeaderLease
+from dueq.producer.leader.dbclock import database_time
 from dueq.producer.settings import build_settings
 from dueq.producer.sqlerrors import store_errors
 from dueq.shared.broker import BrokerConnection
@@ -71,10 +72,12 @@ def _check_scheduler(options: dict[str, Any]) -> str:
                 "run `dueq db upgrade` or start a scheduler"
             )
         lease = SqlLeaderLease(engine).current()
+        with store_errors(engine), engine.connect() as conn:
+            now = database_time(conn, datetime.now(UTC))  # the lease's clock, not this host's
     finally:
         engine.dispose()
     where = f"database {settings.database_url} reachable"
-    if lease is None or not lease.holder or lease.expires_at <= datetime.now(UTC):
+    if lease is None or not lease.holder or lease.expires_at <= now:
         return f"{where}; no leader at the moment"
     line = f"{where}; leader {lease.holder} (epoch {lease.epoch})"
     me = options["scheduler_id"] or os.environ.get("DUEQ_SCHEDULER_ID")

@@ -41,8 +41,11 @@ class Lease:
 class LeaderLease(ABC):
     """Acquire, renew and release a named lease.
 
-    Times are the caller's aware UTC ``now``; every scheduler must use the same kind of
-    clock (dueq uses each host's UTC clock, so hosts must be NTP-synchronised).
+    Callers pass their aware UTC ``now``.  Whether a lease has expired is decided on one
+    clock shared by every holder: the SQL lease uses the database server's (see
+    ``dbclock``), so hosts whose clocks disagree never both hold it.  A returned lease's
+    ``expires_at`` is on the caller's clock (``now + duration``, ``now`` taken before the
+    call), which is all a holder needs to tell how long it may still act.
     """
 
     @abstractmethod

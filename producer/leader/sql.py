@@ -2,7 +2,9 @@
 
 A single conditional ``UPDATE`` both checks and takes the lease, so neither SQLite nor
 PostgreSQL needs ``SELECT ... FOR UPDATE``: the database's own row (or file) write lock makes
-two schedulers' attempts serial, and only one of them matches the condition.
+two schedulers' attempts serial, and only one of them matches the condition.  Expiries are
+compared on the database's clock (``dbclock``), so hosts whose clocks disagree still agree
+on who leads.
 """
 
 from __future__ import annotations
@@ -13,22 +15,32 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from dueq.producer.leader.base import LEADER_NAME, LeaderLease, Lease
+from dueq.producer.leader.dbclock import LeaseClock, database_time
 from dueq.producer.sqlerrors import store_errors
 from dueq.shared.tables import leader
 
-__all__ = ["SqlLeaderLease", "fence_check"]
+__all__ = ["SqlLeaderLease", "fence_check", "limit_frozen_transaction"]
+
+# Shortest limit on a lease-holding transaction's idle time (see limit_frozen_transaction).
+_MIN_FROZEN_LIMIT = timedelta(seconds=1)
 
 
 class SqlLeaderLease(LeaderLease):
     """The lease in the shared database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, name: str = LEADER_NAME) -> None:
+    def __init__(
+        self, engine: Engine, name: str = LEADER_NAME, *, clock: LeaseClock = database_time
+    ) -> None:
         self._engine = engine
         self._name = name
+        self._clock = clock
 
     def acquire(self, holder: str, now: datetime, duration: timedelta) -> Lease | None:
-        expires_at = now + duration
+        """See the port; the row's expiry is on the database's clock, the result's on ``now``'s."""
         with store_errors(self._engine), self._engine.begin() as conn:
+            limit_frozen_transaction(conn, duration)
+            reference = self._clock(conn, now)
+            expires_at = reference + duration
             taken = conn.execute(
                 leader.update()
                 .where(
@@ -36,7 +48,7 @@ class SqlLeaderLease(LeaderLease):
                     sa.or_(
                         leader.c.holder == holder,
                         leader.c.holder.is_(None),
-                        leader.c.expires_at <= now,
+                        leader.c.expires_at <= reference,
                     ),
                 )
                 .values(
@@ -45,34 +57,37 @@ class SqlLeaderLease(LeaderLease):
                     ),
                     holder=holder,
                     expires_at=expires_at,
-                    renewed_at=now,
+                    renewed_at=reference,
                 )
             ).rowcount
-            if taken == 1:
-                return self._read(conn)
-            if self._read(conn) is not None:
-                return None  # held by someone else
-        return self._first(holder, now, expires_at)
+            held = self._read(conn)
+        if taken == 1 and held is not None:
+            return _on_caller_clock(held, now + duration)
+        if held is not None:
+            return None  # held by someone else
+        return self._first(holder, now, duration)
 
-    def _first(self, holder: str, now: datetime, expires_at: datetime) -> Lease | None:
+    def _first(self, holder: str, now: datetime, duration: timedelta) -> Lease | None:
         """Create the row; losing the race to another scheduler's insert is not an error."""
         try:
             with store_errors(self._engine), self._engine.begin() as conn:
+                reference = self._clock(conn, now)
                 conn.execute(
                     leader.insert().values(
                         name=self._name,
                         holder=holder,
                         epoch=1,
-                        expires_at=expires_at,
-                        renewed_at=now,
+                        expires_at=reference + duration,
+                        renewed_at=reference,
                     )
                 )
         except sa.exc.IntegrityError:
             return None
-        return Lease(name=self._name, holder=holder, epoch=1, expires_at=expires_at)
+        return Lease(name=self._name, holder=holder, epoch=1, expires_at=now + duration)
 
     def release(self, lease: Lease, now: datetime) -> None:
         with store_errors(self._engine), self._engine.begin() as conn:
+            reference = self._clock(conn, now)
             conn.execute(
                 leader.update()
                 .where(
@@ -80,7 +95,7 @@ class SqlLeaderLease(LeaderLease):
                     leader.c.holder == lease.holder,
                     leader.c.epoch == lease.epoch,
                 )
-                .values(holder=None, expires_at=now, renewed_at=now)
+                .values(holder=None, expires_at=reference, renewed_at=reference)
             )
 
     def current(self) -> Lease | None:
@@ -96,8 +111,28 @@ class SqlLeaderLease(LeaderLease):
         )
 
 
+def _on_caller_clock(held: Lease, expires_at: datetime) -> Lease:
+    """The lease as its holder sees it: expiring ``expires_at`` on the holder's clock."""
+    return Lease(name=held.name, holder=held.holder, epoch=held.epoch, expires_at=expires_at)
+
+
+def limit_frozen_transaction(conn: Connection, limit: timedelta) -> None:
+    """On PostgreSQL, end this session if it sits idle in its transaction beyond ``limit``.
+
+    The lease row's write lock is held from the first UPDATE to the commit.  A scheduler
+    frozen in between (SIGSTOP, a VM pause, a debugger) keeps its socket open, so without
+    this its lock would block every standby's takeover for as long as it stays frozen.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    millis = int(max(limit, _MIN_FROZEN_LIMIT).total_seconds() * 1000)
+    conn.execute(sa.text(f"SET LOCAL idle_in_transaction_session_timeout = {millis}"))
+
+
 def fence_check(conn: Connection, lease: Lease, now: datetime) -> bool:
     """Inside a caller's transaction: True if ``lease`` is still current and unexpired.
+
+    ``now`` is on the lease's clock (``LeaseClock``), like the row's expiry.
 
     Written as a no-op ``UPDATE`` so it takes the row's write lock: a standby's takeover
     waits until the caller's transaction ends, so the check stays true until the commit.

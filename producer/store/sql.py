@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection, Engine
 from dueq.producer.clock import Clock, utc_now
 from dueq.producer.job import Job
 from dueq.producer.leader.base import Lease, LeaseLost
-from dueq.producer.leader.sql import fence_check
+from dueq.producer.leader.dbclock import LeaseClock, database_time
+from dueq.producer.leader.sql import fence_check, limit_frozen_transaction
 from dueq.producer.sqlerrors import store_errors
 from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
 from dueq.producer.store.bulk import insert_jobs
@@ -91,9 +92,12 @@ def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
 class SqlJobStore(JobStore):
     """Jobs in ``dueq_jobs``; submitted runs go to ``dueq_runs`` in the same transaction."""
 
-    def __init__(self, engine: Engine, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock = utc_now, *, lease_clock: LeaseClock = database_time
+    ) -> None:
         self._engine = engine
         self._clock = clock
+        self._lease_clock = lease_clock  # the fencing check compares on the lease's clock
         self._insert = dialect_insert(engine)
         self._postgres = engine.dialect.name == "postgresql"
         bind = _UTC.dialect_impl(engine.dialect).bind_processor(engine.dialect)
@@ -199,11 +203,18 @@ class SqlJobStore(JobStore):
         now: datetime,
     ) -> None:
         with store_errors(self._engine), self._engine.begin() as conn:
-            if lease is not None and not fence_check(conn, lease, now):
-                raise LeaseLost(f"lease epoch {lease.epoch} is no longer current")
+            if lease is not None:
+                self._fence(conn, lease, now)
             self._advance(conn, [u for u in updates if not u.remove], now)
             self._remove(conn, [u for u in updates if u.remove])
             self._record(conn, runs)
+
+    def _fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
+        """Lock the lease row for this commit, or raise ``LeaseLost`` if it is not ours."""
+        # A leader frozen mid-commit must not hold the lease row past its lease.
+        limit_frozen_transaction(conn, lease.remaining(now))
+        if not fence_check(conn, lease, self._lease_clock(conn, now)):
+            raise LeaseLost(f"lease epoch {lease.epoch} is no longer current")
 
     def _advance(self, conn: Connection, updates: list[JobUpdate], now: datetime) -> None:
         if not updates:

@@ -28,6 +28,8 @@ class ConfirmTracker:
         self._pending: OrderedDict[int, OutgoingMessage] = OrderedDict()
         self._returned: dict[int, str] = {}
         self._failures: list[tuple[int, PublishFailure]] = []
+        # True once the broker nacked anything on this channel (see Publisher).
+        self.nacked_any = False
 
     @property
     def in_flight(self) -> int:
@@ -60,6 +62,7 @@ class ConfirmTracker:
 
     def nacked(self, delivery_tag: int, multiple: bool) -> None:
         """Handle ``basic.nack``: the broker could not take the message."""
+        self.nacked_any = True
         for seq, message in self._settle(delivery_tag, multiple):
             reason = self._returned.pop(seq, None) or "nacked by the broker"
             self._failures.append((seq, PublishFailure(message=message, reason=reason)))

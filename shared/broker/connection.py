@@ -19,7 +19,7 @@ from dueq.shared.broker.link import Link, describe, kombu_connection
 from dueq.shared.broker.messages import IncomingMessage
 from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
 from dueq.shared.errors import BrokerUnavailable, ConfigError
-from dueq.shared.redact import redact_url
+from dueq.shared.redact import redact_url, split_urls
 from dueq.shared.topology import DEFAULT_QUEUE, Topology
 
 __all__ = ["BrokerConnection"]
@@ -59,6 +59,9 @@ class BrokerConnection:
         self._connect_timeout = connect_timeout
         self._name = name
         self._driver = _driver_type(url)
+        # The nodes of a failover URL ("amqp://n1;amqp://n2"), and the one to try first.
+        self._nodes = split_urls(url)
+        self._node = 0
         self._link: Link | None = None
         self._ready: deque[Callable[[], None]] = deque()
         # run queue -> its dead-letter exchange, for memory://, which ignores x-arguments.
@@ -83,6 +86,11 @@ class BrokerConnection:
     def url_redacted(self) -> str:
         """The broker URL with its password replaced by ``***``."""
         return redact_url(self._url)
+
+    @property
+    def node_redacted(self) -> str:
+        """The node connected to (or tried first), of a failover URL, password hidden."""
+        return redact_url(self._nodes[self._node])
 
     @property
     def supports_confirms(self) -> bool:
@@ -202,8 +210,28 @@ class BrokerConnection:
         return self._link
 
     def _open_link(self) -> Link:
+        """Connect to the first node that answers, starting with the last one that did.
+
+        With one node this is a single attempt.  With a failover list every node is tried
+        once per call, so a reconnect after a node died moves to a live one, and the
+        caller's backoff applies only when no node answers.
+        """
+        failures: list[str] = []
+        count = len(self._nodes)
+        for step in range(count):
+            index = (self._node + step) % count
+            try:
+                link = self._open_node(self._nodes[index])
+            except BrokerUnavailable as exc:
+                failures.append(exc.reason)
+                continue
+            self._node = index
+            return link
+        raise BrokerUnavailable(self._url, "; ".join(failures))
+
+    def _open_node(self, url: str) -> Link:
         connection = kombu_connection(
-            self._url,
+            url,
             heartbeat=self._heartbeat if self._driver == "amqp" else 0,
             connect_timeout=self._connect_timeout,
             transport_options=self._transport_options(),
@@ -215,11 +243,9 @@ class BrokerConnection:
             # message names host and port but never the password.
             host = connection.host
             connection.collect()
-            raise BrokerUnavailable(
-                self._url, f"cannot connect to {host}: {describe(exc)}"
-            ) from exc
+            raise BrokerUnavailable(url, f"cannot connect to {host}: {describe(exc)}") from exc
         heartbeat = self._heartbeat if self._driver == "amqp" else 0
-        return Link(connection, url=self._url, heartbeat=heartbeat, ready=self._ready)
+        return Link(connection, url=url, heartbeat=heartbeat, ready=self._ready)
 
     def _transport_options(self) -> dict[str, Any]:
         if self._driver != "amqp":

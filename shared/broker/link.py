@@ -13,6 +13,7 @@ example while a publisher waits for confirms).  Consumers queue a callback with
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -22,9 +23,11 @@ from typing import Any
 from kombu.connection import Connection
 
 from dueq.shared.errors import BrokerUnavailable
-from dueq.shared.redact import redact_text
+from dueq.shared.redact import redact_text, redact_url
 
 __all__ = ["Link", "describe", "is_caused_by", "kombu_connection"]
+
+logger = logging.getLogger(__name__)
 
 # Heartbeats go out only between reads, so no single read may block for longer than this
 # share of the heartbeat interval (RabbitMQ drops a client silent for two intervals).
@@ -99,6 +102,26 @@ class Link:
             BrokerUnavailable,
             *self._transport_errors,
         )
+        # Since when the broker has blocked publishing on this connection (None: it hasn't).
+        self.blocked_since: float | None = None
+        if self.is_amqp:
+            self._raw.on_blocked = self._blocked
+            self._raw.on_unblocked = self._unblocked
+
+    def _blocked(self, reason: str) -> None:
+        """connection.blocked: a resource alarm (memory or disk) stops our publishes."""
+        self.blocked_since = time.monotonic()
+        logger.warning(
+            "broker %s blocks publishing (%s): a memory or disk alarm; messages wait until "
+            "it lifts, nothing is dropped",
+            redact_url(self.url),
+            reason,
+        )
+
+    def _unblocked(self) -> None:
+        since, self.blocked_since = self.blocked_since, None
+        held = f" after {time.monotonic() - since:.1f} s" if since is not None else ""
+        logger.warning("broker %s unblocked publishing%s", redact_url(self.url), held)
 
     @property
     def raw(self) -> Any:

@@ -128,7 +128,23 @@ class Publisher:
         # else: its channel was closed meanwhile, and everything unconfirmed on it failed.
         failures = tracker.take_failures(through=sent.last_seq)
         if failures:
+            if tracker.nacked_any and tracker is self._tracker:
+                self._reset_channel()
             raise PublishError(failures, sent.count)
+
+    def _reset_channel(self) -> None:
+        """Give up the channel after a nack; the next send opens a new one.
+
+        A quorum queue nacks while its leader is being elected.  A channel opened during
+        the election can go on nacking after a new leader is up (RabbitMQ 3.10, seen in
+        the cluster fault test); a new channel finds the new leader.  Whatever is still in
+        flight on the old channel fails, so its caller publishes it again.
+        """
+        link = self._link
+        self._tracker.abandon("the publisher's channel was reset after a nack")
+        if link is not None and link.alive and self._channel is not None:
+            with link.guard("reset publisher channel"):
+                self._drop_channel()
 
     def close(self) -> None:
         """Close this publisher's channel (the connection stays open)."""
@@ -162,9 +178,12 @@ class Publisher:
         if remaining <= 0:
             # The broker is blocked or gone silent; a clean channel close could hang
             # as well, so give the whole connection up and let the caller reconnect.
+            blocked = " (the broker blocks publishing)" if link.blocked_since else ""
             raise link.fail(
                 "publish",
-                TimeoutError(f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s"),
+                TimeoutError(
+                    f"{self._tracker.in_flight} message(s) unconfirmed after {timeout} s{blocked}"
+                ),
             )
         link.read_frames(remaining)
 

@@ -9,20 +9,24 @@ reports are written to that Markdown file at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dueq.shared.broker import BrokerConnection
+from dueq.shared.errors import BrokerUnavailable
 from dueq.shared.topology import Topology
 from tests.faults.fault_jobs import LEDGER_URL_ENV
 from tests.faults.faults_ledger import Ledger
+from tests.faults.faults_postgres import PostgresServer
 from tests.faults.faults_procs import ProcessGroup, environment
+from tests.faults.faults_rabbit import RabbitCluster, RabbitNode
 from tests.faults.faults_results import Figures, write_results
 from tests.faults.faults_rig import Rig
 
@@ -85,17 +89,99 @@ def rig(
     tmp_path: Path,
 ) -> Iterator[Rig]:
     """The deployment under test; its processes' logs are shown if the test fails."""
-    env = environment(**{LEDGER_URL_ENV: pg_schema_url})
-    built = Rig(
-        broker_url=rabbitmq_url,
-        database_url=pg_schema_url,
-        topology=fault_topology,
-        ledger=Ledger(pg_schema_url),
-        procs=ProcessGroup(tmp_path, env),
-        directory=tmp_path,
-    )
+    built = _build_rig(rabbitmq_url, pg_schema_url, fault_topology, tmp_path)
     yield built
+    _close_rig(request, built)
+
+
+def _build_rig(
+    broker_url: str,
+    database_url: str,
+    topology: Topology,
+    directory: Path,
+    ledger_url: str | None = None,
+) -> Rig:
+    env = environment(**{LEDGER_URL_ENV: ledger_url or database_url})
+    return Rig(
+        broker_url=broker_url,
+        database_url=database_url,
+        topology=topology,
+        ledger=Ledger(ledger_url or database_url, store_url=database_url),
+        procs=ProcessGroup(directory, env),
+        directory=directory,
+    )
+
+
+def _close_rig(request: pytest.FixtureRequest, built: Rig) -> None:
     report: Any = getattr(request.node, "faults_report_call", None)
     if report is not None and report.failed:
         print(built.procs.tails())
     built.close()
+
+
+@pytest.fixture(scope="session")
+def rabbit_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
+    """A private single RabbitMQ node that tests may kill, restart and alarm."""
+    node = RabbitNode(tmp_path_factory.mktemp("rabbit-single"), f"dqf{uuid.uuid4().hex[:6]}")
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitCluster]:
+    """Three private RabbitMQ nodes in one cluster, started once per session."""
+    cluster = RabbitCluster(tmp_path_factory.mktemp("rabbit-cluster"), f"dqc{uuid.uuid4().hex[:6]}")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+RigOn = Callable[..., Rig]
+
+
+@pytest.fixture
+def rig_on(
+    request: pytest.FixtureRequest,
+    figures: Figures,
+    pg_schema_url: str,
+    tmp_path: Path,
+) -> Iterator[RigOn]:
+    """Builds the test's rig on other servers: ``rig_on(broker_url, database_url)``.
+
+    The executions ledger stays in the test's schema on the suite's PostgreSQL, whatever
+    database dueq uses; the prefix's queues are deleted after (if the broker is up).
+    """
+    made: list[Rig] = []
+
+    def build(broker_url: str, database_url: str = pg_schema_url) -> Rig:
+        topology = Topology(prefix=f"{FAULT_PREFIX_STEM}{uuid.uuid4().hex[:10]}")
+        with BrokerConnection(broker_url, name="faults-setup") as conn:
+            conn.declare_topology(topology, ["default"])
+        built = _build_rig(broker_url, database_url, topology, tmp_path, pg_schema_url)
+        made.append(built)
+        return built
+
+    yield build
+    for built in made:
+        _close_rig(request, built)
+        with (
+            contextlib.suppress(BrokerUnavailable),
+            BrokerConnection(built.broker_url, name="faults-teardown") as conn,
+        ):
+            conn.delete_topology(built.topology, ["default"])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server that tests may kill -9 and restart."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -59,29 +59,36 @@ class Execution:
     pid: int
     started_at: float
     finished_at: float | None
+    scheduled_at: datetime
 
 
 class Ledger:
-    """Reads the test's PostgreSQL schema: executions, run history, jobs and claims."""
+    """Reads the test's PostgreSQL schema: executions, run history, jobs and claims.
 
-    def __init__(self, url: str) -> None:
+    ``store_url``: where dueq's own tables are, when not beside the executions (a test
+    that crashes dueq's database keeps its evidence on the suite's PostgreSQL).
+    """
+
+    def __init__(self, url: str, *, store_url: str | None = None) -> None:
         self.url = url
         with psycopg.connect(psycopg_url(url), autocommit=True) as conn:
             create_ledger_table(conn)
-        self._engine = create_engine(url)
+        self._ledger = create_engine(url)
+        self._engine = self._ledger if store_url is None else create_engine(store_url)
         upgrade_schema(self._engine)  # dueq's tables exist before any process starts
 
     def close(self) -> None:
         """Release the connections."""
         self._engine.dispose()
+        self._ledger.dispose()
 
     def executions(self) -> list[Execution]:
         """Every execution recorded so far, in start order."""
         query = sa.text(
-            f"SELECT run_id, job_id, pid, started_at, finished_at FROM {LEDGER_TABLE}"
+            f"SELECT run_id, job_id, pid, started_at, finished_at, scheduled_at FROM {LEDGER_TABLE}"
             " ORDER BY started_at"
         )
-        with self._engine.connect() as conn:
+        with self._ledger.connect() as conn:
             return [Execution(*row) for row in conn.execute(query)]
 
     def statuses(self) -> dict[str, str]:
@@ -101,6 +108,12 @@ class Ledger:
         """Jobs still in the store (a job whose trigger ended is removed after its last run)."""
         with self._engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(jobs)).scalar_one())
+
+    def next_run_times(self) -> dict[str, datetime | None]:
+        """job id -> the next run time the store committed (earlier ones were published)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time))
+            return {row.id: row.next_run_time for row in rows}
 
     def running_claims(self) -> int:
         """Claims in state running (a run executing somewhere, or an unreaped dead one)."""

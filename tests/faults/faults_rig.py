@@ -29,6 +29,7 @@ from tests.support.waiting import wait_until
 __all__ = [
     "CLAIM_LEASE_S",
     "FAULT_JOB",
+    "OPEN_WINDOW_S",
     "SCHEDULER_LEASE_S",
     "JobSpec",
     "Rig",
@@ -43,6 +44,9 @@ FAULT_JOB = "tests.faults.fault_jobs:record"
 SCHEDULER_LEASE_S = 2.0
 # Claim lease of the workers under test: a dead worker's slots free within 3 s.
 CLAIM_LEASE_S = 3.0
+# Trigger window of jobs that outlast a test (``Rig.add_open_jobs``): it only bounds the
+# run-times enumerated up front.
+OPEN_WINDOW_S = 600.0
 # max_instances of the jobs of outage tests: after an outage the backlog of a job's missed
 # run-times arrives at once, and these tests check that each one *executes* (test 4
 # checks the limit itself, with max_instances=1).
@@ -127,6 +131,8 @@ class Rig:
         self.proxies: list[TcpProxy] = []
         self.taps: list[RabbitTap] = []
         self.expected: dict[str, datetime] = {}
+        self._per_job: dict[str, dict[str, datetime]] = {}
+        self._uncommitted: dict[str, datetime] = {}
         self._probe: BrokerConnection | None = None
 
     # -- instruments ----------------------------------------------------------------
@@ -166,20 +172,29 @@ class Rig:
 
     # -- the deployment ---------------------------------------------------------------
 
-    def add_jobs(self, specs: Iterable[JobSpec]) -> dict[str, datetime]:
+    def add_jobs(
+        self, specs: Iterable[JobSpec], *, clock_offset: float = 0.0
+    ) -> dict[str, datetime]:
         """Add the jobs through the scheduler API (a client, never started).
 
-        Returns their expected run-times (also accumulated in ``self.expected``).
+        ``clock_offset``: the client's clock runs this many seconds ahead (or behind, if
+        negative).  Returns the expected run-times (also accumulated in ``self.expected``).
         """
+        offset = timedelta(seconds=clock_offset)
+
+        def clock() -> datetime:
+            return datetime.now(UTC) + offset
+
         client = Scheduler(
             database_url=self.database_url,
             broker_url=self.broker_url,
             prefix=self.topology.prefix,
+            clock=clock,
         )
         expected: dict[str, datetime] = {}
         try:
             for spec in specs:
-                now = datetime.now(UTC)
+                now = clock()
                 client.add_job(
                     FAULT_JOB,
                     spec.trigger,
@@ -189,11 +204,66 @@ class Rig:
                     misfire_grace_time=spec.misfire_grace_time,
                     max_instances=spec.max_instances,
                 )
-                expected.update(expected_runs(spec.job_id, spec.trigger, now))
+                runs = expected_runs(spec.job_id, spec.trigger, now)
+                self._per_job[spec.job_id] = runs
+                expected.update(runs)
         finally:
             client.shutdown()
         self.expected.update(expected)
         return expected
+
+    def add_open_jobs(self, specs: Iterable[JobSpec], *, clock_offset: float = 0.0) -> None:
+        """Add jobs whose triggers outlast the test; ``stop_and_expect_committed`` ends them.
+
+        A fixed window would have to outlast every fault of a test on a host of unknown
+        load; instead the test stops the scheduler when its faults are done.
+        """
+        self.add_jobs(specs, clock_offset=clock_offset)
+
+    def stop_and_expect_committed(self, *schedulers: Proc) -> None:
+        """Stop the schedulers cleanly, then expect what they published.
+
+        Every run-time before a job's committed next run time was published and must
+        execute exactly once.  A batch published just before the stop may not have been
+        committed (a later leader would publish it again): its runs are expected too, but
+        only once they are seen executing (see ``wait_drained``).
+        """
+        for proc in schedulers:
+            assert proc.terminate() == 0, proc.tail()
+        committed = self.ledger.next_run_times()
+        self._uncommitted = {}
+        self.expected = {}
+        for job_id, runs in self._per_job.items():
+            if job_id not in committed:  # its trigger ended: every run-time was published
+                self.expected.update(runs)
+                continue
+            until = committed[job_id]
+            if until is None:  # its last run-time was published; removal follows
+                self.expected.update(runs)
+                continue
+            for run_id, at in runs.items():
+                (self.expected if at < until else self._uncommitted)[run_id] = at
+
+    def wait_drained(self, *, timeout: float) -> float:
+        """Wait until the queue is empty, no claim runs, every expected run-time executed.
+
+        ``wait_settled`` for open jobs (which stay in the store); returns the wait in s.
+        """
+        begin = time.monotonic()
+        wait_until(
+            lambda: self.queue_depth() == 0 and self.ledger.running_claims() == 0,
+            "the run queue and the claims to be idle",
+            timeout=timeout,
+        )
+        executed = {e.run_id for e in self.ledger.executions()}
+        self.expected.update({r: at for r, at in self._uncommitted.items() if r in executed})
+        wait_until(
+            lambda: self.ledger.settled(self.expected),
+            "every published run-time to execute",
+            timeout=timeout,
+            describe=lambda: f" ({self.tally().line()})",
+        )
+        return time.monotonic() - begin
 
     def scheduler(
         self,

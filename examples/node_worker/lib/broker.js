@@ -89,15 +89,38 @@ function withoutUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, v]) => v !== undefined));
 }
 
-// url with its password replaced by ***, for logs.
-function redactUrl(url) {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "<unparseable URL>";
-  }
+// The nodes of a failover URL ("amqp://n1;amqp://n2;amqp://n3", as dueq and kombu write it).
+function splitUrls(url) {
+  return url.split(";").map((part) => part.trim()).filter((part) => part);
 }
 
-module.exports = { Layout, Publisher, declareLayout, redactUrl };
+// url (or every node of a failover URL) with its password replaced by ***, for logs.
+function redactUrl(url) {
+  return splitUrls(url)
+    .map((node) => {
+      try {
+        const parsed = new URL(node);
+        if (parsed.password) parsed.password = "***";
+        return parsed.toString();
+      } catch {
+        return "<unparseable URL>";
+      }
+    })
+    .join(";");
+}
+
+// Connect to the first node of a failover URL that answers.
+async function connectAny(amqp, url, log) {
+  let lastError = new Error("no broker URL given");
+  for (const node of splitUrls(url)) {
+    try {
+      return await amqp.connect(node);
+    } catch (err) {
+      log(`cannot connect to ${redactUrl(node)}: ${err.message}`);
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
+
+module.exports = { Layout, Publisher, connectAny, declareLayout, redactUrl, splitUrls };

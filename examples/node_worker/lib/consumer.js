@@ -8,7 +8,7 @@
 // arriving together can never both see a free slot.
 
 const amqp = require("amqplib");
-const { Layout, Publisher, declareLayout, redactUrl } = require("./broker");
+const { Layout, Publisher, connectAny, declareLayout, redactUrl } = require("./broker");
 const { Identity } = require("./events");
 const { BadMessage, Schemas, nowUtc, parseRun, secondsBetween } = require("./protocol");
 
@@ -41,7 +41,7 @@ class Worker {
   // Connect, declare, consume. Resolves once consuming; failures reject.
   async start() {
     this.log(`connecting to ${redactUrl(this.config.url)}`);
-    this.connection = await amqp.connect(this.config.url);
+    this.connection = await connectAny(amqp, this.config.url, this.log);
     this.connection.on("error", (err) => this.log(`connection error: ${err.message}`));
     this.connection.on("close", () => this.stopping || this.die("connection closed"));
     this.channel = await this.connection.createConfirmChannel();

@@ -11,6 +11,7 @@ import pytest
 
 from dueq.producer import BackgroundScheduler
 from dueq.producer.backend import Backend, open_backend
+from dueq.producer.leader.dbclock import caller_time
 from dueq.shared.broker import BrokerConnection
 from dueq.shared.topology import Topology
 from tests.integration.producer.producer_support import STORE_NOW
@@ -67,6 +68,6 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         url = request.getfixturevalue(
             "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
         )
-    opened = open_backend(url, clock=lambda: STORE_NOW)
+    opened = open_backend(url, clock=lambda: STORE_NOW, lease_clock=caller_time)
     yield opened
     opened.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dueq.shared.errors import BrokerUnavailable, StoreUnavailable
-from dueq.shared.redact import redact_text, redact_url
+from dueq.shared.redact import redact_text, redact_url, split_urls
 
 
 @pytest.mark.parametrize(
@@ -21,10 +21,22 @@ from dueq.shared.redact import redact_text, redact_url
         ("sqlite:///dueq.sqlite3", "sqlite:///dueq.sqlite3"),
         ("amqp://guest@rabbit//", "amqp://guest@rabbit//"),
         ("memory://", "memory://"),
+        (
+            "amqp://u:p1@n1:5672//;amqps://u:p2@n2:5671/v;amqp://n3//",
+            "amqp://u:***@n1:5672//;amqps://u:***@n2:5671/v;amqp://n3//",
+        ),
     ],
 )
 def test_redact_url_hides_only_the_password(url: str, expected: str) -> None:
     assert redact_url(url) == expected
+
+
+def test_a_failover_url_shows_no_node_password_and_splits_into_its_nodes() -> None:
+    url = "amqp://u:first@n1//; amqp://u:second@n2// ;amqp://u:third@n3//"
+    redacted = redact_url(url)
+    assert all(word not in redacted for word in ("first", "second", "third")), redacted
+    assert split_urls(url) == ["amqp://u:first@n1//", "amqp://u:second@n2//", "amqp://u:third@n3//"]
+    assert split_urls("amqp://one//") == ["amqp://one//"]
 
 
 def test_redact_text_finds_urls_inside_messages() -> None:

@@ -56,3 +56,14 @@ def test_memory_transport_uses_classic_queues() -> None:
 def test_service_urls_compare_by_value() -> None:
     assert ServiceUrl("amqp://a:b@c//") == ServiceUrl("amqp://a:b@c//")
     assert ServiceUrl("amqp://a:b@c//") != ServiceUrl("amqp://a:x@c//")
+
+
+def test_several_broker_nodes_come_as_a_failover_list_or_a_python_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    nodes = "amqp://u:p@n1//;amqp://u:p@n2//;amqp://u:p@n3//"
+    monkeypatch.setenv("DUEQ_BROKER_URL", nodes)
+    assert DueqSettings().broker_url.reveal() == nodes
+    listed = DueqSettings(broker_url=nodes.split(";"))
+    assert listed.broker_url.reveal() == nodes
+    assert "p@" not in str(listed.broker_url)

@@ -9,7 +9,10 @@ import pytest
 
 from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
 from dueq.shared.errors import BrokerUnavailable
+from dueq.shared.redact import redact_url
 from dueq.shared.topology import Topology
+from tests.faults.faults_proxy import TcpProxy
+from tests.faults.faults_rig import closed_port
 from tests.support.draining import DrainUntil
 
 ForceClose = Callable[[str], int]
@@ -135,3 +138,25 @@ def test_heartbeats_keep_an_idle_connection_alive_through_a_long_wait(
         conn.publisher().publish(_run(topology))
         assert conn.queue_depth(topology.run_queue("default")) == 1
         conn.delete_topology(topology)
+
+
+def test_a_failover_url_connects_to_a_live_node_and_reconnects_to_another_when_it_dies(
+    rabbitmq_url: str,
+) -> None:
+    dead = _with(rabbitmq_url, port=closed_port(), password="Pa55-dead-node")
+    parts = urlsplit(rabbitmq_url)
+    node_a = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5672, name="node-a").start()
+    conn = BrokerConnection(f"{dead};{node_a.url_for(rabbitmq_url)};{rabbitmq_url}")
+    try:
+        conn.connect()  # the dead node is skipped
+        assert f":{node_a.port}/" in conn.node_redacted
+        node_a.cut()  # node a dies: its connections drop, new ones are refused
+        with pytest.raises(BrokerUnavailable) as lost:
+            _drain_forever(conn)
+        conn.connect()  # starts with the node after a: live
+        assert conn.node_redacted == redact_url(rabbitmq_url)
+        conn.drain_events(timeout=0.01)
+    finally:
+        conn.close()
+        node_a.close()
+    assert "Pa55-dead-node" not in f"{lost.value} {conn!r} {conn.url_redacted}"
