@@ -6,6 +6,8 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& { echo $$p; break; }; done)
 VENV := .venv
+# Test processes for make test (pytest-xdist); TEST_PROCESSES=0 runs the suite in one process.
+TEST_PROCESSES ?= 3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
@@ -33,7 +35,7 @@ node-deps:
 	@bash scripts/install-node-worker.sh
 
 test: $(STAMP) services browser node-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
