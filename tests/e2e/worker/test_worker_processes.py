@@ -60,7 +60,8 @@ def test_three_workers_sharing_a_database_never_exceed_max_instances(
     runs = []
     for wave in range(5):  # runs keep arriving while earlier instances still sleep
         for n in range(3):
-            at = start + timedelta(seconds=wave * 10 + n)
+            # Distinct run ids, all due already: a run due later would be held until then.
+            at = start - timedelta(seconds=wave * 10 + n)
             runs.append(
                 make_run(
                     f"{JOBS}:record_instance",
@@ -133,7 +134,7 @@ def test_a_killed_workers_run_is_completed_by_another_and_its_slot_frees_within_
         f"{JOBS}:add",
         job_id="victim",
         args=[1, 1],
-        scheduled_at=run.scheduled_at + timedelta(minutes=1),
+        scheduled_at=run.scheduled_at - timedelta(minutes=1),  # due: not held
     )
     probe.publish(follow_up)
     assert probe.wait_event(follow_up.run_id, "job_executed").event == "job_executed"
