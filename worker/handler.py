@@ -1,27 +1,23 @@
-"""Handling one parsed run in a slot thread: dedupe → misfire → claim → execute → report.
+"""Running one admitted run in a slot thread: last misfire check → execute → report.
 
-Parsing happened in the broker thread (a bad message is dead-lettered there).  Every
-outcome here becomes an ``Outbound`` for the broker thread: events to publish, then the
-delivery to ack.  When claims are durable (a database) the run is acked as soon as it is
-claimed and ``job_started`` is confirmed, so a job may run longer than the broker's
-consumer ack timeout; otherwise it is acked only after its outcome is confirmed, so a
-killed worker's run is redelivered by the broker.
+The gate has deduped and claimed the run (see ``admission``).  Every outcome here becomes
+an ``Outbound`` for the broker thread: events to publish, then the delivery to ack.  When
+claims are durable (a database) the run is acked as soon as it starts and ``job_started``
+is confirmed, so a job may run longer than the broker's consumer ack timeout, and its
+claim is marked finished only once its outcome is confirmed; otherwise it is acked only
+after its outcome is confirmed, so a killed worker's run is redelivered by the broker.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TypeVar
+from datetime import datetime
 
 from dueq.shared.broker import OutgoingMessage
-from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import Event
-from dueq.shared.retry import call_with_retry, retrying
 from dueq.worker import checks
 from dueq.worker.checks import Delivery
-from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.closer import ClaimCloser
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
@@ -29,121 +25,66 @@ from dueq.worker.reporter import Reporter
 
 __all__ = ["RunHandler"]
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
 
 class RunHandler:
-    """The per-run pipeline after parsing; ``handle`` is called by the slot threads."""
+    """The per-run pipeline after admission; ``handle`` is called by the slot threads."""
 
     def __init__(
         self,
         *,
-        claims: ClaimStore,
+        durable: bool,
+        closer: ClaimCloser,
+        running: RunningRuns,
         executor: Executor,
         reporter: Reporter,
         outbox: Outbox,
-        running: RunningRuns,
-        worker_id: str,
-        lease: timedelta,
         clock: Callable[[], datetime],
     ) -> None:
-        self._claims = claims
+        self._durable = durable
+        self._closer = closer
+        self._running = running
         self._executor = executor
         self._reporter = reporter
         self._outbox = outbox
-        self._running = running
-        self._worker_id = worker_id
-        self._lease = lease
         self._clock = clock
 
     def handle(self, delivery: Delivery) -> None:
-        """Run every remaining check and, if all pass, the job; report what happened."""
-        try:
-            self._checked(delivery)
-        except StoreUnavailable as exc:
-            # Not claimed: hand the run back so this or another worker tries again.
-            log.error("database unavailable; handing run %s back: %s", delivery.run.run_id, exc)
-            self._settle(delivery, Settle.REQUEUE)
-
-    def _checked(self, delivery: Delivery) -> None:
-        run, now = delivery.run, self._clock()
-        duplicate = self._store(lambda: checks.dedupe(run, self._claims, now))
-        if duplicate is not None:
-            self._drop(delivery, duplicate)
-            return
-        lateness = checks.misfire(run, now)
+        """Start the claimed run unless it waited for a slot past its misfire grace."""
+        run = delivery.run
+        lateness = checks.misfire(run, self._clock())
         if lateness is not None:
+            self._closer.release((run.run_id,))
             event = self._reporter.missed(run, delivery.redelivered, lateness)
             self._settle(delivery, Settle.ACK, self._message(delivery, event))
             return
-        result = self._store(
-            lambda: checks.claim(run, self._claims, self._worker_id, now, self._lease)
-        )
-        if isinstance(result, Duplicate):
-            self._drop(delivery, result)
-        elif isinstance(result, Full):
-            full = self._reporter.max_instances(run, delivery.redelivered, result.running)
-            self._settle(delivery, Settle.ACK, self._message(delivery, full))
-        else:
-            self._running.add(run.run_id)
-            try:
-                self._execute(delivery)
-            finally:
-                self._running.discard(run.run_id)
+        self._execute(delivery)
 
     def _execute(self, delivery: Delivery) -> None:
         run, redelivered = delivery.run, delivery.redelivered
         started = self._message(delivery, self._reporter.started(run, redelivered, self._clock()))
-        durable = self._claims.durable
-        if durable:
+        if self._durable:
             self._settle(delivery, Settle.ACK, started)  # the claim now guards the run
         else:
             self._outbox.put(Outbound((started,)))
-        outcome = self._executor.execute(run, delivery.func)
+        try:
+            outcome = self._executor.execute(run, delivery.func)
+        except BaseException:
+            # The executor's own failure (a job's is an outcome): stop renewing the claim,
+            # so its lease lapses and the reaper hands the run to another worker.
+            self._running.discard(run.run_id)
+            raise
         report = self._message(delivery, self._reporter.finished(run, redelivered, outcome))
-        if durable:
+        if self._durable:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.
-            self._outbox.send((report,)).wait()
-            self._finish_durably(run.run_id)
+            run_id = run.run_id
+            self._outbox.put(Outbound((report,), then=lambda: self._closer.finish(run_id)))
         else:
-            self._claims.finish(run.run_id, self._clock())
+            self._closer.finish(run.run_id)
             self._settle(delivery, Settle.ACK, report)
-
-    def _finish_durably(self, run_id: str) -> None:
-        """Mark a reported run finished, however long the database is away.
-
-        The run was acked when claimed, so there is nothing to hand back: until the claim
-        says finished it must stay ours (the caller keeps it in ``RunningRuns``, so the
-        lease keeper renews it the moment the database returns) or a reaper would run it
-        again.  Retries are at most a quarter lease apart, so the finish lands well within
-        the grace a returning reaper gives its owners (see ``LeaseKeeper``).
-        """
-        attempts = retrying("database", log, max_wait=self._lease.total_seconds() / 4)
-        attempts(lambda: self._claims.finish(run_id, self._clock()))
-
-    def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
-        log.info(
-            "dropping duplicate delivery of run %s (job %s, already %s)",
-            delivery.run.run_id,
-            delivery.run.job_id,
-            duplicate.status.value,
-        )
-        self._settle(delivery, Settle.ACK)
 
     def _message(self, delivery: Delivery, event: Event) -> OutgoingMessage:
         return self._reporter.message(event, reply_to=delivery.message.reply_to)
 
     def _settle(self, delivery: Delivery, settle: Settle, *messages: OutgoingMessage) -> None:
         self._outbox.put(Outbound(messages, delivery.message, delivery.generation, settle))
-
-    def _store(self, call: Callable[[], T]) -> T:
-        """Call the claim store, riding out database outages for up to one lease."""
-        try:
-            return call()  # the common case, without building a retry policy per call
-        except StoreUnavailable as exc:
-            log.warning("temporary database error: %s", exc)
-        give_up = self._lease.total_seconds()
-        return call_with_retry("database", log, call, give_up_after=give_up)

@@ -1,16 +1,18 @@
 """Claims in the ``dueq_claims`` table: max_instances and dedupe across the whole fleet.
 
-A claim is taken in one transaction that first serializes every claimer of the same job
-(PostgreSQL: a transaction-scoped advisory lock keyed by the job id; SQLite: ``BEGIN
-IMMEDIATE``, which takes the database's single write lock), then counts the job's live
-claims and inserts its own.  Without that serialization two workers could both count
-``max_instances - 1`` and both insert.
+A batch of claims is taken in one transaction that first serializes every claimer of the
+batch's jobs (PostgreSQL: transaction-scoped advisory locks keyed by job id, taken in
+ascending key order so two workers never wait on each other in a cycle; SQLite: ``BEGIN
+IMMEDIATE``, the database's single write lock), then reads the batch's existing claims
+and its jobs' live counts, and inserts the claims it admits.  Without that serialization
+two workers could both count ``max_instances - 1`` and both insert.  Every call is one
+transaction with one pool checkout, whatever the batch size.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -19,15 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import RunRequest, encode
 from dueq.shared.tables import claims
-from dueq.worker.claims.base import (
-    Claimed,
-    ClaimResult,
-    ClaimStatus,
-    ClaimStore,
-    Duplicate,
-    Expired,
-    Full,
-)
+from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplicate, Expired
+from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge, row_duplicate
 
 __all__ = ["SqlClaimStore"]
 
@@ -36,6 +31,14 @@ __all__ = ["SqlClaimStore"]
 _CLAIM_LOCK_NAMESPACE = 0x6471636C - 2**31
 
 _RUNNING, _FINISHED, _ABANDONED = (s.value for s in ClaimStatus)
+
+# One statement takes every lock of a batch, in the order of the array (WITH ORDINALITY
+# and ORDER BY make that order explicit: PostgreSQL evaluates volatile functions of the
+# select list after sorting).
+_LOCK_JOBS = sa.text(
+    "SELECT pg_advisory_xact_lock(:ns, t.k) "
+    "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
+)
 
 
 def _job_lock_key(job_id: str) -> int:
@@ -56,82 +59,45 @@ class SqlClaimStore(ClaimStore):
     def close(self) -> None:
         self._engine.dispose()
 
-    def _url(self) -> str:
-        return self._engine.url.render_as_string(hide_password=False)
+    def _unavailable(self, exc: sa.exc.DBAPIError) -> StoreUnavailable:
+        url = self._engine.url.render_as_string(hide_password=False)
+        return StoreUnavailable(url, str(exc.orig))
 
-    def lookup(self, run_id: str, now: datetime) -> Duplicate | None:
-        query = sa.select(claims.c.status, claims.c.lease_expires_at).where(
-            claims.c.run_id == run_id
-        )
+    def lookup_many(self, run_ids: Sequence[str], now: datetime) -> dict[str, Duplicate]:
+        if not run_ids:
+            return {}
         try:
             with self._engine.connect() as conn:
-                row = conn.execute(query).first()
+                rows = _existing(conn, run_ids)
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
-        return None if row is None else _duplicate(row.status, row.lease_expires_at, now)
+            raise self._unavailable(exc) from exc
+        found = {run_id: row_duplicate(row, now) for run_id, row in rows.items()}
+        return {run_id: duplicate for run_id, duplicate in found.items() if duplicate}
 
-    def claim(
-        self, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
-    ) -> ClaimResult:
+    def claim_many(
+        self, runs: Sequence[RunRequest], worker_id: str, now: datetime, lease: timedelta
+    ) -> list[ClaimResult]:
+        if not runs:
+            return []
         try:
             with self._engine.connect() as conn:
-                self._begin_serialized(conn, run.job_id)
-                result = self._claim_in(conn, run, worker_id, now, lease)
+                self._lock_jobs(conn, {run.job_id for run in runs})
+                existing = _existing(conn, list({run.run_id: None for run in runs}))
+                plan = judge(runs, existing, _live_counts(conn, {r.job_id for r in runs}, now), now)
+                _store(conn, plan, worker_id, now, lease)
                 conn.commit()
-                return result
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
+        return plan.results
 
-    def _begin_serialized(self, conn: Connection, job_id: str) -> None:
+    def _lock_jobs(self, conn: Connection, job_ids: Collection[str]) -> None:
         if self._sqlite:
             # pysqlite begins lazily and deferred; an explicit BEGIN IMMEDIATE takes the
-            # write lock now, so the count below cannot be overtaken by another process.
+            # write lock now, so the counts read next cannot be overtaken by another process.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                {"ns": _CLAIM_LOCK_NAMESPACE, "key": _job_lock_key(job_id)},
-            )
-
-    def _claim_in(
-        self, conn: Connection, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
-    ) -> ClaimResult:
-        row = conn.execute(
-            sa.select(claims.c.status, claims.c.lease_expires_at).where(
-                claims.c.run_id == run.run_id
-            )
-        ).first()
-        if row is not None:
-            duplicate = _duplicate(row.status, row.lease_expires_at, now)
-            if duplicate is not None:
-                return duplicate
-        running = self._live_count(conn, run, now)
-        if running >= run.max_instances:
-            return Full(running)
-        values = {
-            "job_id": run.job_id,
-            "worker_id": worker_id,
-            "status": _RUNNING,
-            "claimed_at": now,
-            "lease_expires_at": now + lease,
-            "finished_at": None,
-            "payload": encode(run).decode(),
-        }
-        if row is None:
-            conn.execute(claims.insert().values(run_id=run.run_id, **values))
-        else:
-            conn.execute(claims.update().where(claims.c.run_id == run.run_id).values(**values))
-        return Claimed(taken_over=row is not None)
-
-    @staticmethod
-    def _live_count(conn: Connection, run: RunRequest, now: datetime) -> int:
-        query = sa.select(sa.func.count()).where(
-            claims.c.job_id == run.job_id,
-            claims.c.status == _RUNNING,
-            claims.c.lease_expires_at > now,
-            claims.c.run_id != run.run_id,
-        )
-        return int(conn.execute(query).scalar_one())
+            return
+        keys = sorted({_job_lock_key(job_id) for job_id in job_ids})
+        conn.execute(_LOCK_JOBS, {"ns": _CLAIM_LOCK_NAMESPACE, "keys": keys})
 
     def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
         if not run_ids:
@@ -148,16 +114,21 @@ class SqlClaimStore(ClaimStore):
         )
         return {row.run_id for row in self._write(statement)}
 
-    def finish(self, run_id: str, now: datetime) -> None:
-        statement = (
-            claims.update()
-            .where(claims.c.run_id == run_id)
-            .values(status=_FINISHED, finished_at=now)
-        )
-        self._write(statement)
+    def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
+        if run_ids:
+            self._write(
+                claims.update()
+                .where(claims.c.run_id.in_(list(run_ids)))
+                .values(status=_FINISHED, finished_at=now)
+            )
 
-    def release(self, run_id: str) -> None:
-        self._write(claims.delete().where(claims.c.run_id == run_id, claims.c.status == _RUNNING))
+    def release_many(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            self._write(
+                claims.delete().where(
+                    claims.c.run_id.in_(list(run_ids)), claims.c.status == _RUNNING
+                )
+            )
 
     def abandon_expired(self, now: datetime, lease: timedelta) -> list[Expired]:
         # One UPDATE ... RETURNING: a concurrent reaper blocks on the same rows, re-reads
@@ -181,7 +152,7 @@ class SqlClaimStore(ClaimStore):
             with self._engine.begin() as conn:
                 return int(conn.execute(statement).rowcount)
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
 
     def _write(self, statement: sa.Executable) -> list[sa.Row[tuple[str, ...]]]:
         """Run one write in its own transaction; rows of its RETURNING clause, if any."""
@@ -190,12 +161,49 @@ class SqlClaimStore(ClaimStore):
                 result = conn.execute(statement)
                 return list(result) if result.returns_rows else []
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
 
 
-def _duplicate(status: str, lease_expires_at: datetime, now: datetime) -> Duplicate | None:
-    if status == _FINISHED:
-        return Duplicate(ClaimStatus.FINISHED)
-    if status == _RUNNING and lease_expires_at > now:
-        return Duplicate(ClaimStatus.RUNNING)
-    return None
+def _existing(conn: Connection, run_ids: Sequence[str]) -> dict[str, ClaimRow]:
+    query = sa.select(claims.c.run_id, claims.c.status, claims.c.lease_expires_at).where(
+        claims.c.run_id.in_(run_ids)
+    )
+    return {r.run_id: ClaimRow(r.status, r.lease_expires_at) for r in conn.execute(query)}
+
+
+def _live_counts(conn: Connection, job_ids: Collection[str], now: datetime) -> dict[str, int]:
+    query = (
+        sa.select(claims.c.job_id, sa.func.count())
+        .where(
+            claims.c.job_id.in_(list(job_ids)),
+            claims.c.status == _RUNNING,
+            claims.c.lease_expires_at > now,
+        )
+        .group_by(claims.c.job_id)
+    )
+    return {job_id: int(count) for job_id, count in conn.execute(query)}
+
+
+def _store(
+    conn: Connection, plan: BatchPlan, worker_id: str, now: datetime, lease: timedelta
+) -> None:
+    """Write the claims ``plan`` admitted: inserts in one statement, takeovers updated."""
+
+    def values(run: RunRequest) -> dict[str, object]:
+        return {
+            "run_id": run.run_id,
+            "job_id": run.job_id,
+            "worker_id": worker_id,
+            "status": _RUNNING,
+            "claimed_at": now,
+            "lease_expires_at": now + lease,
+            "finished_at": None,
+            "payload": encode(run).decode(),
+        }
+
+    if plan.inserts:
+        conn.execute(claims.insert(), [values(run) for run in plan.inserts])
+    for run in plan.takeovers:  # rare: a run handed over after its worker died
+        row = values(run)
+        del row["run_id"]
+        conn.execute(claims.update().where(claims.c.run_id == run.run_id).values(**row))

@@ -1,0 +1,243 @@
+"""Admitting runs in batches: dedupe → misfire → claim for every delivery the broker
+thread hands over at once, then the admitted runs go to the slots.
+
+The broker thread parses what one read of the socket brought and submits it as a batch.
+With a database the gate runs in a thread of its own and takes every batch waiting: one
+``claim_many`` transaction dedupes, counts and claims them all, where one transaction per
+run (each with a pool checkout) bounded a worker to a few hundred runs a second.  Late
+runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
+``RunningRuns`` at once, so its lease is renewed while it waits for a slot; the slot
+checks the misfire grace again just before starting it (see ``handler``).
+
+With the in-memory store the gate works inline in the broker thread: no I/O, no hop.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from dueq.shared.broker import OutgoingMessage
+from dueq.shared.errors import StoreUnavailable
+from dueq.shared.protocol import Event
+from dueq.shared.retry import call_with_retry
+from dueq.worker import checks
+from dueq.worker.checks import Delivery
+from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.closer import ClaimCloser
+from dueq.worker.leases import RunningRuns
+from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.reporter import Reporter
+from dueq.worker.slots import SlotPool
+
+__all__ = ["Gate"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Most runs claimed in one transaction: a full prefetch of a big worker in one go, while
+# the statements (IN lists, multi-row INSERT) stay small.
+MAX_BATCH = 1000
+
+
+class Gate:
+    """Takes batches of parsed deliveries; claims them; submits the admitted to slots."""
+
+    def __init__(
+        self,
+        *,
+        claims: ClaimStore,
+        reporter: Reporter,
+        outbox: Outbox,
+        slots: SlotPool,
+        running: RunningRuns,
+        closer: ClaimCloser,
+        worker_id: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._claims = claims
+        self._reporter = reporter
+        self._outbox = outbox
+        self._slots = slots
+        self._running = running
+        self._closer = closer
+        self._worker_id = worker_id
+        self._lease = lease
+        self._clock = clock
+        self._threaded = claims.durable
+        self._batches: queue.SimpleQueue[list[Delivery] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._admitting = 0  # deliveries submitted and not yet decided
+        self._count_lock = threading.Lock()
+
+    @property
+    def pending(self) -> int:
+        """Deliveries handed over and not yet admitted, reported or handed back."""
+        return self._admitting
+
+    def start(self) -> None:
+        """Start the admission thread (durable stores only)."""
+        if self._threaded:
+            self._thread = threading.Thread(target=self._loop, name="dueq-gate", daemon=True)
+            self._thread.start()
+
+    def submit(self, batch: list[Delivery]) -> None:
+        """Admit ``batch`` (broker thread): at once, or in the admission thread."""
+        if not batch:
+            return
+        if not self._threaded:
+            self._admit(batch)
+            return
+        self._count(len(batch))
+        self._batches.put(batch)
+
+    def take_back(self) -> list[Delivery]:
+        """Every delivery not started yet: unclaimed ones, and claimed ones (released).
+
+        Called after a lost connection (the broker redelivers them) and when stopping.
+        """
+        unclaimed = self._take_waiting()
+        claimed = self._slots.take_pending()
+        if claimed:
+            self._closer.release(d.run.run_id for d in claimed)
+        return unclaimed + claimed
+
+    def close(self) -> list[Delivery]:
+        """Stop admitting (after the batch in hand) and take back everything unstarted."""
+        if self._thread is not None:
+            self._batches.put(None)
+            self._thread.join()
+            self._thread = None
+        return self.take_back()
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._admitting += change
+
+    def _take_waiting(self) -> list[Delivery]:
+        taken: list[Delivery] = []
+        try:
+            while True:
+                batch = self._batches.get_nowait()
+                if batch is None:
+                    self._batches.put(None)  # the stop signal stays for the thread
+                    break
+                taken += batch
+        except queue.Empty:
+            pass
+        self._count(-len(taken))
+        return taken
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._batches.get()
+            if batch is None:
+                return
+            batch = self._gather(batch)
+            try:
+                self._admit(batch)
+            except Exception:  # a last guard: the gate must keep admitting
+                log.exception("unexpected error admitting %d runs; handing them back", len(batch))
+                for delivery in batch:
+                    self._settle(delivery, Settle.REQUEUE)
+            finally:
+                self._count(-len(batch))
+
+    def _gather(self, batch: list[Delivery]) -> list[Delivery]:
+        """``batch`` plus every batch waiting behind it, up to ``MAX_BATCH`` runs."""
+        while len(batch) < MAX_BATCH:
+            try:
+                more = self._batches.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._batches.put(None)
+                break
+            batch = batch + more
+        return batch
+
+    # -- the checks, for a batch ----------------------------------------------------
+
+    def _admit(self, batch: Sequence[Delivery]) -> None:
+        now = self._clock()
+        lateness = {id(d): checks.misfire(d.run, now) for d in batch}
+        late = {key: value for key, value in lateness.items() if value is not None}
+        on_time = [d for d in batch if id(d) not in late]
+        if on_time:
+            self._claim(on_time, now)
+        if late:
+            self._miss([d for d in batch if id(d) in late], late, now)
+
+    def _claim(self, deliveries: Sequence[Delivery], now: datetime) -> None:
+        runs = [d.run for d in deliveries]
+        try:
+            results = self._store(
+                lambda: self._claims.claim_many(runs, self._worker_id, now, self._lease)
+            )
+        except StoreUnavailable as exc:
+            # Nothing was claimed: hand the runs back so this or another worker tries again.
+            log.error("database unavailable; handing %d run(s) back: %s", len(runs), exc)
+            for delivery in deliveries:
+                self._settle(delivery, Settle.REQUEUE)
+            return
+        admitted = []
+        for delivery, result in zip(deliveries, results, strict=True):
+            if isinstance(result, Duplicate):
+                self._drop(delivery, result)
+            elif isinstance(result, Full):
+                event = self._reporter.max_instances(
+                    delivery.run, delivery.redelivered, result.running
+                )
+                self._settle(delivery, Settle.ACK, self._message(delivery, event))
+            else:
+                admitted.append(delivery)
+        self._running.add_many(d.run.run_id for d in admitted)
+        for delivery in admitted:
+            self._slots.submit(delivery)
+
+    def _miss(self, deliveries: Sequence[Delivery], late: dict[int, float], now: datetime) -> None:
+        ids = [d.run.run_id for d in deliveries]
+        try:
+            duplicates = self._store(lambda: self._claims.lookup_many(ids, now))
+        except StoreUnavailable as exc:
+            log.error("database unavailable; handing %d run(s) back: %s", len(ids), exc)
+            for delivery in deliveries:
+                self._settle(delivery, Settle.REQUEUE)
+            return
+        for delivery in deliveries:
+            duplicate = duplicates.get(delivery.run.run_id)
+            if duplicate is not None:
+                self._drop(delivery, duplicate)
+                continue
+            event = self._reporter.missed(delivery.run, delivery.redelivered, late[id(delivery)])
+            self._settle(delivery, Settle.ACK, self._message(delivery, event))
+
+    def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
+        log.info(
+            "dropping duplicate delivery of run %s (job %s, already %s)",
+            delivery.run.run_id,
+            delivery.run.job_id,
+            duplicate.status.value,
+        )
+        self._settle(delivery, Settle.ACK)
+
+    def _message(self, delivery: Delivery, event: Event) -> OutgoingMessage:
+        return self._reporter.message(event, reply_to=delivery.message.reply_to)
+
+    def _settle(self, delivery: Delivery, settle: Settle, *messages: OutgoingMessage) -> None:
+        self._outbox.put(Outbound(messages, delivery.message, delivery.generation, settle))
+
+    def _store(self, call: Callable[[], T]) -> T:
+        """Call the claim store, riding out database outages for up to one lease."""
+        try:
+            return call()  # the common case, without building a retry policy per call
+        except StoreUnavailable as exc:
+            log.warning("temporary database error: %s", exc)
+        give_up = self._lease.total_seconds()
+        return call_with_retry("database", log, call, give_up_after=give_up)
