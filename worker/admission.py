@@ -6,8 +6,11 @@ With a database the gate runs in a thread of its own and takes every batch waiti
 ``claim_many`` transaction dedupes, counts and claims them all, where one transaction per
 run (each with a pool checkout) bounded a worker to a few hundred runs a second.  Late
 runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
-``RunningRuns`` at once, so its lease is renewed while it waits for a slot; the slot
-checks the misfire grace again just before starting it (see ``handler``).
+``RunningRuns`` at once, so its lease is renewed while it waits for a slot, and is acked
+(the claim guards it from then on, as ``ClaimStore.durable`` allows), so the broker's
+prefetch window refills while the runs execute; the gate claims at most one run per slot
+ahead of the slots.  The slot checks the misfire grace again just before starting a run
+(see ``handler``).
 
 With the in-memory store the gate works inline in the broker thread: no I/O, no hop.
 """
@@ -43,6 +46,11 @@ T = TypeVar("T")
 # Most runs claimed in one transaction: a full prefetch of a big worker in one go, while
 # the statements (IN lists, multi-row INSERT) stay small.
 MAX_BATCH = 1000
+# Admission threads: while one waits for the database, the next batch is claimed by the
+# other (the job locks serialize them only where their batches share a job).
+_GATE_THREADS = 2
+# How often a gate waiting for free slots looks whether it is being closed.
+_ROOM_POLL_S = 0.1
 
 
 class Gate:
@@ -72,9 +80,10 @@ class Gate:
         self._clock = clock
         self._threaded = claims.durable
         self._batches: queue.SimpleQueue[list[Delivery] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._admitting = 0  # deliveries submitted and not yet decided
         self._count_lock = threading.Lock()
+        self._closing = False
 
     @property
     def pending(self) -> int:
@@ -84,8 +93,12 @@ class Gate:
     def start(self) -> None:
         """Start the admission thread (durable stores only)."""
         if self._threaded:
-            self._thread = threading.Thread(target=self._loop, name="dueq-gate", daemon=True)
-            self._thread.start()
+            for number in range(_GATE_THREADS):
+                thread = threading.Thread(
+                    target=self._loop, name=f"dueq-gate-{number}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def submit(self, batch: list[Delivery]) -> None:
         """Admit ``batch`` (broker thread): at once, or in the admission thread."""
@@ -98,11 +111,16 @@ class Gate:
         self._batches.put(batch)
 
     def take_back(self) -> list[Delivery]:
-        """Every delivery not started yet: unclaimed ones, and claimed ones (released).
+        """The deliveries the broker will give again: the unclaimed ones, and (without a
+        database) the claimed but unstarted ones, whose claims are released.
 
-        Called after a lost connection (the broker redelivers them) and when stopping.
+        With a database a claimed run was acked with its claim, so it stays here and a
+        slot starts it, even during a drain (there are at most ``concurrency`` of them).
+        Called after a lost connection and when stopping.
         """
         unclaimed = self._take_waiting()
+        if self._threaded:
+            return unclaimed
         claimed = self._slots.take_pending()
         if claimed:
             self._closer.release(d.run.run_id for d in claimed)
@@ -110,10 +128,12 @@ class Gate:
 
     def close(self) -> list[Delivery]:
         """Stop admitting (after the batch in hand) and take back everything unstarted."""
-        if self._thread is not None:
+        self._closing = True
+        for _ in self._threads:
             self._batches.put(None)
-            self._thread.join()
-            self._thread = None
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
         return self.take_back()
 
     def _count(self, change: int) -> None:
@@ -139,6 +159,7 @@ class Gate:
             batch = self._batches.get()
             if batch is None:
                 return
+            self._wait_for_room()
             batch = self._gather(batch)
             try:
                 self._admit(batch)
@@ -148,6 +169,15 @@ class Gate:
                     self._settle(delivery, Settle.REQUEUE)
             finally:
                 self._count(-len(batch))
+
+    def _wait_for_room(self) -> None:
+        """Claim ahead of the slots by at most one run per slot.
+
+        Claimed runs are acked, so the broker's prefetch no longer bounds them: this does.
+        """
+        while not self._slots.wait_for_room(self._slots.size, _ROOM_POLL_S):
+            if self._closing:
+                return
 
     def _gather(self, batch: list[Delivery]) -> list[Delivery]:
         """``batch`` plus every batch waiting behind it, up to ``MAX_BATCH`` runs."""
@@ -199,6 +229,10 @@ class Gate:
                 admitted.append(delivery)
         self._running.add_many(d.run.run_id for d in admitted)
         for delivery in admitted:
+            if self._threaded:
+                # The claim now guards the run (a dead worker's lapses and the reaper
+                # republishes it): ack now, so the broker's window refills at once.
+                self._settle(delivery, Settle.ACK)
             self._slots.submit(delivery)
 
     def _miss(self, deliveries: Sequence[Delivery], late: dict[int, float], now: datetime) -> None:

@@ -2,10 +2,10 @@
 
 The gate has deduped and claimed the run (see ``admission``).  Every outcome here becomes
 an ``Outbound`` for the broker thread: events to publish, then the delivery to ack.  When
-claims are durable (a database) the run is acked as soon as it starts and ``job_started``
-is confirmed, so a job may run longer than the broker's consumer ack timeout, and its
-claim is marked finished only once its outcome is confirmed; otherwise it is acked only
-after its outcome is confirmed, so a killed worker's run is redelivered by the broker.
+claims are durable (a database) the gate acked the run with its claim, so a job may run
+longer than the broker's consumer ack timeout, and its claim is marked finished only once
+its outcome is confirmed; otherwise it is acked only after its outcome is confirmed, so a
+killed worker's run is redelivered by the broker.
 """
 
 from __future__ import annotations
@@ -54,18 +54,20 @@ class RunHandler:
         lateness = checks.misfire(run, self._clock())
         if lateness is not None:
             self._closer.release((run.run_id,))
-            event = self._reporter.missed(run, delivery.redelivered, lateness)
-            self._settle(delivery, Settle.ACK, self._message(delivery, event))
+            event = self._message(
+                delivery, self._reporter.missed(run, delivery.redelivered, lateness)
+            )
+            if self._durable:
+                self._outbox.put(Outbound((event,)))  # acked when it was claimed
+            else:
+                self._settle(delivery, Settle.ACK, event)
             return
         self._execute(delivery)
 
     def _execute(self, delivery: Delivery) -> None:
         run, redelivered = delivery.run, delivery.redelivered
         started = self._message(delivery, self._reporter.started(run, redelivered, self._clock()))
-        if self._durable:
-            self._settle(delivery, Settle.ACK, started)  # the claim now guards the run
-        else:
-            self._outbox.put(Outbound((started,)))
+        self._outbox.put(Outbound((started,)))  # with a database, acked when claimed
         try:
             outcome = self._executor.execute(run, delivery.func)
         except BaseException:

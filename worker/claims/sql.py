@@ -81,9 +81,10 @@ class SqlClaimStore(ClaimStore):
             return []
         try:
             with self._engine.connect() as conn:
-                self._lock_jobs(conn, {run.job_id for run in runs})
-                existing = _existing(conn, list({run.run_id: None for run in runs}))
-                plan = judge(runs, existing, _live_counts(conn, {r.job_id for r in runs}, now), now)
+                job_ids = {run.job_id for run in runs}
+                self._lock_jobs(conn, job_ids)
+                existing, live = _existing_and_live(conn, {r.run_id for r in runs}, job_ids, now)
+                plan = judge(runs, existing, live, now)
                 _store(conn, plan, worker_id, now, lease)
                 conn.commit()
         except sa.exc.OperationalError as exc:
@@ -171,9 +172,22 @@ def _existing(conn: Connection, run_ids: Sequence[str]) -> dict[str, ClaimRow]:
     return {r.run_id: ClaimRow(r.status, r.lease_expires_at) for r in conn.execute(query)}
 
 
-def _live_counts(conn: Connection, job_ids: Collection[str], now: datetime) -> dict[str, int]:
-    query = (
-        sa.select(claims.c.job_id, sa.func.count())
+def _existing_and_live(
+    conn: Connection, run_ids: Collection[str], job_ids: Collection[str], now: datetime
+) -> tuple[dict[str, ClaimRow], dict[str, int]]:
+    """The batch's stored claims and its jobs' live counts, in one round trip.
+
+    Read after the job locks were taken, in a statement of its own: its snapshot then
+    sees every claim committed by whoever held a lock before us.
+    """
+    stored = sa.select(
+        claims.c.run_id.label("key"),
+        claims.c.status,
+        claims.c.lease_expires_at,
+        sa.null().label("live"),
+    ).where(claims.c.run_id.in_(list(run_ids)))
+    counts = (
+        sa.select(claims.c.job_id, sa.null(), sa.null(), sa.func.count())
         .where(
             claims.c.job_id.in_(list(job_ids)),
             claims.c.status == _RUNNING,
@@ -181,7 +195,14 @@ def _live_counts(conn: Connection, job_ids: Collection[str], now: datetime) -> d
         )
         .group_by(claims.c.job_id)
     )
-    return {job_id: int(count) for job_id, count in conn.execute(query)}
+    existing: dict[str, ClaimRow] = {}
+    live: dict[str, int] = {}
+    for row in conn.execute(sa.union_all(stored, counts)):
+        if row.live is None:
+            existing[row.key] = ClaimRow(row.status, row.lease_expires_at)
+        else:
+            live[row.key] = int(row.live)
+    return existing, live
 
 
 def _store(
