@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -232,18 +231,21 @@ def pg_store(pg_schema_url: str) -> Iterator[SqlClaimStore]:
     sql_store.close()
 
 
-def _cut_connection_at_insert(engine: sa.Engine, admin: sa.Engine) -> list[int]:
-    """Kill the claiming connection's server process just before its claims' INSERT."""
+def _cut_connection_at_commit(engine: sa.Engine, admin: sa.Engine) -> list[int]:
+    """Kill the claiming connection's server process when it is about to commit.
+
+    That is after every statement of the batch ran: the latest point a cut can happen.
+    """
     killed: list[int] = []
 
-    def before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not killed and statement.startswith("INSERT INTO dueq_claims"):
-            pid = conn.connection.dbapi_connection.info.backend_pid
+    def before_commit(conn: sa.Connection) -> None:
+        if not killed:
+            pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]  # psycopg's
             with admin.begin() as kill:
                 kill.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             killed.append(pid)
 
-    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "commit", before_commit)
     return killed
 
 
@@ -253,7 +255,7 @@ def test_a_batch_interrupted_by_a_lost_connection_stores_nothing_and_the_next_on
     batch = [make_run(f"job-{n}") for n in range(5)]
     admin = sa.create_engine(pg_schema_url)
     try:
-        killed = _cut_connection_at_insert(pg_store._engine, admin)
+        killed = _cut_connection_at_commit(pg_store._engine, admin)
         with pytest.raises(StoreUnavailable):
             pg_store.claim_many(batch, "w1", NOW, LEASE)
     finally:
