@@ -4,7 +4,8 @@ A finished run's claim must be marked finished (its slot frees, later deliveries
 duplicates) and an unstarted run's claim released; doing each in a transaction of its own
 cost a pool checkout and a commit per run.  The closer collects them and writes every
 waiting one in one ``finish_many`` and one ``release_many``: it flushes as soon as
-``max_batch`` are waiting or ``max_delay`` after the first one arrived.  A run id leaves
+``max_batch`` are waiting or ``max_delay`` after the first one arrived (at once by default:
+what arrives while one write is in flight makes the next batch).  A run id leaves
 ``RunningRuns`` (so its lease stops being renewed) only once its claim is written, and a
 database outage is retried, keeping the ids, however long it lasts: until the claim says
 finished the run must stay ours, or a reaper would run it again.
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 
 # Flush once this many are waiting: one statement of a few hundred ids stays small.
 DEFAULT_MAX_BATCH = 500
-# ...or this long after the first one arrived: short enough that a finished run's slot
-# frees for the fleet at once, long enough to gather a batch at high rates.
-DEFAULT_MAX_DELAY = timedelta(milliseconds=2)
+# ...or this long after the first one arrived.  None by default: a finished run's slot
+# must free for the fleet at once (the next run of a max_instances=1 job may already be
+# on its way), and batches form anyway while the previous write is in flight.
+DEFAULT_MAX_DELAY = timedelta(0)
 # Backoff bounds while the database is unreachable.
 _MIN_RETRY_S, _MAX_RETRY_S = 0.1, 5.0
 
