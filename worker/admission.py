@@ -142,15 +142,18 @@ class Gate:
 
     def _take_waiting(self) -> list[Delivery]:
         taken: list[Delivery] = []
+        stops = 0
         try:
             while True:
                 batch = self._batches.get_nowait()
                 if batch is None:
-                    self._batches.put(None)  # the stop signal stays for the thread
-                    break
-                taken += batch
+                    stops += 1
+                else:
+                    taken += batch
         except queue.Empty:
             pass
+        for _ in range(stops):
+            self._batches.put(None)  # the stop signals stay for the threads
         self._count(-len(taken))
         return taken
 
@@ -160,6 +163,9 @@ class Gate:
             if batch is None:
                 return
             self._wait_for_room()
+            if self._closing:
+                self._batches.put(batch)  # unclaimed: ``close`` hands it back
+                return
             batch = self._gather(batch)
             try:
                 self._admit(batch)
