@@ -8,9 +8,10 @@ run (each with a pool checkout) bounded a worker to a few hundred runs a second.
 runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
 ``RunningRuns`` at once, so its lease is renewed while it waits for a slot, and is acked
 (the claim guards it from then on, as ``ClaimStore.durable`` allows), so the broker's
-prefetch window refills while the runs execute; the gate claims at most one run per slot
-ahead of the slots.  The slot checks the misfire grace again just before starting a run
-(see ``handler``).
+prefetch window refills while the runs execute; the gate takes a new batch only while fewer
+runs than slots wait, so at most concurrency + prefetch runs are claimed ahead of the
+slots.  The slot checks the misfire grace again just before starting a run (see
+``handler``).
 
 With the in-memory store the gate works inline in the broker thread: no I/O, no hop.
 """
@@ -115,7 +116,7 @@ class Gate:
         database) the claimed but unstarted ones, whose claims are released.
 
         With a database a claimed run was acked with its claim, so it stays here and a
-        slot starts it, even during a drain (there are at most ``concurrency`` of them).
+        slot starts it, even during a drain (at most concurrency + prefetch of them).
         Called after a lost connection and when stopping.
         """
         unclaimed = self._take_waiting()
@@ -177,9 +178,10 @@ class Gate:
                 self._count(-len(batch))
 
     def _wait_for_room(self) -> None:
-        """Claim ahead of the slots by at most one run per slot.
+        """Take a new batch only while fewer runs than slots wait for one.
 
-        Claimed runs are acked, so the broker's prefetch no longer bounds them: this does.
+        Claimed runs are acked, so the broker's prefetch no longer bounds them: this does
+        (with the batch, itself at most one prefetch window, on top).
         """
         while not self._slots.wait_for_room(self._slots.size, _ROOM_POLL_S):
             if self._closing:
