@@ -2,7 +2,7 @@
 thread hands over at once, then the admitted runs go to the slots.
 
 The broker thread parses what one read of the socket brought and submits it as a batch.
-With a database the gate runs in a thread of its own and takes every batch waiting: one
+With a database the gate runs in two threads of its own, each taking every batch waiting: one
 ``claim_many`` transaction dedupes, counts and claims them all, where one transaction per
 run (each with a pool checkout) bounded a worker to a few hundred runs a second.  Late
 runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
