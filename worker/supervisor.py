@@ -6,7 +6,9 @@ like ``celery worker``, one command per machine uses them all.  Each child is a 
 ``<id>-N``).  A child that dies (killed, crashed) is reported in the log and by a
 ``worker_offline`` event in its name (reason ``crashed: ...``), and started again after a
 backoff that grows while it keeps dying.  SIGTERM or SIGINT is passed to every child, which
-drains as a single worker does; the supervisor waits for all of them.
+drains as a single worker does; the supervisor waits for all of them.  With
+``--metrics-port`` the supervisor serves the sum of its children's metrics on that port
+(``start_supervised_metrics``).
 
 Children are started with the ``spawn`` method: nothing of the supervisor (sockets, locks,
 threads) is inherited, so a child is exactly what ``dueq worker`` runs.
@@ -25,9 +27,11 @@ from datetime import UTC, datetime
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 from dueq.shared.broker import BrokerConnection
 from dueq.shared.errors import DueqError
+from dueq.shared.metrics import start_supervised_metrics
 from dueq.worker.reporter import Identity, Reporter
 from dueq.worker.settings import WorkerSettings
 
@@ -92,6 +96,7 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")
         self._children = [_Child(n, child_settings(settings, n)) for n in range(1, processes + 1)]
         self._stop = threading.Event()
+        self._metrics: Any = None  # the children's summed metrics (--metrics-port), if any
 
     def request_stop(self) -> None:
         """Ask every child to drain and stop (safe from signal handlers)."""
@@ -105,6 +110,8 @@ class Supervisor:
             self._settings.worker_id,
             len(self._children),
         )
+        # Before any child starts: they inherit where to record, and this serves their sum.
+        self._metrics = start_supervised_metrics(self._settings)
         try:
             while not self._stop.is_set():
                 self._start_due()
@@ -113,6 +120,8 @@ class Supervisor:
                 self._reap()
         finally:
             self._drain()
+            if self._metrics is not None:
+                self._metrics.close()
 
     def _start_due(self) -> None:
         now = time.monotonic()
@@ -134,6 +143,8 @@ class Supervisor:
             if process is None or process.is_alive() or self._stop.is_set():
                 continue
             child.process = None
+            if self._metrics is not None and process.pid is not None:
+                self._metrics.child_exited(process.pid)
             if now - child.started >= _STABLE_AFTER_S:
                 child.backoff = _MIN_RESTART_S
             child.restart_at = now + child.backoff

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
+import urllib.request
 from typing import Any
 
 import pytest
@@ -27,7 +30,10 @@ def _online(probe: BrokerProbe) -> dict[str, list[int]]:
 def test_a_supervisor_runs_n_workers_restarts_a_killed_one_and_drains_all_on_sigterm(
     probe: BrokerProbe, spawn_worker: SpawnWorker
 ) -> None:
-    supervisor = spawn_worker("--processes", "2", "--shutdown-timeout", "20")
+    port = _free_port()
+    supervisor = spawn_worker(
+        "--processes", "2", "--shutdown-timeout", "20", "--metrics-port", str(port)
+    )
     ids = {"e2e-0-1", "e2e-0-2"}
     probe.wait_for(lambda _: set(_online(probe)) == ids, 60, "two children online")
     first = _online(probe)
@@ -37,6 +43,9 @@ def test_a_supervisor_runs_n_workers_restarts_a_killed_one_and_drains_all_on_sig
     probe.wait_for(
         lambda _: all(probe.of_run(r.run_id, "job_executed") for r in runs), 30, "all runs"
     )
+
+    # The supervisor serves the sum of both children's metrics on its one port.
+    assert _executed_in_metrics(port) == len(runs)
 
     victim = first["e2e-0-1"][0]
     os.kill(victim, signal.SIGKILL)
@@ -62,3 +71,16 @@ def test_a_supervisor_runs_n_workers_restarts_a_killed_one_and_drains_all_on_sig
         return {e.pid for e in offline if getattr(e, "reason", "") == "shutdown"} >= alive
 
     probe.wait_for(drained, 10, "worker_offline (shutdown) from both children")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _executed_in_metrics(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = re.findall(r'^\w*events_total\{event="job_executed"\} ([0-9.e+]+)$', text, re.M)
+    return int(sum(float(value) for value in found))
