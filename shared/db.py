@@ -36,14 +36,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> Engine:
+def create_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url`` with dueq's connection settings.
 
-    SQLite gets WAL journaling (readers never block the writer) and a busy timeout;
-    every engine pre-pings pooled connections so a restarted database is noticed.
+    SQLite gets WAL journaling (readers never block the writer) and a busy timeout.
+    By default every checkout pre-pings its pooled connection (a round trip) so a
+    restarted database is noticed before a statement fails; ``pre_ping=False`` is for
+    callers that retry a failed transaction anyway (a worker's claim batches), where a
+    lost connection costs one failed attempt and SQLAlchemy replaces the pool's stale
+    connections on the disconnect error.
     """
     try:
-        engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = sa.create_engine(url, pool_pre_ping=pre_ping, **kwargs)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StoreUnavailable(url, f"cannot create an engine: {exc}") from exc
     if is_sqlite(engine):

@@ -1,8 +1,8 @@
 """The checks every run message goes through, one function per step, in DESIGN.md's order.
 
-parse → dedupe → misfire → claim → (execute → report, in ``handler``).  Each function
-decides one thing and has no side effects besides the claim store, so the order and each
-rule can be read, and tested, on their own.
+parse → dedupe → misfire (and coalesced) → claim → (execute → report, in ``handler``).
+Each function decides one thing and has no side effects besides the claim store, so the
+order and each rule can be read, and tested, on their own.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 from dueq.shared.broker import IncomingMessage
 from dueq.shared.errors import DueqError, ProtocolError
-from dueq.shared.protocol import RunRequest, decode_run
-from dueq.worker.claims import ClaimResult, ClaimStore, Duplicate
+from dueq.shared.protocol import MissedReason, RunRequest, decode_run
+from dueq.worker.claims import Claimed, ClaimResult, ClaimStore, Duplicate
 from dueq.worker.executors import Executor
 from dueq.worker.registry import NotAllowed, Registry
 
@@ -28,6 +28,7 @@ __all__ = [
     "dedupe",
     "misfire",
     "parse",
+    "too_late",
 ]
 
 # Set on a run republished by a reaper after its first worker died mid-run, so the events
@@ -46,12 +47,17 @@ class Rejected(DueqError):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A parsed run message, its function, and which consumer generation delivered it."""
+    """A parsed run message, its function, and which consumer generation delivered it.
+
+    ``claimed`` is set when the gate claimed the run in a batch; None when the slot is
+    to claim it itself (an overlap policy that may wait, see ``admission``).
+    """
 
     message: IncomingMessage
     generation: int
     run: RunRequest
     func: Callable[..., Any]
+    claimed: Claimed | None = None
 
     @property
     def redelivered(self) -> bool:
@@ -115,6 +121,17 @@ def coalesced(run: RunRequest, now: datetime) -> float | None:
     if not run.coalesce or run.next_scheduled_at is None or run.next_scheduled_at > now:
         return None
     return (now - run.scheduled_at).total_seconds()
+
+
+def too_late(run: RunRequest, now: datetime) -> tuple[float, MissedReason] | None:
+    """Steps 3 and 3b together: the lateness and why, if the run is not to start now."""
+    lateness = misfire(run, now)
+    if lateness is not None:
+        return lateness, MissedReason.MISFIRE
+    lateness = coalesced(run, now)
+    if lateness is not None:
+        return lateness, MissedReason.COALESCED
+    return None
 
 
 def claim(

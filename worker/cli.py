@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from dueq.worker.settings import ExecutorKind, WorkerSettings
+from dueq.worker.supervisor import Supervisor
 from dueq.worker.worker import Worker
 
 __all__ = ["COMMANDS", "worker_command"]
@@ -45,6 +46,14 @@ __all__ = ["COMMANDS", "worker_command"]
     help="Runs prefetched per slot: 2 keeps the next runs in hand while outcomes are "
     "confirmed; 1 for jobs near RabbitMQ's consumer ack timeout without a database. "
     "[env DUEQ_PREFETCH_MULTIPLIER; default: 2]",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Worker processes under one supervisor, each with its own connection and worker "
+    "id (<worker-id>-1..N); a crashed one is restarted, SIGTERM drains them all. One "
+    "process uses about one core. [env DUEQ_PROCESSES; default: 1]",
 )
 @click.option(
     "--executor",
@@ -119,13 +128,18 @@ def worker_command(**options: Any) -> None:
     \b
     Example:
       dueq worker --import myapp.jobs --queue default --queue reports \\
-                  --concurrency 16 --database-url postgresql+psycopg://dueq@db/dueq
+                  --concurrency 16 --database-url postgresql+psycopg://dueq@db/dueq \\
+                  --processes 2
     """
     _importable(options.pop("app_dir"))
     settings = WorkerSettings(**_given(options))
-    worker = Worker(settings)
-    _stop_on_signals(worker)
-    worker.run()
+    runner: Worker | Supervisor
+    if settings.processes > 1:
+        runner = Supervisor(settings, settings.processes)
+    else:
+        runner = Worker(settings)
+    _stop_on_signals(runner)
+    runner.run()
 
 
 def _importable(app_dir: Path) -> None:
@@ -145,7 +159,7 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _stop_on_signals(worker: Worker) -> None:
+def _stop_on_signals(worker: Worker | Supervisor) -> None:
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be installed from the main thread
 

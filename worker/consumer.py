@@ -1,8 +1,9 @@
 """The broker thread: the only thread that touches the worker's ``BrokerConnection``.
 
 It consumes (prefetch = concurrency x prefetch_multiplier, manual acks), parses each
-delivery and either dead-letters it or hands it to a slot (holding a run that arrived
-before its time until it is due, see ``hold``), publishes what the other
+delivery and either dead-letters it or hands it to the gate (every delivery of one read
+as one batch, claimed together; a run that arrived before its time is held until it is
+due first, see ``hold``), publishes what the other
 threads put in the outbox (events, republished runs) with one round of confirms per
 batch, and only then acks them all together.  It reconnects after a lost connection
 (tenacity, every attempt logged) and drives the graceful stop.
@@ -35,6 +36,7 @@ from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.retry import retrying
 from dueq.shared.topology import Topology
 from dueq.worker import checks
+from dueq.worker.admission import Gate
 from dueq.worker.checks import Delivery
 from dueq.worker.executors import Executor
 from dueq.worker.hold import HoldQueue
@@ -94,6 +96,7 @@ class BrokerLoop:
         executor: Executor,
         reporter: Reporter,
         outbox: Outbox,
+        gate: Gate,
         slots: SlotPool,
         running: Callable[[], int],
         metrics: Metrics = NO_METRICS,
@@ -105,6 +108,7 @@ class BrokerLoop:
         self._executor = executor
         self._reporter = reporter
         self._outbox = outbox
+        self._gate = gate
         self._slots = slots
         self._running = running
         self._hold = hold if hold is not None else HoldQueue()
@@ -178,7 +182,7 @@ class BrokerLoop:
     def _forget_deliveries(self) -> None:
         """After a lost connection the broker redelivers what we held; drop our copies."""
         self._inbox.clear()
-        dropped = self._hold.take_all() + self._slots.take_pending()
+        dropped = self._hold.take_all() + self._gate.take_back()
         if dropped:
             log.info("%d unstarted runs will be redelivered by the broker", len(dropped))
 
@@ -202,7 +206,7 @@ class BrokerLoop:
         elif self._saturated():
             self._held.extend(self._outbox.take(timeout=_capped(_SATURATED_WAIT_S, until_held)))
             self._conn.drain_events(_NO_WAIT_S)
-        elif self._slots.busy == 0 and self._running() == 0:
+        elif self._slots.busy == 0 and self._running() == 0 and self._gate.pending == 0:
             self._conn.drain_events(_capped(_IDLE_POLL_S, until_held))
         elif self._conn.drain_events(_capped(self._poll, until_held)) or not self._outbox.empty():
             self._poll = _MIN_BUSY_POLL_S
@@ -215,6 +219,8 @@ class BrokerLoop:
         return consumer is not None and consumer.unacked >= limit
 
     def _dispatch_inbox(self) -> None:
+        """Parse everything received; hand the runs due now to the gate as one batch."""
+        batch = []
         while self._inbox:
             generation, message = self._inbox.popleft()
             try:
@@ -224,12 +230,12 @@ class BrokerLoop:
                 continue
             delivery = Delivery(message, generation, run, func)
             if not self._hold.hold(delivery):
-                self._slots.submit(delivery)
+                batch.append(delivery)
+        self._gate.submit(batch)
 
     def _release_held(self) -> None:
-        """Hand the runs whose ``scheduled_at`` has come to the slots (see ``hold``)."""
-        for delivery in self._hold.release_due():
-            self._slots.submit(delivery)
+        """Hand the runs whose ``scheduled_at`` has come to the gate (see ``hold``)."""
+        self._gate.submit(self._hold.release_due())
 
     def _reject(self, generation: int, message: IncomingMessage, exc: checks.Rejected) -> None:
         log.warning(
@@ -283,6 +289,8 @@ class BrokerLoop:
         self._settle(items)
         self._held = []
         for item in items:
+            if item.then is not None:
+                item.then()
             if item.done is not None:
                 item.done.set()
 
@@ -394,7 +402,7 @@ class BrokerLoop:
         if consumer is not None:
             consumer.cancel()
         self._dispatch_inbox()  # parse what arrived so bad messages are still dead-lettered
-        unstarted = self._hold.take_all() + self._slots.take_pending()
+        unstarted = self._hold.take_all() + self._gate.close()
         self._slots.close()
         for delivery in unstarted:
             self._outbox.put(Outbound((), delivery.message, delivery.generation, Settle.REQUEUE))

@@ -1,10 +1,12 @@
-"""Handling one parsed run in a slot thread: dedupe → misfire → claim → execute → report.
+"""Running one admitted run in a slot thread: last lateness check → (claim) → execute → report.
 
-Parsing happened in the broker thread (a bad message is dead-lettered there).  Every
-outcome here becomes an ``Outbound`` for the broker thread: events to publish, then the
-delivery to ack.  When claims are durable (a database) the run is acked as soon as it is
-claimed and ``job_started`` is confirmed, so a job may run longer than the broker's
-consumer ack timeout; otherwise it is acked only after its outcome is confirmed, so a
+The gate has deduped the run and, for most runs, claimed it (see ``admission``); a run
+whose overlap policy may wait for a slot of its job arrives unclaimed and is claimed here
+under that policy (``overlap``), per run, as it waits in this slot.  Every outcome here
+becomes an ``Outbound`` for the broker thread: events to publish, then the delivery to ack.
+When claims are durable (a database) a run is acked once claimed, so a job may run longer
+than the broker's consumer ack timeout, and its claim is marked finished only once its
+outcome is confirmed; otherwise it is acked only after its outcome is confirmed, so a
 killed worker's run is redelivered by the broker.
 """
 
@@ -14,15 +16,15 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from dueq.shared.broker import OutgoingMessage
 from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import Event, MissedReason, RunRequest
-from dueq.shared.retry import call_with_retry, retrying
 from dueq.worker import checks
 from dueq.worker.checks import Delivery
-from dueq.worker.claims import ClaimResult, ClaimStore, Duplicate, Full
+from dueq.worker.claims import Claimed, ClaimResult, ClaimStore, Duplicate, Full
+from dueq.worker.claims.outage import call_store
+from dueq.worker.closer import ClaimCloser
 from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
@@ -35,36 +37,37 @@ __all__ = ["RunHandler"]
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 
 class RunHandler:
-    """The per-run pipeline after parsing; ``handle`` is called by the slot threads."""
+    """The per-run pipeline after admission; ``handle`` is called by the slot threads."""
 
     def __init__(
         self,
         *,
         claims: ClaimStore,
+        closer: ClaimCloser,
+        running: RunningRuns,
         executor: Executor,
         reporter: Reporter,
         outbox: Outbox,
-        running: RunningRuns,
         worker_id: str,
         lease: timedelta,
         clock: Callable[[], datetime],
         stopping: threading.Event | None = None,
     ) -> None:
         self._claims = claims
+        self._durable = claims.durable
+        self._closer = closer
+        self._running = running
         self._executor = executor
         self._reporter = reporter
         self._outbox = outbox
-        self._running = running
         self._worker_id = worker_id
         self._lease = lease
         self._clock = clock
         self._overlap = OverlapPolicy(
             claim=self._claim,
-            release=lambda run_id: self._store(lambda: claims.release(run_id)),
+            release=lambda run_id: call_store(lambda: claims.release(run_id), lease),
             hold=running.add,
             unhold=running.discard,
             cancel=executor.cancel,
@@ -72,31 +75,37 @@ class RunHandler:
         )
 
     def handle(self, delivery: Delivery) -> None:
-        """Run every remaining check and, if all pass, the job; report what happened."""
+        """Start the run unless it became too late; claim it first if the gate did not."""
+        if delivery.claimed is not None:
+            self._start_claimed(delivery, delivery.claimed)
+            return
         try:
-            self._checked(delivery)
+            self._claim_and_start(delivery)
         except StoreUnavailable as exc:
             # Not claimed: hand the run back so this or another worker tries again.
             log.error("database unavailable; handing run %s back: %s", delivery.run.run_id, exc)
             self._settle(delivery, Settle.REQUEUE)
 
-    def _checked(self, delivery: Delivery) -> None:
-        run, now = delivery.run, self._clock()
-        duplicate = self._store(lambda: checks.dedupe(run, self._claims, now))
-        if duplicate is not None:
-            self._drop(delivery, duplicate)
+    def _start_claimed(self, delivery: Delivery, claimed: Claimed) -> None:
+        """A run the gate claimed: it may have waited for this slot past its time."""
+        run = delivery.run
+        late = checks.too_late(run, self._clock())
+        if late is None:
+            self._execute(delivery, claimed.taken_over)
             return
-        lateness = checks.misfire(run, now)
-        if lateness is not None:
-            event = self._reporter.missed(run, delivery.redelivered, lateness)
-            self._settle(delivery, Settle.ACK, self._message(delivery, event))
-            return
-        lateness = checks.coalesced(run, now)
-        if lateness is not None:
-            event = self._reporter.missed(
-                run, delivery.redelivered, lateness, MissedReason.COALESCED
-            )
-            self._settle(delivery, Settle.ACK, self._message(delivery, event))
+        self._closer.release((run.run_id,))
+        event = self._message(delivery, self._reporter.missed(run, delivery.redelivered, *late))
+        if self._durable:
+            self._outbox.put(Outbound((event,)))  # acked when it was claimed
+        else:
+            self._settle(delivery, Settle.ACK, event)
+
+    def _claim_and_start(self, delivery: Delivery) -> None:
+        """A run whose overlap policy may wait: the checks, then its policy's claim."""
+        run = delivery.run
+        late = checks.too_late(run, self._clock())
+        if late is not None:
+            self._miss(delivery, *late)
             return
         result = self._overlap.claim(run)
         if result is None:  # stopping while it waited for a slot: not started
@@ -107,11 +116,20 @@ class RunHandler:
             full = self._reporter.max_instances(run, delivery.redelivered, result.running)
             self._settle(delivery, Settle.ACK, self._message(delivery, full))
         else:
-            self._running.add(run.run_id)
-            try:
-                self._execute(delivery, result.taken_over)
-            finally:
-                self._running.discard(run.run_id)
+            self._running.add(run.run_id)  # the closer takes it out with the finish
+            if self._durable:
+                self._settle(delivery, Settle.ACK)  # the claim now guards the run
+            self._execute(delivery, result.taken_over)
+
+    def _miss(self, delivery: Delivery, lateness: float, reason: MissedReason) -> None:
+        """Report a late unclaimed run missed, unless it is a duplicate (then drop it)."""
+        run = delivery.run
+        duplicate = call_store(lambda: checks.dedupe(run, self._claims, self._clock()), self._lease)
+        if duplicate is not None:
+            self._drop(delivery, duplicate)
+            return
+        event = self._reporter.missed(run, delivery.redelivered, lateness, reason)
+        self._settle(delivery, Settle.ACK, self._message(delivery, event))
 
     def _execute(self, delivery: Delivery, taken_over: bool) -> None:
         run, redelivered = delivery.run, delivery.redelivered
@@ -119,42 +137,32 @@ class RunHandler:
             run, worker_id=self._worker_id, redelivered=redelivered, taken_over=taken_over
         )
         begun = self._reporter.started(run, redelivered, self._clock(), taken_over=taken_over)
-        started = self._message(delivery, begun)
-        durable = self._claims.durable
-        if durable:
-            self._settle(delivery, Settle.ACK, started)  # the claim now guards the run
-        else:
-            self._outbox.put(Outbound((started,)))
-        outcome = self._executor.execute(run, delivery.func, context)
+        self._outbox.put(Outbound((self._message(delivery, begun),)))
+        try:
+            outcome = self._executor.execute(run, delivery.func, context)
+        except BaseException:
+            # The executor's own failure (a job's is an outcome): stop renewing the claim,
+            # so its lease lapses and the reaper hands the run to another worker.
+            self._running.discard(run.run_id)
+            raise
         finished = self._reporter.finished(
             run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
         )
         report = self._message(delivery, finished)
-        if durable:
+        if self._durable:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.
-            self._outbox.send((report,)).wait()
-            self._finish_durably(run.run_id)
+            run_id = run.run_id
+            self._outbox.put(Outbound((report,), then=lambda: self._closer.finish(run_id)))
         else:
-            self._claims.finish(run.run_id, self._clock())
+            self._closer.finish(run.run_id)
             self._settle(delivery, Settle.ACK, report)
-
-    def _finish_durably(self, run_id: str) -> None:
-        """Mark a reported run finished, however long the database is away.
-
-        The run was acked when claimed, so there is nothing to hand back: until the claim
-        says finished it must stay ours (the caller keeps it in ``RunningRuns``, so the
-        lease keeper renews it the moment the database returns) or a reaper would run it
-        again.  Retries are at most a quarter lease apart, so the finish lands well within
-        the grace a returning reaper gives its owners (see ``LeaseKeeper``).
-        """
-        attempts = retrying("database", log, max_wait=self._lease.total_seconds() / 4)
-        attempts(lambda: self._claims.finish(run_id, self._clock()))
 
     def _claim(self, run: RunRequest) -> ClaimResult:
         """Step 4, at the claim store's clock of this moment (a waiting run asks again)."""
-        return self._store(
-            lambda: checks.claim(run, self._claims, self._worker_id, self._clock(), self._lease)
+        return call_store(
+            lambda: checks.claim(run, self._claims, self._worker_id, self._clock(), self._lease),
+            self._lease,
         )
 
     def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
@@ -171,12 +179,3 @@ class RunHandler:
 
     def _settle(self, delivery: Delivery, settle: Settle, *messages: OutgoingMessage) -> None:
         self._outbox.put(Outbound(messages, delivery.message, delivery.generation, settle))
-
-    def _store(self, call: Callable[[], T]) -> T:
-        """Call the claim store, riding out database outages for up to one lease."""
-        try:
-            return call()  # the common case, without building a retry policy per call
-        except StoreUnavailable as exc:
-            log.warning("temporary database error: %s", exc)
-        give_up = self._lease.total_seconds()
-        return call_with_retry("database", log, call, give_up_after=give_up)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from dueq.shared.broker import OutgoingMessage
@@ -40,7 +40,10 @@ _PURGE_EVERY = timedelta(hours=1)
 
 
 class RunningRuns:
-    """The run ids this worker is executing now (thread-safe)."""
+    """The run ids this worker holds claims for: executing, or claimed and about to start.
+
+    Thread-safe; the lease keeper renews the claims of exactly these runs.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -51,10 +54,20 @@ class RunningRuns:
         with self._lock:
             self._ids.add(run_id)
 
+    def add_many(self, run_ids: Iterable[str]) -> None:
+        """Runs were claimed (they start as soon as a slot is free)."""
+        with self._lock:
+            self._ids.update(run_ids)
+
     def discard(self, run_id: str) -> None:
         """A run ended."""
         with self._lock:
             self._ids.discard(run_id)
+
+    def discard_many(self, run_ids: Iterable[str]) -> None:
+        """Runs ended (their claims are finished or released)."""
+        with self._lock:
+            self._ids.difference_update(run_ids)
 
     def snapshot(self) -> list[str]:
         """The run ids now."""

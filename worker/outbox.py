@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -35,6 +35,8 @@ class Outbound:
 
     ``generation`` names the consumer that delivered ``delivery``: after a reconnect its
     tag means nothing (the broker has already given the message to someone again).
+    ``then`` is called by the broker thread once the messages are confirmed (never if
+    they are not), so it must be quick: hand the work on, don't do it.
     """
 
     messages: Sequence[OutgoingMessage] = ()
@@ -43,6 +45,7 @@ class Outbound:
     settle: Settle = Settle.NOTHING
     reason: str = ""
     done: threading.Event | None = field(default=None, compare=False)
+    then: Callable[[], None] | None = field(default=None, compare=False)
 
 
 class Outbox:

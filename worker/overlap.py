@@ -27,7 +27,15 @@ from collections.abc import Callable
 from dueq.shared.protocol import Overlap, RunRequest
 from dueq.worker.claims import Claimed, ClaimResult, Full
 
-__all__ = ["BUFFER_SUFFIX", "MAX_INSTANCES_CAP", "POLL_S", "OverlapPolicy", "is_buffer_slot"]
+__all__ = [
+    "BUFFER_SUFFIX",
+    "MAX_INSTANCES_CAP",
+    "POLL_S",
+    "OverlapPolicy",
+    "as_claimed",
+    "is_buffer_slot",
+    "may_wait",
+]
 
 # How often a waiting run asks the claim store again: a slot freed by another worker is
 # only visible by asking; a tenth of a second costs one indexed query per waiting run.
@@ -43,6 +51,22 @@ Claim = Callable[[RunRequest], ClaimResult]
 def is_buffer_slot(run_id: str) -> bool:
     """True for the claim of a job's buffer slot (not a run: never republished)."""
     return run_id.endswith(BUFFER_SUFFIX)
+
+
+def may_wait(run: RunRequest) -> bool:
+    """True when ``run``'s policy may make it wait for a slot (``OverlapPolicy.claim``).
+
+    The others (``skip``, ``allow_all``) are decided by one claim, so the gate claims
+    them in its batch; a waiting run claims in its slot, as it waits there.
+    """
+    return run.overlap in (Overlap.BUFFER_ONE, Overlap.BUFFER_ALL, Overlap.CANCEL_OTHER)
+
+
+def as_claimed(run: RunRequest) -> RunRequest:
+    """The run to hand the claim store: ``allow_all`` claims past ``max_instances``."""
+    if run.overlap is Overlap.ALLOW_ALL:
+        return run.model_copy(update={"max_instances": MAX_INSTANCES_CAP})
+    return run
 
 
 class OverlapPolicy:
@@ -70,10 +94,8 @@ class OverlapPolicy:
 
         None: the worker is stopping while the run waited; hand it back unstarted.
         """
-        if run.overlap is Overlap.ALLOW_ALL:
-            return self._claim(run.model_copy(update={"max_instances": MAX_INSTANCES_CAP}))
-        result = self._claim(run)
-        if not isinstance(result, Full) or run.overlap is Overlap.SKIP:
+        result = self._claim(as_claimed(run))
+        if not isinstance(result, Full) or not may_wait(run):
             return result
         if run.overlap is Overlap.BUFFER_ONE:
             return self._wait_buffered(run, result)

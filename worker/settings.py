@@ -68,6 +68,9 @@ class WorkerSettings(DueqSettings):
     # longest job) under RabbitMQ's consumer ack timeout (30 min by default), or use 1.
     prefetch_multiplier: int = Field(default=DEFAULT_PREFETCH_MULTIPLIER, ge=1, le=16)
     executor: ExecutorKind = ExecutorKind.THREAD
+    # Worker processes under one supervisor (``--processes``): one process uses about one
+    # core (one thread runs Python at a time), so N uses N.  Each is a complete worker.
+    processes: int = Field(default=1, ge=1, le=256)
     imports: tuple[str, ...] = ()
     worker_id: str = Field(default_factory=default_worker_id, min_length=1, max_length=255)
     shutdown_timeout: timedelta = timedelta(seconds=30)

@@ -1,9 +1,9 @@
 """The worker's execution slots: ``concurrency`` threads, each handling one run at a time.
 
-A slot thread runs every check after parsing, the claim, the call (through the executor)
-and the report, so the slot count bounds runs in progress whatever the executor.  Runs
-waiting for a free slot can be taken back unstarted (shutdown, lost connection) and
-handed back to the broker.
+A slot thread runs a run the gate admitted: the last lateness check, the claim of a run
+whose overlap policy may wait, the call (through the executor) and the report, so the slot
+count bounds runs in progress whatever the executor.  Runs waiting for a free slot can be
+taken back unstarted (shutdown, lost connection) and handed back to the broker.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class SlotPool:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._busy = 0
+        self._room = threading.Condition()  # notified whenever a slot takes a run
 
     @property
     def size(self) -> int:
@@ -41,6 +42,16 @@ class SlotPool:
     def busy(self) -> int:
         """Slots handling a run right now."""
         return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """Runs submitted and not yet taken by a slot."""
+        return self._pending.qsize()
+
+    def wait_for_room(self, limit: int, timeout: float) -> bool:
+        """Wait until fewer than ``limit`` runs wait for a slot; False after ``timeout`` s."""
+        with self._room:
+            return self._room.wait_for(lambda: self._pending.qsize() < limit, timeout)
 
     def start(self) -> None:
         """Start the slot threads."""
@@ -86,6 +97,8 @@ class SlotPool:
     def _serve(self) -> None:
         while True:
             delivery = self._pending.get()
+            with self._room:
+                self._room.notify_all()
             if delivery is None:
                 return
             with self._lock:

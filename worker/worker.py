@@ -1,4 +1,5 @@
-"""``Worker``: wires registry, claims, executor, slots, lease keeper and broker thread.
+"""``Worker``: wires registry, claims, executor, gate, slots, closer, lease keeper and
+broker thread.
 
 This is the object both the ``dueq worker`` command and the all-in-one ``dueq up`` use::
 
@@ -21,7 +22,9 @@ from importlib import metadata
 from dueq.shared.db import create_engine, upgrade_schema
 from dueq.shared.errors import ConfigError
 from dueq.shared.metrics import NO_METRICS, Metrics, start_metrics
+from dueq.worker.admission import Gate
 from dueq.worker.claims import ClaimStore, MemoryClaimStore, SqlClaimStore
+from dueq.worker.closer import ClaimCloser
 from dueq.worker.consumer import BrokerLoop, LoopConfig
 from dueq.worker.executors import Executor, build_executor
 from dueq.worker.handler import RunHandler
@@ -106,18 +109,31 @@ class Worker:
         reporter = Reporter(
             Identity.of_this_process(self.worker_id), topology, self._clock, metrics
         )
+        closer = ClaimCloser(claims=claims, running=self._running, clock=self._clock)
         handler = RunHandler(
             claims=claims,
+            closer=closer,
+            running=self._running,
             executor=executor,
             reporter=reporter,
             outbox=outbox,
-            running=self._running,
             worker_id=self.worker_id,
             lease=settings.claim_lease,
             clock=self._clock,
             stopping=self._stop,
         )
         slots = SlotPool(settings.concurrency, handler.handle)
+        gate = Gate(
+            claims=claims,
+            reporter=reporter,
+            outbox=outbox,
+            slots=slots,
+            running=self._running,
+            closer=closer,
+            worker_id=self.worker_id,
+            lease=settings.claim_lease,
+            clock=self._clock,
+        )
         keeper = LeaseKeeper(
             claims=claims,
             running=self._running,
@@ -134,16 +150,21 @@ class Worker:
             executor=executor,
             reporter=reporter,
             outbox=outbox,
+            gate=gate,
             slots=slots,
             running=lambda: len(self._running),
             metrics=metrics,
         )
         executor.start()
+        closer.start()
         slots.start()
+        gate.start()
         keeper.start()
         try:
             loop.run(self._stop, self._started.set)
         finally:
+            # Claims of finished runs are written before the keeper stops renewing them.
+            closer.stop(settings.shutdown_timeout.total_seconds())
             keeper.stop()
             if not slots.alive():
                 executor.shutdown()
@@ -190,7 +211,9 @@ class Worker:
         url = self.settings.database_url
         if url is None:
             return MemoryClaimStore()
-        engine = create_engine(url.reveal())
+        # No pre-ping: every claim call is retried on failure anyway, so a stale pooled
+        # connection costs one failed attempt instead of a round trip on every checkout.
+        engine = create_engine(url.reveal(), pre_ping=False)
         upgrade_schema(engine)
         return SqlClaimStore(engine)
 

@@ -16,6 +16,9 @@ __all__ = ["app", "noop"]
 _QUEUE = os.environ.get("DQB_CELERY_QUEUE", "dqb-celery")
 # Entries in the beat schedule, each sending the no-op task once a second.
 _BEAT_ENTRIES = int(os.environ.get("DQB_BEAT_ENTRIES", "0"))
+# "1": the worker configured for dueq's guarantees: a task is acked only after it ran
+# (a killed worker loses nothing) and every task's outcome is published as an event.
+_GUARANTEED = os.environ.get("DQB_CELERY_GUARANTEED") == "1"
 
 app = Celery("dqb", broker=os.environ.get("DQB_CELERY_BROKER", "amqp://guest:guest@127.0.0.1//"))
 app.conf.update(
@@ -25,6 +28,8 @@ app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
+    task_acks_late=_GUARANTEED,
+    worker_send_task_events=_GUARANTEED,
     beat_schedule={
         f"entry-{i}": {"task": "dqb.noop", "schedule": timedelta(seconds=1)}
         for i in range(_BEAT_ENTRIES)

@@ -61,12 +61,13 @@ class DueqCluster:
         self._worker_database = worker_database
         self._concurrency = concurrency
         self._workers: list[subprocess.Popen[bytes]] = []
+        self._consumers = 0  # worker processes consuming the run queue (children included)
         self._scheduler: subprocess.Popen[bytes] | None = None
         self._out = services.workdir / f"{self.prefix}-scheduler.json"
         self.sampler: ProcessSampler | None = None
 
-    def start_workers(self, count: int) -> None:
-        """Start ``count`` worker processes and wait until each consumes the run queue."""
+    def start_workers(self, count: int, *, processes: int = 1) -> None:
+        """Start ``count`` ``dueq worker --processes N`` commands; wait until all consume."""
         args = [
             # The ``dueq worker`` command itself, without the rest of the CLI around it.
             "-c", "from dueq.worker.cli import worker_command; worker_command()",
@@ -76,8 +77,15 @@ class DueqCluster:
         ]  # fmt: skip
         if self._worker_database:
             args += ["--database-url", self.database_url]
+        if processes > 1:
+            args += ["--processes", str(processes)]
         self._workers += [python_process(args, {}, self.services) for _ in range(count)]
-        self._wait_for_consumers(len(self._workers))
+        self._consumers += count * processes
+        self._wait_for_consumers(self._consumers)
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the worker commands started (supervisors, with ``--processes``)."""
+        return [w.pid for w in self._workers]
 
     def start_scheduler(
         self, batch_size: int | None = None, lookahead: float | None = None
@@ -132,6 +140,7 @@ class DueqCluster:
         for worker in self._workers:
             stop_process(worker)
         self._workers.clear()
+        self._consumers = 0
         topo = self.topology
         delete_broker_names(
             self.services.broker_url,

@@ -31,11 +31,14 @@ _POLL_S = 0.02
 WORKER_THREADS = 8
 
 
-def _env(services: Services, queue: str, entries: int = 0) -> dict[str, str]:
+def _env(
+    services: Services, queue: str, entries: int = 0, *, guaranteed: bool = False
+) -> dict[str, str]:
     return {
         "DQB_CELERY_BROKER": services.broker_url,
         "DQB_CELERY_QUEUE": queue,
         "DQB_BEAT_ENTRIES": str(entries),
+        "DQB_CELERY_GUARANTEED": "1" if guaranteed else "0",
     }
 
 
@@ -86,27 +89,41 @@ def beat_rate(
     }
 
 
-def worker_rate(services: Services, *, tasks: int) -> dict[str, Any]:
-    """No-op tasks/s of one Celery worker (threads pool) draining a pre-filled queue."""
+def worker_rate(services: Services, *, tasks: int, guaranteed: bool = False) -> dict[str, Any]:
+    """No-op tasks/s of one Celery worker (threads pool) draining a pre-filled queue.
+
+    ``guaranteed`` configures it like a dueq worker: acks late (after the task ran) and
+    task events on (``-E``, each outcome published, as dueq publishes its events).
+    """
     queue = unique_name("celery-worker")
     _declare(services, queue)
-    env = _env(services, queue)
+    env = _env(services, queue, guaranteed=guaranteed)
     fill = python_process(["-m", "tests.bench.ref_celery", "--n", str(tasks)], env, services)
     if fill.wait(timeout=600) != 0:
         raise RuntimeError("filling the Celery queue failed")
     worker = _celery(
         ["worker", "-P", "threads", "-c", str(WORKER_THREADS), "-Q", queue, "-l", "WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat",
+         *(["-E"] if guaranteed else [])],
         env,
         services,
     )  # fmt: skip
     try:
         with contextlib.closing(amqp_connection(services.broker_url)) as conn:
+            proc = psutil.Process(worker.pid)
+            cpu0 = _cpu(proc)
             drained = _time_drain(conn.channel(), queue, tasks)
+            cpu = _cpu(proc) - cpu0
     finally:
         stop_process(worker)
         delete_broker_names(services.broker_url, [queue], [queue])
-    return {"tasks": tasks, "threads": WORKER_THREADS, **drained}
+    return {
+        "tasks": tasks,
+        "threads": WORKER_THREADS,
+        "guaranteed": guaranteed,
+        "cpu_ms_per_task": round(1000 * cpu / tasks, 3),
+        **drained,
+    }
 
 
 def _time_drain(channel: Any, queue: str, tasks: int) -> dict[str, Any]:

@@ -110,11 +110,15 @@ def celery_beat(ctx: Context, entries: int = 1000) -> dict[str, Any]:
     return ctx.once(f"celery-beat-{entries}", measure)
 
 
-def celery_worker(ctx: Context) -> dict[str, Any]:
-    """One Celery worker (threads pool): no-op tasks per second."""
+def celery_worker(ctx: Context, *, guaranteed: bool = False) -> dict[str, Any]:
+    """One Celery worker (threads pool): no-op tasks per second.
+
+    ``guaranteed``: acks late and task events on, the guarantees a dueq worker gives.
+    """
 
     def measure() -> dict[str, Any]:
-        ctx.log("reference: Celery worker no-op throughput")
-        return worker_rate(ctx.services, tasks=ctx.size(20_000, 3_000))
+        how = "acks late, events on" if guaranteed else "plain"
+        ctx.log(f"reference: Celery worker no-op throughput ({how})")
+        return worker_rate(ctx.services, tasks=ctx.size(20_000, 3_000), guaranteed=guaranteed)
 
-    return ctx.once("celery-worker", measure)
+    return ctx.once(f"celery-worker-{guaranteed}", measure)

@@ -84,27 +84,45 @@ class ClaimStore(ABC):
     durable: bool = False
 
     @abstractmethod
-    def lookup(self, run_id: str, now: datetime) -> Duplicate | None:
-        """``Duplicate`` if ``run_id`` is finished, or running under a live lease; else None.
+    def lookup_many(self, run_ids: Sequence[str], now: datetime) -> dict[str, Duplicate]:
+        """The ``run_ids`` that are duplicates: finished, or running under a live lease.
 
-        A cheap read for the dedupe step; ``claim`` re-checks atomically.
+        A read for the dedupe step of runs that will not be claimed (too late to start);
+        ``claim_many`` dedupes atomically by itself.
         """
 
-    @abstractmethod
-    def claim(
-        self, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
-    ) -> ClaimResult:
-        """Take an instance slot for ``run`` in one atomic step.
+    def lookup(self, run_id: str, now: datetime) -> Duplicate | None:
+        """``lookup_many`` for one run id."""
+        return self.lookup_many([run_id], now).get(run_id)
 
-        - ``Duplicate`` if ``run.run_id`` is finished, or running with a lease live at ``now``.
-        - else ``Full(n)`` if ``n >= run.max_instances`` other claims of ``run.job_id`` are
-          running with a live lease (expired and abandoned claims do not count);
+    @abstractmethod
+    def claim_many(
+        self, runs: Sequence[RunRequest], worker_id: str, now: datetime, lease: timedelta
+    ) -> list[ClaimResult]:
+        """Take instance slots for a batch of runs in one atomic step; a result per run.
+
+        The runs are judged in order, as if claimed one after the other:
+
+        - ``Duplicate`` if the run id is finished, or running with a lease live at ``now``
+          (this includes an earlier run of the same batch with the same id);
+        - else ``Full(n)`` if ``n >= run.max_instances`` claims of ``run.job_id`` are
+          running with a live lease, counting those taken earlier in this batch (expired
+          and abandoned claims do not count);
         - else the claim is stored as running for ``worker_id`` until ``now + lease`` with
           the RunRequest as payload, and ``Claimed`` is returned (``taken_over`` when an
           expired or abandoned claim of the same run was replaced).
 
-        Concurrent claimers of one job are serialized, so the count cannot be overtaken.
+        Concurrent claimers of one job are serialized, so the count cannot be overtaken,
+        and the jobs of a batch are locked in one fixed order, so two workers claiming
+        batches of the same jobs cannot deadlock.  If the store fails midway nothing of the
+        batch is stored (``StoreUnavailable`` is raised).
         """
+
+    def claim(
+        self, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
+    ) -> ClaimResult:
+        """``claim_many`` for one run."""
+        return self.claim_many([run], worker_id, now, lease)[0]
 
     @abstractmethod
     def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
@@ -115,12 +133,20 @@ class ClaimStore(ABC):
         """
 
     @abstractmethod
+    def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
+        """Mark the claims finished: their slots free and later deliveries are duplicates."""
+
     def finish(self, run_id: str, now: datetime) -> None:
-        """Mark the claim finished: its slot frees and later deliveries are duplicates."""
+        """``finish_many`` for one run id."""
+        self.finish_many([run_id], now)
 
     @abstractmethod
+    def release_many(self, run_ids: Sequence[str]) -> None:
+        """Forget running claims whose runs never started (shutdown, lost connection)."""
+
     def release(self, run_id: str) -> None:
-        """Forget a claim whose run never started (shutdown before executing)."""
+        """``release_many`` for one run id."""
+        self.release_many([run_id])
 
     @abstractmethod
     def abandon_expired(self, now: datetime, lease: timedelta) -> list[Expired]:

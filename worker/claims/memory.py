@@ -53,9 +53,10 @@ class MemoryClaimStore(ClaimStore):
         self._finished: OrderedDict[str, None] = OrderedDict()
         self._remembered = remembered_runs
 
-    def lookup(self, run_id: str, now: datetime) -> Duplicate | None:
+    def lookup_many(self, run_ids: Sequence[str], now: datetime) -> dict[str, Duplicate]:
         with self._lock:
-            return self._duplicate(self._claims.get(run_id), now)
+            found = {run_id: self._duplicate(self._claims.get(run_id), now) for run_id in run_ids}
+        return {run_id: duplicate for run_id, duplicate in found.items() if duplicate is not None}
 
     @staticmethod
     def _duplicate(claim: _Claim | None, now: datetime) -> Duplicate | None:
@@ -65,20 +66,25 @@ class MemoryClaimStore(ClaimStore):
             return Duplicate(claim.status)
         return None
 
-    def claim(
+    def claim_many(
+        self, runs: Sequence[RunRequest], worker_id: str, now: datetime, lease: timedelta
+    ) -> list[ClaimResult]:
+        with self._lock:
+            return [self._claim(run, worker_id, now, lease) for run in runs]
+
+    def _claim(
         self, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
     ) -> ClaimResult:
-        with self._lock:
-            previous = self._claims.get(run.run_id)
-            duplicate = self._duplicate(previous, now)
-            if duplicate is not None:
-                return duplicate
-            running = self._live_count(run.job_id, now, exclude=run.run_id)
-            if running >= run.max_instances:
-                return Full(running)
-            self._claims[run.run_id] = _Claim(run, worker_id, ClaimStatus.RUNNING, now + lease)
-            self._running.setdefault(run.job_id, set()).add(run.run_id)
-            return Claimed(taken_over=previous is not None)
+        previous = self._claims.get(run.run_id)
+        duplicate = self._duplicate(previous, now)
+        if duplicate is not None:
+            return duplicate
+        running = self._live_count(run.job_id, now, exclude=run.run_id)
+        if running >= run.max_instances:
+            return Full(running)
+        self._claims[run.run_id] = _Claim(run, worker_id, ClaimStatus.RUNNING, now + lease)
+        self._running.setdefault(run.job_id, set()).add(run.run_id)
+        return Claimed(taken_over=previous is not None)
 
     def _live_count(self, job_id: str, now: datetime, *, exclude: str) -> int:
         ids = self._running.get(job_id, ())
@@ -95,17 +101,21 @@ class MemoryClaimStore(ClaimStore):
                     renewed.add(run_id)
         return renewed
 
-    def finish(self, run_id: str, now: datetime) -> None:
+    def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
         with self._lock:
-            claim = self._claims.get(run_id)
-            if claim is None:
-                return
-            self._unrun(claim)
-            claim.status, claim.finished_at = ClaimStatus.FINISHED, now
-            self._finished[run_id] = None
-            while len(self._finished) > self._remembered:
-                oldest, _ = self._finished.popitem(last=False)
-                del self._claims[oldest]
+            for run_id in run_ids:
+                self._finish(run_id, now)
+
+    def _finish(self, run_id: str, now: datetime) -> None:
+        claim = self._claims.get(run_id)
+        if claim is None:
+            return
+        self._unrun(claim)
+        claim.status, claim.finished_at = ClaimStatus.FINISHED, now
+        self._finished[run_id] = None
+        while len(self._finished) > self._remembered:
+            oldest, _ = self._finished.popitem(last=False)
+            del self._claims[oldest]
 
     def _unrun(self, claim: _Claim) -> None:
         ids = self._running.get(claim.run.job_id)
@@ -114,12 +124,13 @@ class MemoryClaimStore(ClaimStore):
             if not ids:
                 del self._running[claim.run.job_id]
 
-    def release(self, run_id: str) -> None:
+    def release_many(self, run_ids: Sequence[str]) -> None:
         with self._lock:
-            claim = self._claims.pop(run_id, None)
-            if claim is not None:
-                self._unrun(claim)
-                self._finished.pop(run_id, None)
+            for run_id in run_ids:
+                claim = self._claims.get(run_id)
+                if claim is not None and claim.status is ClaimStatus.RUNNING:
+                    del self._claims[run_id]
+                    self._unrun(claim)
 
     def abandon_expired(self, now: datetime, lease: timedelta) -> list[Expired]:
         expired = []

@@ -1,33 +1,29 @@
 """Claims in the ``dueq_claims`` table: max_instances and dedupe across the whole fleet.
 
-A claim is taken in one transaction that first serializes every claimer of the same job
-(PostgreSQL: a transaction-scoped advisory lock keyed by the job id; SQLite: ``BEGIN
-IMMEDIATE``, which takes the database's single write lock), then counts the job's live
-claims and inserts its own.  Without that serialization two workers could both count
-``max_instances - 1`` and both insert.
+A batch of claims is taken in one transaction that first serializes every claimer of the
+batch's jobs (PostgreSQL: transaction-scoped advisory locks keyed by job id, taken in
+ascending key order so two workers never wait on each other in a cycle; SQLite: ``BEGIN
+IMMEDIATE``, the database's single write lock), then reads the batch's existing claims
+and its jobs' live counts, and inserts the claims it admits.  Without that serialization
+two workers could both count ``max_instances - 1`` and both insert.  Every call is one
+transaction with one pool checkout, whatever the batch size.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import RunRequest, encode
 from dueq.shared.tables import claims
-from dueq.worker.claims.base import (
-    Claimed,
-    ClaimResult,
-    ClaimStatus,
-    ClaimStore,
-    Duplicate,
-    Expired,
-    Full,
-)
+from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplicate, Expired
+from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge, row_duplicate
 
 __all__ = ["SqlClaimStore"]
 
@@ -36,6 +32,63 @@ __all__ = ["SqlClaimStore"]
 _CLAIM_LOCK_NAMESPACE = 0x6471636C - 2**31
 
 _RUNNING, _FINISHED, _ABANDONED = (s.value for s in ClaimStatus)
+
+# One statement takes every lock of a batch, in the order of the array (WITH ORDINALITY
+# and ORDER BY make that order explicit: PostgreSQL evaluates volatile functions of the
+# select list after sorting).
+_LOCK_JOBS = sa.text(
+    "SELECT pg_advisory_xact_lock(:ns, t.k) "
+    "FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
+)
+
+
+def _matching(column: sa.Column[str], name: str, sqlite: bool) -> sa.ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name``.
+
+    PostgreSQL gets ``= ANY(:name)`` with the list as one array parameter: the statement
+    is compiled once and the same for every batch size (an expanding ``IN`` is rendered
+    anew on every call, which cost more CPU than the rest of a claim batch).
+    """
+    if sqlite:
+        return column.in_(sa.bindparam(name, expanding=True))
+    return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+
+
+class _Statements:
+    """The claim statements, built once per store (their compiled form is then cached)."""
+
+    def __init__(self, sqlite: bool) -> None:
+        run_ids = _matching(claims.c.run_id, "run_ids", sqlite)
+        stored = sa.select(
+            claims.c.run_id.label("key"),
+            claims.c.status,
+            claims.c.lease_expires_at,
+            sa.null().label("live"),
+        ).where(run_ids)
+        counts = (
+            sa.select(claims.c.job_id, sa.null(), sa.null(), sa.func.count())
+            .where(
+                _matching(claims.c.job_id, "job_ids", sqlite),
+                claims.c.status == _RUNNING,
+                claims.c.lease_expires_at
+                > sa.bindparam("now", type_=claims.c.lease_expires_at.type),
+            )
+            .group_by(claims.c.job_id)
+        )
+        # The batch's stored claims and its jobs' live counts in one round trip.
+        self.existing_and_live = sa.union_all(stored, counts)
+        self.existing = sa.select(
+            claims.c.run_id, claims.c.status, claims.c.lease_expires_at
+        ).where(run_ids)
+        self.finish = (
+            claims.update()
+            .where(run_ids)
+            .values(
+                status=_FINISHED,
+                finished_at=sa.bindparam("finished_at", type_=claims.c.finished_at.type),
+            )
+        )
+        self.release = claims.delete().where(run_ids, claims.c.status == _RUNNING)
 
 
 def _job_lock_key(job_id: str) -> int:
@@ -52,86 +105,78 @@ class SqlClaimStore(ClaimStore):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
+        self._sql = _Statements(self._sqlite)
 
     def close(self) -> None:
         self._engine.dispose()
 
-    def _url(self) -> str:
-        return self._engine.url.render_as_string(hide_password=False)
+    def _unavailable(self, exc: sa.exc.DBAPIError) -> StoreUnavailable:
+        url = self._engine.url.render_as_string(hide_password=False)
+        return StoreUnavailable(url, str(exc.orig))
 
-    def lookup(self, run_id: str, now: datetime) -> Duplicate | None:
-        query = sa.select(claims.c.status, claims.c.lease_expires_at).where(
-            claims.c.run_id == run_id
-        )
+    def lookup_many(self, run_ids: Sequence[str], now: datetime) -> dict[str, Duplicate]:
+        if not run_ids:
+            return {}
         try:
             with self._engine.connect() as conn:
-                row = conn.execute(query).first()
+                result = conn.execute(self._sql.existing, {"run_ids": list(run_ids)})
+                rows = {r.run_id: ClaimRow(r.status, r.lease_expires_at) for r in result}
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
-        return None if row is None else _duplicate(row.status, row.lease_expires_at, now)
+            raise self._unavailable(exc) from exc
+        found = {run_id: row_duplicate(row, now) for run_id, row in rows.items()}
+        return {run_id: duplicate for run_id, duplicate in found.items() if duplicate}
 
-    def claim(
-        self, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
-    ) -> ClaimResult:
+    def claim_many(
+        self, runs: Sequence[RunRequest], worker_id: str, now: datetime, lease: timedelta
+    ) -> list[ClaimResult]:
+        if not runs:
+            return []
         try:
             with self._engine.connect() as conn:
-                self._begin_serialized(conn, run.job_id)
-                result = self._claim_in(conn, run, worker_id, now, lease)
+                job_ids = {run.job_id for run in runs}
+                self._lock_jobs(conn, job_ids)
+                existing, live = self._existing_and_live(conn, runs, job_ids, now)
+                plan = judge(runs, existing, live, now)
+                _store(conn, plan, worker_id, now, lease)
                 conn.commit()
-                return result
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
+        return plan.results
 
-    def _begin_serialized(self, conn: Connection, job_id: str) -> None:
+    def _lock_jobs(self, conn: Connection, job_ids: Collection[str]) -> None:
         if self._sqlite:
             # pysqlite begins lazily and deferred; an explicit BEGIN IMMEDIATE takes the
-            # write lock now, so the count below cannot be overtaken by another process.
+            # write lock now, so the counts read next cannot be overtaken by another process.
             conn.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"),
-                {"ns": _CLAIM_LOCK_NAMESPACE, "key": _job_lock_key(job_id)},
-            )
+            return
+        keys = sorted({_job_lock_key(job_id) for job_id in job_ids})
+        conn.execute(_LOCK_JOBS, {"ns": _CLAIM_LOCK_NAMESPACE, "keys": keys})
 
-    def _claim_in(
-        self, conn: Connection, run: RunRequest, worker_id: str, now: datetime, lease: timedelta
-    ) -> ClaimResult:
-        row = conn.execute(
-            sa.select(claims.c.status, claims.c.lease_expires_at).where(
-                claims.c.run_id == run.run_id
-            )
-        ).first()
-        if row is not None:
-            duplicate = _duplicate(row.status, row.lease_expires_at, now)
-            if duplicate is not None:
-                return duplicate
-        running = self._live_count(conn, run, now)
-        if running >= run.max_instances:
-            return Full(running)
-        values = {
-            "job_id": run.job_id,
-            "worker_id": worker_id,
-            "status": _RUNNING,
-            "claimed_at": now,
-            "lease_expires_at": now + lease,
-            "finished_at": None,
-            "payload": encode(run).decode(),
+    def _existing_and_live(
+        self,
+        conn: Connection,
+        runs: Sequence[RunRequest],
+        job_ids: Collection[str],
+        now: datetime,
+    ) -> tuple[dict[str, ClaimRow], dict[str, int]]:
+        """The batch's stored claims and its jobs' live counts, in one round trip.
+
+        Read after the job locks were taken, in a statement of its own: its snapshot then
+        sees every claim committed by whoever held a lock before us.
+        """
+        params = {
+            "run_ids": list({run.run_id for run in runs}),
+            "job_ids": list(job_ids),
+            "now": now,
         }
-        if row is None:
-            conn.execute(claims.insert().values(run_id=run.run_id, **values))
-        else:
-            conn.execute(claims.update().where(claims.c.run_id == run.run_id).values(**values))
-        return Claimed(taken_over=row is not None)
-
-    @staticmethod
-    def _live_count(conn: Connection, run: RunRequest, now: datetime) -> int:
-        query = sa.select(sa.func.count()).where(
-            claims.c.job_id == run.job_id,
-            claims.c.status == _RUNNING,
-            claims.c.lease_expires_at > now,
-            claims.c.run_id != run.run_id,
-        )
-        return int(conn.execute(query).scalar_one())
+        existing: dict[str, ClaimRow] = {}
+        live: dict[str, int] = {}
+        for row in conn.execute(self._sql.existing_and_live, params):
+            if row.live is None:
+                existing[row.key] = ClaimRow(row.status, row.lease_expires_at)
+            else:
+                live[row.key] = int(row.live)
+        return existing, live
 
     def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
         if not run_ids:
@@ -148,16 +193,13 @@ class SqlClaimStore(ClaimStore):
         )
         return {row.run_id for row in self._write(statement)}
 
-    def finish(self, run_id: str, now: datetime) -> None:
-        statement = (
-            claims.update()
-            .where(claims.c.run_id == run_id)
-            .values(status=_FINISHED, finished_at=now)
-        )
-        self._write(statement)
+    def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
+        if run_ids:
+            self._write(self._sql.finish, {"run_ids": list(run_ids), "finished_at": now})
 
-    def release(self, run_id: str) -> None:
-        self._write(claims.delete().where(claims.c.run_id == run_id, claims.c.status == _RUNNING))
+    def release_many(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            self._write(self._sql.release, {"run_ids": list(run_ids)})
 
     def abandon_expired(self, now: datetime, lease: timedelta) -> list[Expired]:
         # One UPDATE ... RETURNING: a concurrent reaper blocks on the same rows, re-reads
@@ -181,21 +223,40 @@ class SqlClaimStore(ClaimStore):
             with self._engine.begin() as conn:
                 return int(conn.execute(statement).rowcount)
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
 
-    def _write(self, statement: sa.Executable) -> list[sa.Row[tuple[str, ...]]]:
+    def _write(
+        self, statement: sa.Executable, params: dict[str, object] | None = None
+    ) -> list[sa.Row[tuple[str, ...]]]:
         """Run one write in its own transaction; rows of its RETURNING clause, if any."""
         try:
             with self._engine.begin() as conn:
-                result = conn.execute(statement)
+                result = conn.execute(statement, params)
                 return list(result) if result.returns_rows else []
         except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(self._url(), str(exc.orig)) from exc
+            raise self._unavailable(exc) from exc
 
 
-def _duplicate(status: str, lease_expires_at: datetime, now: datetime) -> Duplicate | None:
-    if status == _FINISHED:
-        return Duplicate(ClaimStatus.FINISHED)
-    if status == _RUNNING and lease_expires_at > now:
-        return Duplicate(ClaimStatus.RUNNING)
-    return None
+def _store(
+    conn: Connection, plan: BatchPlan, worker_id: str, now: datetime, lease: timedelta
+) -> None:
+    """Write the claims ``plan`` admitted: inserts in one statement, takeovers updated."""
+
+    def values(run: RunRequest) -> dict[str, object]:
+        return {
+            "run_id": run.run_id,
+            "job_id": run.job_id,
+            "worker_id": worker_id,
+            "status": _RUNNING,
+            "claimed_at": now,
+            "lease_expires_at": now + lease,
+            "finished_at": None,
+            "payload": encode(run).decode(),
+        }
+
+    if plan.inserts:
+        conn.execute(claims.insert(), [values(run) for run in plan.inserts])
+    for run in plan.takeovers:  # rare: a run handed over after its worker died
+        row = values(run)
+        del row["run_id"]
+        conn.execute(claims.update().where(claims.c.run_id == run.run_id).values(**row))

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import RunRequest, decode_run, make_run_id
 from dueq.worker.claims import (
     Claimed,
@@ -44,7 +46,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[ClaimStore]:
         yield MemoryClaimStore()
         return
     url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
-    engine = create_engine(request.getfixturevalue(url_fixture))
+    engine = create_engine(request.getfixturevalue(url_fixture), pre_ping=False)  # as workers
     upgrade_schema(engine)
     sql_store = SqlClaimStore(engine)
     yield sql_store
@@ -148,3 +150,116 @@ def test_concurrent_claimers_never_exceed_max_instances(store: ClaimStore) -> No
         thread.join()
     assert sum(isinstance(r, Claimed) for r in results) == 2
     assert sum(isinstance(r, Full) for r in results) == 10
+
+
+# -- batches ------------------------------------------------------------------------
+
+
+def test_a_batch_with_two_runs_of_one_job_admits_only_max_instances(store: ClaimStore) -> None:
+    first, second = make_run(minute=0), make_run(minute=1)
+    assert store.claim_many([first, second], "w1", NOW, LEASE) == [Claimed(), Full(1)]
+    both = [make_run("pair", minute=m, max_instances=2) for m in range(2)]
+    assert store.claim_many(both, "w1", NOW, LEASE) == [Claimed(), Claimed()]
+    assert store.lookup_many([r.run_id for r in both], NOW) == {
+        r.run_id: Duplicate(ClaimStatus.RUNNING) for r in both
+    }
+
+
+def test_the_same_run_twice_in_one_batch_is_claimed_once(store: ClaimStore) -> None:
+    run = make_run(max_instances=5)
+    assert store.claim_many([run, run], "w1", NOW, LEASE) == [
+        Claimed(),
+        Duplicate(ClaimStatus.RUNNING),
+    ]
+
+
+def test_a_batch_across_several_jobs_at_their_limit(store: ClaimStore) -> None:
+    assert store.claim(make_run("full", minute=9), "w0", NOW, LEASE) == Claimed()
+    assert store.claim(make_run("half", minute=9, max_instances=2), "w0", NOW, LEASE) == Claimed()
+    done = make_run("done", minute=9)
+    store.claim(done, "w0", NOW, LEASE)
+    store.finish(done.run_id, NOW)
+    batch = [
+        make_run("full"),
+        make_run("half", minute=0, max_instances=2),
+        make_run("half", minute=1, max_instances=2),
+        make_run("free"),
+        make_run("free", minute=1),
+        done,
+        make_run("done"),
+    ]
+    assert store.claim_many(batch, "w1", NOW, LEASE) == [
+        Full(1),
+        Claimed(),
+        Full(2),
+        Claimed(),
+        Full(1),
+        Duplicate(ClaimStatus.FINISHED),
+        Claimed(),
+    ]
+
+
+def test_batches_of_the_same_jobs_in_opposite_orders_neither_deadlock_nor_overrun(
+    store: ClaimStore,
+) -> None:
+    jobs = [f"job-{n}" for n in range(6)]
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def claim(worker: int) -> None:
+        order = jobs if worker % 2 else jobs[::-1]
+        runs = [make_run(job, minute=worker, max_instances=2) for job in order]
+        barrier.wait()
+        results.extend(store.claim_many(runs, f"w{worker}", NOW, LEASE))
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    assert sum(isinstance(r, Claimed) for r in results) == 2 * len(jobs)
+    assert sum(isinstance(r, Full) for r in results) == 2 * len(jobs)
+
+
+@pytest.fixture
+def pg_store(pg_schema_url: str) -> Iterator[SqlClaimStore]:
+    engine = create_engine(pg_schema_url, pre_ping=False)
+    upgrade_schema(engine)
+    sql_store = SqlClaimStore(engine)
+    yield sql_store
+    sql_store.close()
+
+
+def _cut_connection_at_commit(engine: sa.Engine, admin: sa.Engine) -> list[int]:
+    """Kill the claiming connection's server process when it is about to commit.
+
+    That is after every statement of the batch ran: the latest point a cut can happen.
+    """
+    killed: list[int] = []
+
+    def before_commit(conn: sa.Connection) -> None:
+        if not killed:
+            pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]  # psycopg's
+            with admin.begin() as kill:
+                kill.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killed.append(pid)
+
+    sa.event.listen(engine, "commit", before_commit)
+    return killed
+
+
+def test_a_batch_interrupted_by_a_lost_connection_stores_nothing_and_the_next_one_works(
+    pg_store: SqlClaimStore, pg_schema_url: str
+) -> None:
+    batch = [make_run(f"job-{n}") for n in range(5)]
+    admin = sa.create_engine(pg_schema_url)
+    try:
+        killed = _cut_connection_at_commit(pg_store._engine, admin)
+        with pytest.raises(StoreUnavailable):
+            pg_store.claim_many(batch, "w1", NOW, LEASE)
+    finally:
+        admin.dispose()
+    assert killed
+    assert pg_store.lookup_many([r.run_id for r in batch], NOW) == {}
+    assert pg_store.claim_many(batch, "w2", NOW, LEASE) == [Claimed()] * len(batch)

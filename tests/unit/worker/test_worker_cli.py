@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from dueq.worker import cli
 from dueq.worker.settings import WorkerSettings
+from dueq.worker.supervisor import child_settings
 
 
 class StubWorker:
@@ -60,6 +61,7 @@ def test_help_explains_the_command_with_an_example() -> None:
         "--shutdown-timeout",
         "--prefix",
         "--prefetch-multiplier",
+        "--processes",
     ):
         assert option in result.output
 
@@ -125,3 +127,32 @@ def test_app_dir_defaults_to_the_current_folder(
     monkeypatch.chdir(tmp_path)
     assert invoke().exit_code == 0
     assert sys.path[0] == str(tmp_path.resolve())
+
+
+class StubSupervisor(StubWorker):
+    """Records the settings and the process count instead of starting children."""
+
+    processes: list[int] = []
+
+    def __init__(self, settings: WorkerSettings, processes: int) -> None:
+        super().__init__(settings)
+        self.processes.append(processes)
+
+
+def test_processes_runs_a_supervisor_and_one_process_runs_the_worker_itself(
+    stub_worker: type[StubWorker], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    StubSupervisor.processes = []
+    monkeypatch.setattr(cli, "Supervisor", StubSupervisor)
+    assert invoke("-i", "myapp.jobs", "--worker-id", "w").exit_code == 0
+    assert invoke("-i", "myapp.jobs", env={"DUEQ_PROCESSES": "3"}).exit_code == 0
+    assert StubSupervisor.processes == [3]
+    assert [s.processes for s in stub_worker.seen] == [1, 3]
+
+
+def test_each_child_is_the_same_worker_under_its_own_numbered_id() -> None:
+    settings = WorkerSettings(worker_id="box", imports=("myapp.jobs",), concurrency=4)
+    children = [child_settings(settings, n) for n in (1, 2)]
+    assert [c.worker_id for c in children] == ["box-1", "box-2"]
+    assert all(c.model_dump(exclude={"worker_id"}) == settings.model_dump(exclude={"worker_id"})
+               for c in children)  # fmt: skip

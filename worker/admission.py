@@ -1,0 +1,299 @@
+"""Admitting runs in batches: dedupe → misfire → claim for every delivery the broker
+thread hands over at once, then the admitted runs go to the slots.
+
+The broker thread parses what one read of the socket brought and submits it as a batch.
+With a database the gate runs in two threads of its own, each taking every batch waiting: one
+``claim_many`` transaction dedupes, counts and claims them all, where one transaction per
+run (each with a pool checkout) bounded a worker to a few hundred runs a second.  Late
+runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
+``RunningRuns`` at once, so its lease is renewed while it waits for a slot, and is acked
+(the claim guards it from then on, as ``ClaimStore.durable`` allows), so the broker's
+prefetch window refills while the runs execute; the gate takes a new batch only while fewer
+runs than slots wait, so at most concurrency + prefetch runs are claimed ahead of the
+slots.  The slot checks the misfire grace (and coalescing) again just before starting a
+run (see ``handler``).
+
+Run control fits around the batch: a coalesced run (``checks.coalesced``) is late like a
+misfired one; ``skip`` and ``allow_all`` are decided by the batch claim (``allow_all``
+claims past ``max_instances``, ``overlap.as_claimed``); a run whose policy may wait
+(``buffer_one``, ``buffer_all``, ``cancel_other``) goes to a slot unclaimed and is claimed
+there by its policy, per run, as it waits there (``overlap.may_wait``).
+
+With the in-memory store the gate works inline in the broker thread: no I/O, no hop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from dueq.shared.broker import OutgoingMessage
+from dueq.shared.errors import StoreUnavailable
+from dueq.shared.protocol import Event, MissedReason
+from dueq.worker import checks
+from dueq.worker.checks import Delivery
+from dueq.worker.claims import ClaimStore, Duplicate, Full
+from dueq.worker.claims.outage import call_store
+from dueq.worker.closer import ClaimCloser
+from dueq.worker.leases import RunningRuns
+from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.overlap import as_claimed, may_wait
+from dueq.worker.reporter import Reporter
+from dueq.worker.slots import SlotPool
+
+__all__ = ["Gate"]
+
+log = logging.getLogger(__name__)
+
+# Most runs claimed in one transaction: a full prefetch of a big worker in one go, while
+# the statements (IN lists, multi-row INSERT) stay small.
+MAX_BATCH = 1000
+# Admission threads: while one waits for the database, the next batch is claimed by the
+# other (the job locks serialize them only where their batches share a job).
+_GATE_THREADS = 2
+# How often a gate waiting for free slots looks whether it is being closed.
+_ROOM_POLL_S = 0.1
+
+
+class Gate:
+    """Takes batches of parsed deliveries; claims them; submits the admitted to slots."""
+
+    def __init__(
+        self,
+        *,
+        claims: ClaimStore,
+        reporter: Reporter,
+        outbox: Outbox,
+        slots: SlotPool,
+        running: RunningRuns,
+        closer: ClaimCloser,
+        worker_id: str,
+        lease: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._claims = claims
+        self._reporter = reporter
+        self._outbox = outbox
+        self._slots = slots
+        self._running = running
+        self._closer = closer
+        self._worker_id = worker_id
+        self._lease = lease
+        self._clock = clock
+        self._threaded = claims.durable
+        self._batches: queue.SimpleQueue[list[Delivery] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._admitting = 0  # deliveries submitted and not yet decided
+        self._count_lock = threading.Lock()
+        self._closing = False
+
+    @property
+    def pending(self) -> int:
+        """Deliveries handed over and not yet admitted, reported or handed back."""
+        return self._admitting
+
+    def start(self) -> None:
+        """Start the admission thread (durable stores only)."""
+        if self._threaded:
+            for number in range(_GATE_THREADS):
+                thread = threading.Thread(
+                    target=self._loop, name=f"dueq-gate-{number}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def submit(self, batch: list[Delivery]) -> None:
+        """Admit ``batch`` (broker thread): at once, or in the admission thread."""
+        if not batch:
+            return
+        if not self._threaded:
+            self._admit(batch)
+            return
+        self._count(len(batch))
+        self._batches.put(batch)
+
+    def take_back(self) -> list[Delivery]:
+        """The unstarted deliveries the broker will give again: the unclaimed ones (in the
+        gate, or waiting for a slot to claim them), and (without a database) the claimed
+        ones, whose claims are released.
+
+        With a database a claimed run was acked with its claim, so it stays queued and a
+        slot starts it, even during a drain (at most concurrency + prefetch of them).
+        Called after a lost connection and when stopping.
+        """
+        back = self._take_waiting()
+        claimed = []
+        for delivery in self._slots.take_pending():
+            if delivery.claimed is None or not self._threaded:
+                back.append(delivery)
+            if delivery.claimed is not None:
+                claimed.append(delivery)
+        if self._threaded:
+            for delivery in claimed:
+                self._slots.submit(delivery)  # acked: ours to start
+        elif claimed:
+            self._closer.release(d.run.run_id for d in claimed)
+        return back
+
+    def close(self) -> list[Delivery]:
+        """Stop admitting (after the batch in hand) and take back everything unstarted."""
+        self._closing = True
+        for _ in self._threads:
+            self._batches.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        return self.take_back()
+
+    def _count(self, change: int) -> None:
+        with self._count_lock:
+            self._admitting += change
+
+    def _take_waiting(self) -> list[Delivery]:
+        taken: list[Delivery] = []
+        stops = 0
+        try:
+            while True:
+                batch = self._batches.get_nowait()
+                if batch is None:
+                    stops += 1
+                else:
+                    taken += batch
+        except queue.Empty:
+            pass
+        for _ in range(stops):
+            self._batches.put(None)  # the stop signals stay for the threads
+        self._count(-len(taken))
+        return taken
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._batches.get()
+            if batch is None:
+                return
+            self._wait_for_room()
+            if self._closing:
+                self._batches.put(batch)  # unclaimed: ``close`` hands it back
+                return
+            batch = self._gather(batch)
+            try:
+                self._admit(batch)
+            except Exception:  # a last guard: the gate must keep admitting
+                log.exception("unexpected error admitting %d runs; handing them back", len(batch))
+                for delivery in batch:
+                    self._settle(delivery, Settle.REQUEUE)
+            finally:
+                self._count(-len(batch))
+
+    def _wait_for_room(self) -> None:
+        """Take a new batch only while fewer runs than slots wait for one.
+
+        Claimed runs are acked, so the broker's prefetch no longer bounds them: this does
+        (with the batch, itself at most one prefetch window, on top).
+        """
+        while not self._slots.wait_for_room(self._slots.size, _ROOM_POLL_S):
+            if self._closing:
+                return
+
+    def _gather(self, batch: list[Delivery]) -> list[Delivery]:
+        """``batch`` plus every batch waiting behind it, up to ``MAX_BATCH`` runs."""
+        while len(batch) < MAX_BATCH:
+            try:
+                more = self._batches.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._batches.put(None)
+                break
+            batch = batch + more
+        return batch
+
+    # -- the checks, for a batch ----------------------------------------------------
+
+    def _admit(self, batch: Sequence[Delivery]) -> None:
+        now = self._clock()
+        lateness = {id(d): checks.too_late(d.run, now) for d in batch}
+        late = {key: value for key, value in lateness.items() if value is not None}
+        on_time = [d for d in batch if id(d) not in late]
+        to_claim = [d for d in on_time if not may_wait(d.run)]
+        if to_claim:
+            self._claim(to_claim, now)
+        for delivery in on_time:
+            if may_wait(delivery.run):
+                self._slots.submit(delivery)  # unclaimed: its policy claims in the slot
+        if late:
+            self._miss([d for d in batch if id(d) in late], late, now)
+
+    def _claim(self, deliveries: Sequence[Delivery], now: datetime) -> None:
+        runs = [as_claimed(d.run) for d in deliveries]
+        try:
+            results = call_store(
+                lambda: self._claims.claim_many(runs, self._worker_id, now, self._lease),
+                self._lease,
+            )
+        except StoreUnavailable as exc:
+            # Nothing was claimed: hand the runs back so this or another worker tries again.
+            log.error("database unavailable; handing %d run(s) back: %s", len(runs), exc)
+            for delivery in deliveries:
+                self._settle(delivery, Settle.REQUEUE)
+            return
+        admitted = []
+        for delivery, result in zip(deliveries, results, strict=True):
+            if isinstance(result, Duplicate):
+                self._drop(delivery, result)
+            elif isinstance(result, Full):
+                event = self._reporter.max_instances(
+                    delivery.run, delivery.redelivered, result.running
+                )
+                self._settle(delivery, Settle.ACK, self._message(delivery, event))
+            else:
+                admitted.append(dataclasses.replace(delivery, claimed=result))
+        self._running.add_many(d.run.run_id for d in admitted)
+        for delivery in admitted:
+            if self._threaded:
+                # The claim now guards the run (a dead worker's lapses and the reaper
+                # republishes it): ack now, so the broker's window refills at once.
+                self._settle(delivery, Settle.ACK)
+            self._slots.submit(delivery)
+
+    def _miss(
+        self,
+        deliveries: Sequence[Delivery],
+        late: dict[int, tuple[float, MissedReason]],
+        now: datetime,
+    ) -> None:
+        ids = [d.run.run_id for d in deliveries]
+        try:
+            duplicates = call_store(lambda: self._claims.lookup_many(ids, now), self._lease)
+        except StoreUnavailable as exc:
+            log.error("database unavailable; handing %d run(s) back: %s", len(ids), exc)
+            for delivery in deliveries:
+                self._settle(delivery, Settle.REQUEUE)
+            return
+        for delivery in deliveries:
+            duplicate = duplicates.get(delivery.run.run_id)
+            if duplicate is not None:
+                self._drop(delivery, duplicate)
+                continue
+            lateness, reason = late[id(delivery)]
+            event = self._reporter.missed(delivery.run, delivery.redelivered, lateness, reason)
+            self._settle(delivery, Settle.ACK, self._message(delivery, event))
+
+    def _drop(self, delivery: Delivery, duplicate: Duplicate) -> None:
+        log.info(
+            "dropping duplicate delivery of run %s (job %s, already %s)",
+            delivery.run.run_id,
+            delivery.run.job_id,
+            duplicate.status.value,
+        )
+        self._settle(delivery, Settle.ACK)
+
+    def _message(self, delivery: Delivery, event: Event) -> OutgoingMessage:
+        return self._reporter.message(event, reply_to=delivery.message.reply_to)
+
+    def _settle(self, delivery: Delivery, settle: Settle, *messages: OutgoingMessage) -> None:
+        self._outbox.put(Outbound(messages, delivery.message, delivery.generation, settle))
