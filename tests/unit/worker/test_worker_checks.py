@@ -58,7 +58,9 @@ def message(body: bytes, **extra: object) -> IncomingMessage:
 
 @pytest.fixture
 def registry() -> Registry:
-    return Registry([JOBS])
+    loaded = Registry([JOBS])
+    loaded.load()
+    return loaded
 
 
 def test_parse_returns_the_run_and_its_function(registry: Registry) -> None:
