@@ -69,13 +69,14 @@ class Layout:
 
 def declare_layout(channel: Any, layout: Layout) -> None:
     """Declare the runs exchange and queue, the dead-letter pair and the events queue."""
-    # dueq declares its events and dead queues with the queue type as their only argument.
+    # dueq declares its dead queue with the queue type as its only argument, and its events
+    # queue like a run queue (dead-lettering and the delivery limit).
     plain = {"x-queue-type": layout.queue_type}
     channel.exchange_declare(layout.runs_exchange, exchange_type="direct", durable=True)
     channel.exchange_declare(layout.dlx, exchange_type="fanout", durable=True)
     channel.queue_declare(layout.dead_queue, durable=True, arguments=plain)
     channel.queue_bind(layout.dead_queue, layout.dlx, routing_key="")
-    channel.queue_declare(layout.events_queue, durable=True, arguments=plain)
+    channel.queue_declare(layout.events_queue, durable=True, arguments=layout.run_queue_arguments())
     channel.queue_declare(layout.run_queue, durable=True, arguments=layout.run_queue_arguments())
     channel.queue_bind(layout.run_queue, layout.runs_exchange, routing_key=layout.queue)
 

@@ -29,13 +29,14 @@ class Layout {
 
 // Declare the runs exchange and queue, the dead-letter pair and the events queue.
 async function declareLayout(channel, layout) {
-  // dueq declares its events and dead queues with the queue type as their only argument.
+  // dueq declares its dead queue with the queue type as its only argument, and its events
+  // queue like a run queue (dead-lettering and the delivery limit).
   const plain = { durable: true, arguments: { "x-queue-type": layout.queueType } };
   await channel.assertExchange(layout.runsExchange, "direct", { durable: true });
   await channel.assertExchange(layout.dlx, "fanout", { durable: true });
   await channel.assertQueue(layout.deadQueue, plain);
   await channel.bindQueue(layout.deadQueue, layout.dlx, "");
-  await channel.assertQueue(layout.eventsQueue, plain);
+  await channel.assertQueue(layout.eventsQueue, { durable: true, arguments: layout.runQueueArguments() });
   await channel.assertQueue(layout.runQueue, { durable: true, arguments: layout.runQueueArguments() });
   await channel.bindQueue(layout.runQueue, layout.runsExchange, layout.queue);
 }
