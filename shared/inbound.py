@@ -26,6 +26,7 @@ from dueq.shared.signing import HANDOVER_TYPE, RUN_TYPE, Signer
 
 __all__ = ["OpenedRun", "check_envelope", "open_event", "open_run"]
 
+_JSON = "application/json"
 # Content encodings that mean "the bytes are the UTF-8 JSON itself".
 _PLAIN_ENCODINGS = frozenset({"utf-8", "utf8"})
 # Headers kombu and Celery use to announce a compressed body.
@@ -42,10 +43,15 @@ class OpenedRun:
 
 
 def check_envelope(message: IncomingMessage) -> None:
-    """Refuse an oversize body, a content coding or a compressed body, before reading it."""
+    """Refuse an oversize body, a non-JSON content type, a content coding or a compressed
+    body, before reading a byte of it."""
     size = len(message.body)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    kind = message.content_type
+    if kind and not kind.strip().lower().startswith(_JSON):
+        # Celery's pickle, YAML, msgpack...: never read as anything but JSON, so refuse.
+        raise ProtocolError(f"content_type {kind[:60]!r} is refused: bodies are JSON")
     encoding = message.content_encoding
     if encoding and encoding.strip().lower() not in _PLAIN_ENCODINGS:
         raise ProtocolError(

@@ -82,6 +82,7 @@ def test_hostile_run_bodies_are_protocol_errors_with_a_reason(body: bytes, reaso
         ({"content_encoding": "idna"}, "content_encoding 'idna' is refused"),
         ({"content_encoding": "gzip"}, "content_encoding 'gzip' is refused"),
         ({"headers": {"compression": "application/x-gzip"}}, "compressed bodies"),
+        ({"content_type": "application/x-python-serialize"}, "content_type .* is refused"),
     ],
 )
 def test_content_codings_and_compression_are_refused_before_reading(
