@@ -177,10 +177,12 @@ class LeaseKeeper:
         # The handover type (signed with the body) is what makes the next worker report
         # the run as redelivered; a header would be anybody's to set.
         signed = self._signer.headers(HANDOVER_TYPE, body) if self._signer is not None else {}
+        # Straight to the run queue through the default exchange: the worker's broker user
+        # may not publish to the runs exchange (only the scheduler's may; compose/).
         return OutgoingMessage(
             body=body,
-            exchange=self._topology.runs_exchange,
-            routing_key=self._topology.run_routing_key(run.queue),
+            exchange="",
+            routing_key=self._topology.run_queue(run.queue),
             message_id=run.run_id,
             correlation_id=run.run_id,
             reply_to=self._topology.events_queue,
