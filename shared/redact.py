@@ -55,7 +55,7 @@ def normalize_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
-    userinfo, at, hostpart = rest.rpartition("@")
+    userinfo, at, hostpart = _split_userinfo(rest)
     if not at:
         return url
     user, colon, password = userinfo.partition(":")
@@ -65,6 +65,23 @@ def normalize_url(url: str) -> str:
     if colon:
         encoded += ":" + quote(unquote(password), safe="")
     return f"{scheme}://{encoded}@{hostpart}"
+
+
+def _split_userinfo(rest: str) -> tuple[str, str, str]:
+    """(userinfo, "@", host and the rest) of what follows ``scheme://``, or ("", "", rest).
+
+    The user info ends at the last ``@`` before the query, so an ``@`` inside
+    ``?password=a@b`` is not taken for it; if no ``@`` comes before the first ``?`` or
+    ``#``, one of those may be a raw character of the password, so the last ``@`` counts
+    as long as no ``/`` showed that the host part had already ended.
+    """
+    head = re.split(r"[?#]", rest, maxsplit=1)[0]
+    if "@" in head:
+        userinfo, at, tail = head.rpartition("@")
+        return userinfo, at, tail + rest[len(head) :]
+    if "/" in head or "@" not in rest:
+        return "", "", rest
+    return rest.rpartition("@")
 
 
 def placeholder_password(url: str) -> bool:
@@ -116,13 +133,16 @@ def _redact_one(url: str) -> str:
     if port is not None:
         netloc += f":{port}"
     query = _SECRET_PARAMETER.sub(_hide_value, parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    # Belt and braces for URLs no parser reads as meant (a raw '@' and '?' in a password).
+    return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
 def redact_text(text: str) -> str:
     """Redact every ``scheme://user:password@`` and ``password=...`` found in free text."""
-    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
-    return _SECRET_PARAMETER.sub(_hide_value, text)
+    # Parameters first: the credentials pattern runs to the token's last '@', which may sit
+    # inside a "?password=a@b" that must be recognised before it is swallowed.
+    text = _SECRET_PARAMETER.sub(_hide_value, text)
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{REDACTED}@", text)
 
 
 def _hide_value(match: re.Match[str]) -> str:
