@@ -4,6 +4,7 @@
 // every entity is declared with exactly the arguments dueq itself uses.
 
 const { formatUtc, nowUtc } = require("./protocol");
+const { sign } = require("./signing");
 
 // docs/protocol.md: a quorum run queue dead-letters a message after this many deliveries.
 const DELIVERY_LIMIT = 20;
@@ -43,20 +44,25 @@ async function declareLayout(channel, layout) {
 
 // Publishes on a confirm channel; each call resolves once the broker confirmed.
 class Publisher {
-  constructor(channel, layout, log) {
+  constructor(channel, layout, log, signingKey = null) {
     this.channel = channel;
     this.layout = layout;
-    // Confirmed but unroutable (no queue called reply_to): retrying cannot help.
+    this.signingKey = signingKey;
+    // Confirmed but unroutable (the events queue is gone): retrying cannot help.
     channel.on("return", (msg) => log(`event lost: no queue named ${msg.fields.routingKey}`));
   }
 
-  // Publish an event to replyTo (default: the events queue) through the default exchange.
-  event(body, replyTo) {
-    return this.publish("", replyTo || this.layout.eventsQueue, Buffer.from(JSON.stringify(body)), {
+  // Publish an event to the events queue through the default exchange, signed with a key.
+  // Never to a run's reply_to: whoever can publish a run could name any queue there.
+  event(body) {
+    const content = Buffer.from(JSON.stringify(body));
+    const headers = this.signingKey ? sign(this.signingKey, body.event, content) : undefined;
+    return this.publish("", this.layout.eventsQueue, content, {
       contentType: "application/json",
       deliveryMode: 2,
       correlationId: body.run_id,
       type: body.event,
+      headers,
       mandatory: true,
     });
   }
