@@ -126,6 +126,7 @@ class DueqSettings(BaseSettings):
                     f"{url} still has the placeholder password {PLACEHOLDER_PASSWORD!r}; "
                     "set a real one"
                 )
+        self.signer()  # a short or placeholder signing key fails here, at start-up
         return self
 
     def signer(self) -> Signer | None:
