@@ -71,7 +71,7 @@ def open_run(message: IncomingMessage, signer: Signer | None) -> OpenedRun:
             if message.type not in _RUN_TYPES:
                 raise ProtocolError(f"a {message.type!r} message is not a run")
         run = decode_run(message.body)
-        expected = make_run_id(run.job_id, run.scheduled_at)
+        expected = make_run_id(run.job_id, run.scheduled_at, run.attempt)
     except ProtocolError:
         raise
     except Exception as exc:  # anything a stranger's bytes provoke is their problem
@@ -79,7 +79,7 @@ def open_run(message: IncomingMessage, signer: Signer | None) -> OpenedRun:
     if run.run_id != expected:
         raise ProtocolError(
             f"run_id {run.run_id[:64]!r} is not the id of job {run.job_id[:100]!r} at "
-            f"{run.scheduled_at.isoformat()} (expected {expected})"
+            f"{run.scheduled_at.isoformat()}, attempt {run.attempt} (expected {expected})"
         )
     return OpenedRun(run, handover=message.type == HANDOVER_TYPE)
 

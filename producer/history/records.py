@@ -45,7 +45,7 @@ def run_values(event: Event) -> dict[str, Any] | None:
     scheduled_at = getattr(event, "scheduled_at", None)
     if not run_id or not job_id or scheduled_at is None:
         return None
-    if run_id != make_run_id(job_id, scheduled_at):
+    if run_id != _bound_id(job_id, scheduled_at, getattr(event, "attempt", 1)):
         # Not the id of this job at this time: a forgery or a pre-claimed id, never ours.
         log.warning(
             "ignoring a %s event: run %s is not the run of job %r at %s",
@@ -119,6 +119,14 @@ WORKER_INSERT_DEFAULTS: dict[str, Any] = {
     "status": "online",
     "started_at": None,
 }
+
+
+def _bound_id(job_id: str, scheduled_at: datetime, attempt: int) -> str | None:
+    """The run id of ``job_id`` at ``scheduled_at`` and ``attempt``; None if there is none."""
+    try:
+        return make_run_id(job_id, scheduled_at, attempt)
+    except Exception:  # an attempt number no scheduler issues: bound to nothing
+        return None
 
 
 def conflict(held_status: str, held_worker: str | None, values: dict[str, Any]) -> str | None:
