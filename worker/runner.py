@@ -7,6 +7,7 @@ or ``job_error`` event.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import time
@@ -91,6 +92,8 @@ async def invoke_async(
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         retval = await func(*args, **kwargs)
+    except asyncio.CancelledError:
+        raise  # the executor's timeout (asyncio.timeout) must see its own cancellation
     except BaseException as exc:  # SystemExit from a job is its failure, not ours
         return failure(exc, started_at, time.perf_counter() - start)
     return _success(retval, started_at, time.perf_counter() - start)

@@ -144,7 +144,8 @@ class Bus:
         job_id = fields.pop("job_id", f"job-{uuid.uuid4().hex[:12]}")
         scheduled_at = fields.pop("scheduled_at", now)
         values: dict[str, Any] = {
-            "run_id": make_run_id(job_id, scheduled_at),
+            # Bound to the job, time and attempt, as the scheduler makes it (workers check).
+            "run_id": make_run_id(job_id, scheduled_at, fields.get("attempt", 1)),
             "job_id": job_id,
             "job_name": job_id,
             "func": func,
