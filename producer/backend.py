@@ -46,9 +46,11 @@ def open_backend(
     """
     if database_url.startswith("memory:"):
         leader = MemoryLeaderLease()
-        history = MemoryRunHistory()
+        # The history asks the store (bound below) whether a reported job exists.
+        history = MemoryRunHistory(job_exists=lambda job_id: store.get_job(job_id) is not None)
+        store = MemoryJobStore(leader=leader, history=history)
         return Backend(
-            store=MemoryJobStore(leader=leader, history=history),
+            store=store,
             leader=leader,
             history=history,
             retries=MemoryRetryStore(leader),

@@ -26,8 +26,10 @@ from dueq.producer.retryplan import plan_retries
 from dueq.producer.retrystore import RetryStore
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, Publisher, dead_letter
 from dueq.shared.errors import ProtocolError, ServiceUnavailable
+from dueq.shared.inbound import open_event
 from dueq.shared.metrics import NO_METRICS, Metrics
-from dueq.shared.protocol import Event, decode_event
+from dueq.shared.protocol import Event
+from dueq.shared.signing import Signer
 from dueq.shared.topology import Topology
 
 __all__ = ["EventsConsumer"]
@@ -70,9 +72,11 @@ class EventsConsumer:
         clock: Clock,
         prefetch: int,
         metrics: Metrics = NO_METRICS,
+        signer: Signer | None = None,
         connection_name: str | None = None,
     ) -> None:
         self._metrics = metrics
+        self._signer = signer
         self._url = broker_url
         self._topology = topology
         self._history = history
@@ -143,8 +147,9 @@ class EventsConsumer:
         return connection
 
     def _on_message(self, message: IncomingMessage) -> None:
+        """Gate one delivery: a bad event is dead-lettered with its reason, never fatal."""
         try:
-            event = decode_event(message.body)
+            event = open_event(message, self._signer)
         except ProtocolError as exc:
             self._dead_letter(message, exc.reason)
             return

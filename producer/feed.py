@@ -25,7 +25,7 @@ from dueq.producer.listeners import ListenerDispatcher
 from dueq.producer.outcomes import listener_event
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, OutgoingMessage
-from dueq.shared.errors import ProtocolError, ServiceUnavailable
+from dueq.shared.errors import ServiceUnavailable
 from dueq.shared.protocol import Event, decode_event
 from dueq.shared.topology import Topology
 
@@ -147,7 +147,8 @@ class ListenerFeed:
         self._unacked.append(message.delivery_tag)
         try:
             outcome = listener_event(decode_event(message.body))
-        except ProtocolError as exc:  # only the leader publishes here; log, never stop
+        except Exception as exc:  # anyone who may publish here could send anything
+            # Only the leader should publish here; whatever arrives, log it and go on.
             logger.warning("ignoring a malformed outcome on the listeners exchange: %s", exc)
             return
         if outcome is None or self._repeated(f"{outcome.code}", outcome.run_id):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dueq.shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError, Sent
 from dueq.shared.protocol import CONTENT_TYPE, RunRequest, encode
+from dueq.shared.signing import RUN_TYPE, Signer
 from dueq.shared.topology import Topology
 
 __all__ = [
@@ -28,8 +29,8 @@ __all__ = [
     "to_message",
 ]
 
-# AMQP ``type`` property of every RunRequest message.
-RUN_MESSAGE_TYPE = "dueq.run"
+# AMQP ``type`` property of every RunRequest message (signed with the body).
+RUN_MESSAGE_TYPE = RUN_TYPE
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,14 @@ class RunPublisher(ABC):
         """Return once every run of ``sent`` is confirmed; raise as ``publish_runs`` does."""
 
 
-def to_message(run: RunRequest, topology: Topology) -> OutgoingMessage:
-    """The AMQP message carrying ``run`` (see docs/protocol.md)."""
+def to_message(
+    run: RunRequest, topology: Topology, signer: Signer | None = None
+) -> OutgoingMessage:
+    """The AMQP message carrying ``run`` (see docs/protocol.md), signed when a key is set."""
+    body = encode(run)
     return OutgoingMessage(
-        body=encode(run),
+        body=body,
+        headers=signer.headers(RUN_TYPE, body) if signer is not None else {},
         exchange=topology.runs_exchange,
         routing_key=topology.run_routing_key(run.queue),
         message_id=run.run_id,
@@ -87,8 +92,14 @@ class BrokerRunPublisher(RunPublisher):
     """
 
     def __init__(
-        self, connection: BrokerConnection, topology: Topology, *, timeout: float = 30.0
+        self,
+        connection: BrokerConnection,
+        topology: Topology,
+        *,
+        timeout: float = 30.0,
+        signer: Signer | None = None,
     ) -> None:
+        self._signer = signer
         self._connection = connection
         self._publisher: Publisher = connection.publisher()
         self._topology = topology
@@ -100,7 +111,7 @@ class BrokerRunPublisher(RunPublisher):
         if new_queues:
             self._connection.declare_topology(self._topology, sorted(new_queues))
             self._declared |= new_queues
-        messages = [to_message(run, self._topology) for run in runs]
+        messages = [to_message(run, self._topology, self._signer) for run in runs]
         with self._redeclare_on_refusal():
             return SentRuns(runs, self._publisher.send_many(messages, timeout=self._timeout))
 

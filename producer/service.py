@@ -110,6 +110,7 @@ class SchedulerService:
             clock=self._clock,
             prefetch=self._settings.events_prefetch,
             metrics=self._metrics,
+            signer=self._settings.signer(),
             connection_name=f"dueq-scheduler-events {self._settings.scheduler_id}",
         )
         retention = HistoryRetention(
@@ -212,7 +213,9 @@ class SchedulerService:
             store=self._backend.store,
             retries=self._backend.retries,
             leadership=self._leadership,
-            publisher=BrokerRunPublisher(self._connection, self._topology),
+            publisher=BrokerRunPublisher(
+                self._connection, self._topology, signer=self._settings.signer()
+            ),
             settings=self._settings,
             emit=self._dispatcher.dispatch,
             clock=self._clock,

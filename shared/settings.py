@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, GetCoreSchemaHandler, field_validator
+from pydantic import Field, GetCoreSchemaHandler, SecretStr, field_validator, model_validator
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dueq.shared.redact import URL_SEPARATOR, redact_url
+from dueq.shared.redact import (
+    PLACEHOLDER_PASSWORD,
+    URL_SEPARATOR,
+    normalize_url,
+    placeholder_password,
+    redact_url,
+)
+from dueq.shared.signing import Signer
 from dueq.shared.topology import DEFAULT_PREFIX, QueueType, Topology, validate_name
 
 __all__ = [
@@ -73,7 +80,7 @@ class ServiceUrl:
         if isinstance(value, str):
             if not value.strip(URL_SEPARATOR + " "):
                 raise ValueError("URL must not be empty")
-            return cls(value.strip())
+            return cls(normalize_url(value.strip()))
         return value
 
 
@@ -94,6 +101,10 @@ class DueqSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # One series per job id: only where configuration bounds the number of jobs.
     metrics_job_labels: bool = False
+    # HMAC key for signing and verifying every message (docs/security.md); off when unset.
+    signing_key: SecretStr | None = None
+    # Earlier keys still accepted when verifying, so keys can rotate without a stop.
+    signing_old_keys: tuple[SecretStr, ...] = ()
 
     @field_validator("prefix")
     @classmethod
@@ -105,6 +116,28 @@ class DueqSettings(BaseSettings):
     def _empty_port_is_off(cls, value: object) -> object:
         # DUEQ_METRICS_PORT= (empty, as compose leaves it by default) means no metrics.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _no_placeholder_passwords(self) -> DueqSettings:
+        for url in (self.broker_url, self.database_url):
+            # The worker's database URL is optional.
+            if url is not None and placeholder_password(url.reveal()):
+                raise ValueError(
+                    f"{url} still has the placeholder password {PLACEHOLDER_PASSWORD!r}; "
+                    "set a real one"
+                )
+        self.signer()  # a short or placeholder signing key fails here, at start-up
+        return self
+
+    def signer(self) -> Signer | None:
+        """Signs and verifies messages with ``signing_key``; None when signing is off.
+
+        Raises ``ConfigError`` for a short or placeholder key.
+        """
+        if self.signing_key is None:
+            return None
+        old = [key.get_secret_value() for key in self.signing_old_keys]
+        return Signer(self.signing_key.get_secret_value(), old)
 
     def topology(self) -> Topology:
         """The broker layout these settings describe."""

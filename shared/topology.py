@@ -122,6 +122,14 @@ class Topology:
             arguments["x-delivery-limit"] = self.delivery_limit
         return arguments
 
+    def events_queue_arguments(self) -> dict[str, Any]:
+        """``x-`` arguments of the events queue: the same poison-message guard as runs.
+
+        An event the scheduler cannot take is dead-lettered by the events consumer; one
+        that keeps killing it anyway is parked by the broker after the delivery limit.
+        """
+        return self.run_queue_arguments()
+
     def durable_queue_arguments(self) -> dict[str, Any]:
-        """``x-`` arguments of the events and dead-letter queues."""
+        """``x-`` arguments of the dead-letter queue: the end of the line, no DLX of its own."""
         return {"x-queue-type": self.queue_type.value}

@@ -293,7 +293,7 @@ class Gate:
         self._settle(delivery, Settle.ACK)
 
     def _message(self, delivery: Delivery, event: Event) -> OutgoingMessage:
-        return self._reporter.message(event, reply_to=delivery.message.reply_to)
+        return self._reporter.message(event)  # never reply_to: events go to the events queue
 
     def _settle(self, delivery: Delivery, settle: Settle, *messages: OutgoingMessage) -> None:
         self._outbox.put(Outbound(messages, delivery.message, delivery.generation, settle))

@@ -14,13 +14,14 @@ from typing import Any
 
 from dueq.shared.broker import IncomingMessage
 from dueq.shared.errors import DueqError, ProtocolError
-from dueq.shared.protocol import MissedReason, RunRequest, decode_run
+from dueq.shared.inbound import open_run
+from dueq.shared.protocol import MissedReason, RunRequest
+from dueq.shared.signing import Signer
 from dueq.worker.claims import Claimed, ClaimResult, ClaimStore, Duplicate
 from dueq.worker.executors import Executor
 from dueq.worker.registry import NotAllowed, Registry
 
 __all__ = [
-    "REDELIVERED_HEADER",
     "Delivery",
     "Rejected",
     "claim",
@@ -30,10 +31,6 @@ __all__ = [
     "parse",
     "too_late",
 ]
-
-# Set on a run republished by a reaper after its first worker died mid-run, so the events
-# say "redelivered" even though the broker sees a brand-new message.
-REDELIVERED_HEADER = "x-dueq-redelivered"
 
 
 class Rejected(DueqError):
@@ -58,40 +55,52 @@ class Delivery:
     run: RunRequest
     func: Callable[..., Any]
     claimed: Claimed | None = None
+    handover: bool = False
 
     @property
     def redelivered(self) -> bool:
-        """Delivered before: by the broker, by a reaper's republish, or per quorum count."""
+        """Delivered before: by the broker, by a reaper's handover, or per quorum count.
+
+        A handover is known by the message's AMQP type, which the signature covers; a
+        header saying "redelivered" would be anybody's to set.
+        """
         message = self.message
-        return bool(
-            message.redelivered
-            or message.headers.get(REDELIVERED_HEADER)
-            or (message.delivery_count or 0) > 0
-        )
+        return bool(self.handover or message.redelivered or (message.delivery_count or 0) > 0)
 
 
 def parse(
-    message: IncomingMessage, registry: Registry, executor: Executor
-) -> tuple[RunRequest, Callable[..., Any]]:
-    """Step 1: decode and validate the run, and make sure its function may run here.
+    message: IncomingMessage,
+    registry: Registry,
+    executor: Executor,
+    signer: Signer | None = None,
+    *,
+    generation: int = 0,
+) -> Delivery:
+    """Step 1: authenticate, decode and validate the run, and find its function.
 
-    Raises ``Rejected`` for malformed or oversize JSON, a wrong schema or protocol
-    version, a function outside the allowlist, or one this executor cannot run.
+    Raises ``Rejected`` for an unsigned or badly signed message (when ``signer`` is given),
+    malformed or oversize JSON, a content coding or compression, a wrong schema or protocol
+    version, a run id not bound to its job and time, a function outside the allowlist, or
+    one this executor cannot run.  Nothing else escapes: this runs in the broker thread.
     """
     try:
-        run = decode_run(message.body)
+        opened = open_run(message, signer)
     except ProtocolError as exc:
         raise Rejected(exc.reason) from exc
+    run = opened.run
     try:
         func = registry.resolve(run.func)
+        refusal = executor.refusal(func)
     except NotAllowed as exc:
         raise Rejected(exc.reason, run) from exc
-    refusal = executor.refusal(func)
+    except Exception as exc:  # a broken object in an allowed module: refuse, do not die
+        reason = f"function {run.func!r} cannot be resolved: {type(exc).__name__}"
+        raise Rejected(reason, run) from exc
     if refusal is not None:
         raise Rejected(
             f"function {run.func!r} cannot run on the {executor.kind} executor: {refusal}", run
         )
-    return run, func
+    return Delivery(message, generation, run, func, handover=opened.handover)
 
 
 def dedupe(run: RunRequest, claims: ClaimStore, now: datetime) -> Duplicate | None:

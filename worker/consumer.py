@@ -34,10 +34,10 @@ from dueq.shared.broker import (
 from dueq.shared.errors import BrokerUnavailable, ConfigError
 from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.retry import retrying
+from dueq.shared.signing import Signer
 from dueq.shared.topology import Topology
 from dueq.worker import checks
 from dueq.worker.admission import Gate
-from dueq.worker.checks import Delivery
 from dueq.worker.executors import Executor
 from dueq.worker.hold import HoldQueue
 from dueq.worker.outbox import Outbound, Outbox, Settle
@@ -83,6 +83,7 @@ class LoopConfig:
     heartbeat_interval: float
     shutdown_timeout: float
     version: str
+    signer: Signer | None = None
 
 
 class BrokerLoop:
@@ -224,11 +225,16 @@ class BrokerLoop:
         while self._inbox:
             generation, message = self._inbox.popleft()
             try:
-                run, func = checks.parse(message, self._registry, self._executor)
+                delivery = checks.parse(
+                    message,
+                    self._registry,
+                    self._executor,
+                    self._config.signer,
+                    generation=generation,
+                )
             except checks.Rejected as exc:
                 self._reject(generation, message, exc)
                 continue
-            delivery = Delivery(message, generation, run, func)
             if not self._hold.hold(delivery):
                 batch.append(delivery)
         self._gate.submit(batch)

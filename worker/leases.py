@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from dueq.shared.broker import OutgoingMessage
 from dueq.shared.errors import ProtocolError, StoreUnavailable
 from dueq.shared.protocol import CONTENT_TYPE, decode_run
+from dueq.shared.signing import HANDOVER_TYPE, Signer
 from dueq.shared.topology import Topology
-from dueq.worker.checks import REDELIVERED_HEADER
 from dueq.worker.claims import ClaimStore, Expired
 from dueq.worker.outbox import Outbox
 from dueq.worker.overlap import is_buffer_slot
@@ -92,7 +92,9 @@ class LeaseKeeper:
         lease: timedelta,
         clock: Callable[[], datetime],
         reap: bool,
+        signer: Signer | None = None,
     ) -> None:
+        self._signer = signer
         self._claims = claims
         self._running = running
         self._outbox = outbox
@@ -184,14 +186,21 @@ class LeaseKeeper:
             run.job_id,
             claim.worker_id,
         )
+        body = claim.payload.encode()
+        # The handover type (signed with the body) is what makes the next worker report
+        # the run as redelivered; a header would be anybody's to set.
+        signed = self._signer.headers(HANDOVER_TYPE, body) if self._signer is not None else {}
+        # Straight to the run queue through the default exchange: the worker's broker user
+        # may not publish to the runs exchange (only the scheduler's may; compose/).
         return OutgoingMessage(
-            body=claim.payload.encode(),
-            exchange=self._topology.runs_exchange,
-            routing_key=self._topology.run_routing_key(run.queue),
+            body=body,
+            exchange="",
+            routing_key=self._topology.run_queue(run.queue),
             message_id=run.run_id,
             correlation_id=run.run_id,
             reply_to=self._topology.events_queue,
-            headers={REDELIVERED_HEADER: True},
+            type=HANDOVER_TYPE,
+            headers=signed,
             content_type=CONTENT_TYPE,
             persistent=True,
         )

@@ -2,9 +2,9 @@
 
 A job's ``func`` names either a registered job (``@job("reports.daily")`` in a module the
 worker was told to import) or ``module:qualname`` under one of those module prefixes.
-Nothing else is ever imported: a message naming ``os:system`` or ``builtins:eval`` is
-refused before any import happens, which is what stands between a broker account and
-arbitrary code execution on every worker.
+Resolving never imports: a message naming ``os:system``, ``builtins:eval`` or a module
+nobody imported is refused by lookups alone, which is what stands between a broker
+account and arbitrary code execution on every worker.
 """
 
 from __future__ import annotations
@@ -45,11 +45,24 @@ class Registry:
 
     ``load()`` imports the listed modules once (at worker start, never per message) and
     collects their ``@job`` functions; ``resolve()`` is then safe to call from any thread.
+    Besides registered names, ``module:name`` resolves only to a plain, public function
+    defined in ``module``, a module under a prefix that was imported when ``load()`` ran.
+    ``allow_callables=True`` (``DUEQ_ALLOW_CALLABLES``) widens that to any public callable
+    (classes, ``Class.method`` paths, callable objects, re-exports from other allowed
+    modules); the prefixes, the no-import rule and the no-private-names rule still hold.
     """
 
-    def __init__(self, imports: Iterable[str] = (), *, importer: Importer | None = None) -> None:
+    def __init__(
+        self,
+        imports: Iterable[str] = (),
+        *,
+        importer: Importer | None = None,
+        allow_callables: bool = False,
+    ) -> None:
         self._prefixes = tuple(imports)
         self._import = importer or importlib.import_module
+        self._wide = allow_callables
+        self._loaded: dict[str, types.ModuleType] = {}
         self._named: dict[str, Callable[..., Any]] = {}
         self._resolved: dict[str, Callable[..., Any]] = {}
 
@@ -68,6 +81,12 @@ class Registry:
                     f"cannot import --import module {name!r}: {exc}{_searched(name, exc)}"
                 ) from exc
             self.scan(module)
+        # The modules a func may name: those under the prefixes imported by now.
+        self._loaded = {
+            name: module
+            for name, module in list(sys.modules.items())
+            if isinstance(module, types.ModuleType) and self._allows(name)
+        }
 
     def scan(self, module: types.ModuleType) -> None:
         """Register every function of ``module`` that carries an ``@job`` name."""
@@ -92,7 +111,7 @@ class Registry:
         return sorted(self._named)
 
     def resolve(self, ref: str) -> Callable[..., Any]:
-        """The function ``ref`` names, or ``NotAllowed`` (nothing outside the list is imported)."""
+        """The function ``ref`` names, or ``NotAllowed``.  Never imports anything."""
         found = self._resolved.get(ref) or self._named.get(ref)
         if found is not None:
             return found
@@ -111,7 +130,33 @@ class Registry:
             raise NotAllowed(ref, "no job is registered under this name")
         if not self._allows(module_name):
             raise NotAllowed(ref, f"module {module_name!r} is not under --import {self._shown()}")
-        return self._load_attribute(ref, module_name, qualname)
+        module = self._loaded.get(module_name)
+        if module is None:
+            # Importing here would run a stranger-chosen module's top level in the broker
+            # thread (a sys.exit, a 17 s sleep, a SyntaxError): only modules already
+            # imported when the worker started count.
+            raise NotAllowed(ref, f"module {module_name!r} was not imported at start-up")
+        return self._check_callable(ref, module_name, self._attribute(ref, module, qualname))
+
+    def _attribute(self, ref: str, module: types.ModuleType, qualname: str) -> Any:
+        if "." in qualname and not self._wide:
+            raise NotAllowed(ref, "only module-level functions are jobs (no attributes of objects)")
+        target: Any = module
+        for part in qualname.split("."):
+            # Private and dunder names are the module's own business (mod:_helper,
+            # mod:__builtins__.eval, mod:f.__globals__).
+            if part.startswith("_"):
+                raise NotAllowed(ref, "private names are not job functions")
+            target = (
+                vars(target).get(part)
+                if isinstance(target, types.ModuleType)
+                else (getattr(target, part, None))
+            )
+            if target is None:
+                raise NotAllowed(ref, f"{module.__name__!r} has no attribute {qualname!r}")
+            if isinstance(target, types.ModuleType):
+                raise NotAllowed(ref, "the path leaves the allowed module")
+        return target
 
     def _allows(self, module_name: str) -> bool:
         return any(module_name == p or module_name.startswith(p + ".") for p in self._prefixes)
@@ -119,30 +164,21 @@ class Registry:
     def _shown(self) -> str:
         return ", ".join(self._prefixes) or "(none given)"
 
-    def _load_attribute(self, ref: str, module_name: str, qualname: str) -> Callable[..., Any]:
-        try:
-            target: Any = self._import(module_name)
-        except ImportError as exc:
-            raise NotAllowed(ref, f"cannot import {module_name!r}: {exc}") from exc
-        for part in qualname.split("."):
-            # Dunder names and modules reached through attributes would walk out of the
-            # allowed package (mod:os.system, mod:__builtins__.eval).
-            if part.startswith("__"):
-                raise NotAllowed(ref, "dunder names are not job functions")
-            target = getattr(target, part, None)
-            if target is None:
-                raise NotAllowed(ref, f"{module_name!r} has no attribute {qualname!r}")
-            if isinstance(target, types.ModuleType):
-                raise NotAllowed(ref, "the path leaves the allowed module")
-        return self._check_callable(ref, target)
-
-    def _check_callable(self, ref: str, target: Any) -> Callable[..., Any]:
-        if isinstance(target, types.ModuleType) or not callable(target):
+    def _check_callable(self, ref: str, module_name: str, target: Any) -> Callable[..., Any]:
+        if not self._wide and not isinstance(target, types.FunctionType):
+            # Classes (a Popen subclass runs a command when "called"), builtins, partials
+            # and callable instances are not job functions.
+            raise NotAllowed(ref, f"it is a {type(target).__name__}, not a plain function")
+        if not callable(target):
             raise NotAllowed(ref, "it is not a function")
         defined_in = getattr(inspect.unwrap(target), "__module__", None)
         if not isinstance(defined_in, str) or not self._allows(defined_in):
             # Re-exported from elsewhere (``from os import system`` in an allowed module).
             raise NotAllowed(ref, f"it is defined in {defined_in!r}, outside --import")
+        if defined_in != module_name and not self._wide:
+            raise NotAllowed(
+                ref, f"it is defined in {defined_in!r}; name it there, or register it with @job"
+            )
         return target  # type: ignore[no-any-return]  # callable() checked above
 
 

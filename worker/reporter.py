@@ -1,8 +1,9 @@
 """Building the events a worker publishes, and the messages that carry them.
 
-Every event goes to the run's ``reply_to`` queue (the events queue unless the scheduler
-asked otherwise) through the default exchange, persistent, with ``correlation_id`` = the
-run id so a consumer can match it to its request.
+Every event goes to the topology's events queue through the default exchange, persistent,
+with ``correlation_id`` = the run id so a consumer can match it to its request, and signed
+when a key is configured.  A run's ``reply_to`` is not followed: whoever could publish a
+run could otherwise make every worker write into any queue it names.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dueq.shared.protocol import (
     WorkerOnline,
     encode,
 )
+from dueq.shared.signing import Signer
 from dueq.shared.topology import Topology
 from dueq.worker.runner import Outcome
 
@@ -62,9 +64,11 @@ class Reporter:
         topology: Topology,
         clock: Callable[[], datetime],
         metrics: Metrics = NO_METRICS,
+        signer: Signer | None = None,
     ) -> None:
         self._metrics = metrics
         self._identity = identity
+        self._signer = signer
         self._topology = topology
         self._clock = clock
         self._who: dict[str, Any] = {
@@ -73,16 +77,18 @@ class Reporter:
             "pid": identity.pid,
         }
 
-    def message(self, event: Event, *, reply_to: str | None = None) -> OutgoingMessage:
-        """``event`` as a persistent message to ``reply_to`` (default: the events queue)."""
+    def message(self, event: Event) -> OutgoingMessage:
+        """``event`` as a persistent (and signed, with a key) message to the events queue."""
         run_id = getattr(event, "run_id", None)
         self._metrics.events_emitted((event,))
+        body, kind = encode(event), event.event.value
         return OutgoingMessage(
-            body=encode(event),
+            body=body,
             exchange="",
-            routing_key=reply_to or self._topology.events_queue,
+            routing_key=self._topology.events_queue,
             correlation_id=run_id,
-            type=event.event.value,
+            type=kind,
+            headers=self._signer.headers(kind, body) if self._signer is not None else {},
             content_type=CONTENT_TYPE,
             persistent=True,
         )

@@ -7,6 +7,7 @@ or ``job_error`` event.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import time
@@ -64,7 +65,11 @@ class Outcome:
 
 
 def invoke(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Outcome:
-    """Call ``func(*args, **kwargs)``; never raises for the job's own exceptions."""
+    """Call ``func(*args, **kwargs)``; never raises for the job's own exceptions.
+
+    Every ``BaseException`` the job raises (``SystemExit``, ``KeyboardInterrupt``,
+    ``GeneratorExit``) is the run's error outcome: the slot thread lives on.
+    """
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         retval = func(*args, **kwargs)
@@ -73,7 +78,9 @@ def invoke(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) ->
             raise TypeError(
                 f"{_name(func)} returned an awaitable; run async jobs with --executor asyncio"
             )
-    except Exception as exc:  # the job's failure is data to report, not ours to handle
+    except BaseException as exc:  # a job's SystemExit is its own failure, not ours
+        # An argparse entry point given bad arguments raises SystemExit; left to propagate
+        # it would end the slot thread silently and the worker would run nothing more.
         return failure(exc, started_at, time.perf_counter() - start)
     return _success(retval, started_at, time.perf_counter() - start)
 
@@ -85,7 +92,9 @@ async def invoke_async(
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         retval = await func(*args, **kwargs)
-    except Exception as exc:
+    except asyncio.CancelledError:
+        raise  # the executor's timeout (asyncio.timeout) must see its own cancellation
+    except BaseException as exc:  # SystemExit from a job is its failure, not ours
         return failure(exc, started_at, time.perf_counter() - start)
     return _success(retval, started_at, time.perf_counter() - start)
 

@@ -72,6 +72,9 @@ class WorkerSettings(DueqSettings):
     # core (one thread runs Python at a time), so N uses N.  Each is a complete worker.
     processes: int = Field(default=1, ge=1, le=256)
     imports: tuple[str, ...] = ()
+    # Widens the allowlist from plain public functions to any public callable under the
+    # --import modules (classes, Class.method, re-exports); see docs/security.md.
+    allow_callables: bool = False
     worker_id: str = Field(default_factory=default_worker_id, min_length=1, max_length=255)
     shutdown_timeout: timedelta = timedelta(seconds=30)
     heartbeat_interval: timedelta = timedelta(seconds=10)

@@ -105,7 +105,7 @@ class SlotPool:
                 self._busy += 1
             try:
                 self._handle(delivery)
-            except Exception:  # the handler reports its own failures; this is a last guard
+            except BaseException:  # a slot must outlive anything; last guard
                 log.exception("unexpected error handling run %s", delivery.run.run_id)
             finally:
                 with self._lock:

@@ -69,7 +69,9 @@ class Worker:
         executor: Executor | None = None,
     ) -> None:
         self.settings = settings
-        self.registry = registry or Registry(settings.imports)
+        self.registry = registry or Registry(
+            settings.imports, allow_callables=settings.allow_callables
+        )
         self._clock = clock or _utc_now
         self._claims = claims
         self._executor = executor
@@ -101,14 +103,16 @@ class Worker:
         self.registry.load()
         claims = self._claims or self._build_claims()
         executor = self._executor or build_executor(
-            settings.executor, concurrency=settings.concurrency, imports=settings.imports
+            settings.executor,
+            concurrency=settings.concurrency,
+            imports=settings.imports,
+            allow_callables=settings.allow_callables,
         )
         self._log_start(claims)
         self._metrics = metrics = start_metrics("worker", settings)
-        outbox, topology = Outbox(), settings.topology()
-        reporter = Reporter(
-            Identity.of_this_process(self.worker_id), topology, self._clock, metrics
-        )
+        outbox, topology, signer = Outbox(), settings.topology(), settings.signer()
+        identity = Identity.of_this_process(self.worker_id)
+        reporter = Reporter(identity, topology, self._clock, metrics, signer)
         closer = ClaimCloser(claims=claims, running=self._running, clock=self._clock)
         handler = RunHandler(
             claims=claims,
@@ -143,6 +147,7 @@ class Worker:
             lease=settings.claim_lease,
             clock=self._clock,
             reap=claims.durable,
+            signer=signer,
         )
         loop = BrokerLoop(
             self._loop_config(),
@@ -227,6 +232,7 @@ class Worker:
             prefetch=min(settings.concurrency * settings.prefetch_multiplier, MAX_PREFETCH),
             heartbeat_interval=settings.heartbeat_interval.total_seconds(),
             shutdown_timeout=settings.shutdown_timeout.total_seconds(),
+            signer=settings.signer(),
             version=_version(),
         )
 

@@ -14,7 +14,7 @@ const { JOBS } = require("./jobs");
 
 const USAGE = `usage: node worker.js [--url URL] [--prefix dueq] [--queue default]
        [--queue-type quorum|classic] [--concurrency 4] [--heartbeat-interval 10]
-       [--shutdown-timeout 30] [--schema-dir DIR]`;
+       [--shutdown-timeout 30] [--schema-dir DIR] [--signing-key KEY (default: $DUEQ_SIGNING_KEY)]`;
 
 const OPTIONS = {
   url: { type: "string", default: process.env.DUEQ_BROKER_URL || "amqp://guest:guest@localhost:5672/%2F" },
@@ -25,6 +25,8 @@ const OPTIONS = {
   "heartbeat-interval": { type: "string", default: "10" },
   "shutdown-timeout": { type: "string", default: "30" },
   "schema-dir": { type: "string", default: DEFAULT_SCHEMA_DIR },
+  // The shared HMAC key: verify runs, sign events (docs/protocol.md#signing); off when unset.
+  "signing-key": { type: "string", default: process.env.DUEQ_SIGNING_KEY || "" },
   help: { type: "boolean", default: false },
 };
 
@@ -48,6 +50,7 @@ function readConfig(argv) {
     heartbeatInterval: Number(values["heartbeat-interval"]),
     shutdownTimeout: Number(values["shutdown-timeout"]),
     schemaDir: values["schema-dir"],
+    signingKey: values["signing-key"] ? Buffer.from(values["signing-key"]) : null,
   };
   if (!["quorum", "classic"].includes(config.queueType)) usage("--queue-type is quorum or classic");
   if (!Number.isInteger(config.concurrency) || config.concurrency < 1) usage("--concurrency must be at least 1");

@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None = None) -> WorkerConfig:
     parser.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds")
     parser.add_argument("--shutdown-timeout", type=float, default=30.0, help="seconds")
     parser.add_argument("--schema-dir", type=Path, default=DEFAULT_SCHEMA_DIR)
+    parser.add_argument(
+        "--signing-key",
+        default=os.environ.get("DUEQ_SIGNING_KEY"),
+        help="shared HMAC key: verify runs, sign events (default: $DUEQ_SIGNING_KEY; off)",
+    )
     ns = parser.parse_args(argv)
     if ns.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -51,6 +56,7 @@ def parse_args(argv: list[str] | None = None) -> WorkerConfig:
         heartbeat_interval=ns.heartbeat_interval,
         shutdown_timeout=ns.shutdown_timeout,
         schema_dir=ns.schema_dir,
+        signing_key=ns.signing_key.encode() if ns.signing_key else None,
     )
 
 

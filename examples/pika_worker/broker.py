@@ -17,6 +17,7 @@ import pika
 from pika.exceptions import UnroutableError
 
 from examples.pika_worker.protocol import format_utc
+from examples.pika_worker.signing import sign
 
 __all__ = ["Layout", "Publisher", "connection_parameters", "declare_layout", "redact_url"]
 
@@ -69,13 +70,14 @@ class Layout:
 
 def declare_layout(channel: Any, layout: Layout) -> None:
     """Declare the runs exchange and queue, the dead-letter pair and the events queue."""
-    # dueq declares its events and dead queues with the queue type as their only argument.
+    # dueq declares its dead queue with the queue type as its only argument, and its events
+    # queue like a run queue (dead-lettering and the delivery limit).
     plain = {"x-queue-type": layout.queue_type}
     channel.exchange_declare(layout.runs_exchange, exchange_type="direct", durable=True)
     channel.exchange_declare(layout.dlx, exchange_type="fanout", durable=True)
     channel.queue_declare(layout.dead_queue, durable=True, arguments=plain)
     channel.queue_bind(layout.dead_queue, layout.dlx, routing_key="")
-    channel.queue_declare(layout.events_queue, durable=True, arguments=plain)
+    channel.queue_declare(layout.events_queue, durable=True, arguments=layout.run_queue_arguments())
     channel.queue_declare(layout.run_queue, durable=True, arguments=layout.run_queue_arguments())
     channel.queue_bind(layout.run_queue, layout.runs_exchange, routing_key=layout.queue)
 
@@ -86,26 +88,30 @@ class Publisher:
     Only the thread that owns the connection may call it (pika is not thread-safe).
     """
 
-    def __init__(self, channel: Any, layout: Layout) -> None:
+    def __init__(self, channel: Any, layout: Layout, signing_key: bytes | None = None) -> None:
         self._channel = channel
         self._layout = layout
+        self._key = signing_key
         channel.confirm_delivery()
 
-    def event(self, body: dict[str, Any], reply_to: str | None = None) -> None:
-        """Publish an event to ``reply_to`` (default: the events queue) via the default exchange."""
-        routing_key = reply_to or self._layout.events_queue
+    def event(self, body: dict[str, Any]) -> None:
+        """Publish an event to the events queue via the default exchange (signed with a key).
+
+        Never to a run's ``reply_to``: whoever can publish a run could name any queue there.
+        """
+        routing_key = self._layout.events_queue
+        data, kind = json.dumps(body).encode(), body["event"]
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=PERSISTENT,
             correlation_id=body.get("run_id"),
-            type=body["event"],
+            type=kind,
+            headers=sign(self._key, kind, data) if self._key else None,
         )
         try:
-            self._channel.basic_publish(
-                "", routing_key, json.dumps(body).encode(), properties, mandatory=True
-            )
+            self._channel.basic_publish("", routing_key, data, properties, mandatory=True)
         except UnroutableError:
-            # Confirmed but unroutable: no queue called reply_to. Retrying cannot help.
+            # Confirmed but unroutable: the events queue is gone. Retrying cannot help.
             log.error("event %s lost: no queue named %r", body["event"], routing_key)
 
     def dead_letter(self, body: bytes, properties: Any, routing_key: str, reason: str) -> None:

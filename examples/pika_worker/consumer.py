@@ -39,6 +39,7 @@ from examples.pika_worker.protocol import (
     Schemas,
     parse_run,
 )
+from examples.pika_worker.signing import verify
 
 __all__ = ["Worker", "WorkerConfig"]
 
@@ -67,6 +68,8 @@ class WorkerConfig:
     heartbeat_interval: float = 10.0
     shutdown_timeout: float = 30.0
     schema_dir: Path = DEFAULT_SCHEMA_DIR
+    # DUEQ_SIGNING_KEY: verify every run and sign every event (docs/protocol.md#signing).
+    signing_key: bytes | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,7 +112,7 @@ class Worker:
         try:
             self._channel = self._connection.channel()
             declare_layout(self._channel, self._layout)
-            self._publisher = Publisher(self._channel, self._layout)
+            self._publisher = Publisher(self._channel, self._layout, self._config.signing_key)
             self._channel.basic_qos(prefetch_count=self._config.concurrency)
             tag = self._channel.basic_consume(self._layout.run_queue, self._on_message)
             self._say_online()
@@ -171,6 +174,11 @@ class Worker:
             properties=properties,
         )
         try:
+            key = self._config.signing_key
+            refusal = verify(key, properties, body) if key else None
+            if refusal is not None:  # before a byte of the body is parsed
+                message_id = properties.message_id
+                raise BadMessage(refusal, {"message_id": message_id[:255]} if message_id else {})
             run = parse_run(body, self._schemas, properties.message_id)
             if run.func not in self._jobs:
                 raise BadMessage(f"function {run.func!r} is not allowed on this worker", run.ids)
@@ -181,7 +189,6 @@ class Worker:
 
     def _admit(self, run: Run, delivery: Delivery) -> None:
         """Steps 3-6: drop duplicates, refuse late runs and full slots, start the rest."""
-        reply_to = delivery.properties.reply_to
         flags = {"redelivered": delivery.redelivered}
         if run.run_id in self._seen:
             log.info("run %s is a duplicate; dropped", run.run_id)
@@ -193,18 +200,18 @@ class Worker:
         grace = run.misfire_grace_time
         following = run.next_scheduled_at
         if grace is not None and lateness > grace:
-            self._publish(self._identity.missed(run, lateness, **flags), reply_to)
+            self._publish(self._identity.missed(run, lateness, **flags))
         elif run.coalesce and following is not None and following <= now:
             # A newer run of this coalescing job is already due: only the newest runs.
-            self._publish(self._identity.coalesced(run, lateness, **flags), reply_to)
+            self._publish(self._identity.coalesced(run, lateness, **flags))
         elif (running := self._running[run.job_id]) >= run.max_instances and (
             run.overlap != "allow_all"
         ):
-            self._publish(self._identity.max_instances(run, running, **flags), reply_to)
+            self._publish(self._identity.max_instances(run, running, **flags))
         else:
             self._running[run.job_id] += 1
             self._in_flight.add(delivery.tag)
-            self._publish(self._identity.started(run, now, lateness, **flags), reply_to)
+            self._publish(self._identity.started(run, now, lateness, **flags))
             call = partial(self._call, run, delivery, lateness)
             threading.Thread(target=call, name=f"run-{run.run_id}", daemon=True).start()
             if run.timeout is not None:
@@ -238,9 +245,7 @@ class Worker:
             return  # the run timed out and was reported then; this is its late outcome
         self._in_flight.discard(delivery.tag)
         flags = {"redelivered": delivery.redelivered}
-        self._publish(
-            self._identity.finished(run, outcome, lateness, **flags), delivery.properties.reply_to
-        )
+        self._publish(self._identity.finished(run, outcome, lateness, **flags))
         self._channel.basic_ack(delivery.tag)
         self._running[run.job_id] -= 1
         if self._running[run.job_id] <= 0:
@@ -251,13 +256,13 @@ class Worker:
         log.warning("dead-lettering message %s: %s", delivery.properties.message_id, bad.reason)
         assert self._publisher is not None
         self._publisher.dead_letter(body, delivery.properties, delivery.routing_key, bad.reason)
-        self._publish(self._identity.rejected(bad.reason, bad.ids), delivery.properties.reply_to)
+        self._publish(self._identity.rejected(bad.reason, bad.ids))
         self._channel.basic_ack(delivery.tag)
 
-    def _publish(self, body: dict[str, Any], reply_to: str | None = None) -> None:
+    def _publish(self, body: dict[str, Any]) -> None:
         assert self._publisher is not None
         self._schemas.check_event(body)
-        self._publisher.event(body, reply_to)
+        self._publisher.event(body)
 
     def _remember(self, run_id: str) -> None:
         self._seen[run_id] = None

@@ -158,7 +158,7 @@ def _to_run(data: dict[str, Any], ids: dict[str, str]) -> Run:
         parse_utc(data["published_at"])
         following = data.get("next_scheduled_at")
         next_scheduled_at = None if following is None else parse_utc(following)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # 0001-01-01T00:00+01:00 overflows
         raise BadMessage(f"invalid RunRequest: {exc}", ids) from exc
     args, kwargs = data.get("args", []), data.get("kwargs", {})
     size = len(json.dumps([args, kwargs], separators=(",", ":")).encode())

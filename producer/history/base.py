@@ -82,7 +82,11 @@ class RunHistory(ABC):
     """Records events; reads history back for the API and tests.
 
     Raises ``StoreUnavailable`` when the database cannot be reached (transient).
+    ``conflicts`` counts outcomes that contradicted one already recorded (each is logged
+    as a warning): a forged or duplicated report, kept out of the history but visible.
     """
+
+    conflicts: int = 0
 
     def record(self, event: Event, now: datetime) -> None:
         """Apply one event (see ``record_many``)."""
@@ -95,7 +99,11 @@ class RunHistory(ABC):
 
         Idempotent; never moves a run's status backwards, whatever the order of the events
         within or across calls.  Events without a run id (a ``job_rejected`` for an
-        unreadable message) change no run.
+        unreadable message) change no run.  An event whose run id is not
+        ``make_run_id(job_id, scheduled_at)``, or that names a run not yet recorded of a job
+        that does not exist, changes nothing either (no ghost runs).  The first final
+        outcome of a run is kept; a contradicting later one is logged and counted in
+        ``conflicts``.
         """
 
     @abstractmethod

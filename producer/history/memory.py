@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
-from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
+from dueq.producer.history.records import (
+    WORKER_INSERT_DEFAULTS,
+    conflict,
+    run_values,
+    worker_values,
+)
 from dueq.shared.protocol import Event
 
 if TYPE_CHECKING:
@@ -17,11 +23,15 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryRunHistory"]
 
+log = logging.getLogger(__name__)
+
 
 class MemoryRunHistory(RunHistory):
     """Run and worker records in dicts behind a lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, job_exists: Callable[[str], bool] | None = None) -> None:
+        """``job_exists`` keeps reports about unknown jobs out (None: accept every job)."""
+        self._job_exists = job_exists
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._workers: dict[str, WorkerRecord] = {}
@@ -68,7 +78,15 @@ class MemoryRunHistory(RunHistory):
         values = {**values, "status": RunStatus(values["status"])}
         stored = self._runs.get(values["run_id"])
         if stored is None:
+            if self._job_exists is not None and not self._job_exists(values["job_id"]):
+                log.warning("ignoring a report for run %s of unknown job", values["run_id"])
+                return
             self._runs[values["run_id"]] = RunRecord(**values)
+            return
+        why = conflict(stored.status, stored.worker_id, values)
+        if why is not None:
+            self.conflicts += 1
+            log.warning("conflicting outcome: %s", why)
         elif status_rank(values["status"]) > status_rank(stored.status):
             self._runs[stored.run_id] = dataclasses.replace(stored, **values)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from dueq.producer.history.base import RunStatus
+from dueq.producer.history.base import RunStatus, status_rank
 from dueq.shared.protocol import (
     Event,
     JobError,
@@ -17,9 +18,12 @@ from dueq.shared.protocol import (
     WorkerHeartbeat,
     WorkerOffline,
     WorkerOnline,
+    make_run_id,
 )
 
-__all__ = ["WORKER_INSERT_DEFAULTS", "run_values", "worker_values"]
+__all__ = ["WORKER_INSERT_DEFAULTS", "conflict", "run_values", "worker_values"]
+
+log = logging.getLogger(__name__)
 
 _STATUS: dict[type, RunStatus] = {
     JobStarted: RunStatus.STARTED,
@@ -40,6 +44,16 @@ def run_values(event: Event) -> dict[str, Any] | None:
     job_id = getattr(event, "job_id", None)
     scheduled_at = getattr(event, "scheduled_at", None)
     if not run_id or not job_id or scheduled_at is None:
+        return None
+    if run_id != _bound_id(job_id, scheduled_at, getattr(event, "attempt", 1)):
+        # Not the id of this job at this time: a forgery or a pre-claimed id, never ours.
+        log.warning(
+            "ignoring a %s event: run %s is not the run of job %r at %s",
+            event.event.value,
+            run_id,
+            job_id,
+            scheduled_at.isoformat(),
+        )
         return None
     values: dict[str, Any] = {
         "run_id": run_id,
@@ -105,3 +119,31 @@ WORKER_INSERT_DEFAULTS: dict[str, Any] = {
     "status": "online",
     "started_at": None,
 }
+
+
+def _bound_id(job_id: str, scheduled_at: datetime, attempt: int) -> str | None:
+    """The run id of ``job_id`` at ``scheduled_at`` and ``attempt``; None if there is none."""
+    try:
+        return make_run_id(job_id, scheduled_at, attempt)
+    except Exception:  # an attempt number no scheduler issues: bound to nothing
+        return None
+
+
+def conflict(held_status: str, held_worker: str | None, values: dict[str, Any]) -> str | None:
+    """Why ``values`` contradicts a run already recorded with a final outcome, or None.
+
+    The first outcome is kept; a different later outcome (another status, or the same
+    status from another worker) is reported, never silently dropped or applied.  A
+    redelivered copy of the same report is no conflict.
+    """
+    if status_rank(held_status) < status_rank(RunStatus.EXECUTED) or status_rank(
+        values["status"]
+    ) < status_rank(RunStatus.EXECUTED):
+        return None
+    if values["status"] == held_status and values.get("worker_id") == held_worker:
+        return None
+    return (
+        f"run {values['run_id']} of job {values['job_id']!r} is already {held_status} "
+        f"(worker {held_worker}); kept it and ignored a later {values['status']} "
+        f"from worker {values.get('worker_id')}"
+    )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dueq.shared.broker.convert import from_delivery
+from dueq.shared.broker.convert import read_delivery
 from dueq.shared.broker.errors import DeliveryTagError, TopologyError
 from dueq.shared.broker.link import Link, describe, is_caused_by
 from dueq.shared.broker.memory import dead_letter_rejected
@@ -172,6 +172,9 @@ class Consumer:
         self._undispatched.clear()
 
     def _subscribe(self, channel: Any) -> None:
+        # py-amqp would decode bodies to str by their content_encoding (any codec Python
+        # knows, idna and rot13 included); dueq reads the bytes as sent.
+        channel.auto_decode = False
         channel.basic_qos(0, self._prefetch, False)
         for queue in self._queues:
             if not self._link.is_amqp:
@@ -189,10 +192,9 @@ class Consumer:
 
     def _on_delivery(self, channel: Any, queue: str, raw: Any) -> None:
         """Transport callback, run while frames are read: record and queue the delivery."""
-        message = channel.message_to_python(raw)
         tag = next(self._tags)
-        incoming = from_delivery(message, tag)
-        self._unacked[tag] = _Delivery(message.delivery_tag, queue, incoming)
+        transport_tag, incoming = read_delivery(channel, raw, tag)
+        self._unacked[tag] = _Delivery(transport_tag, queue, incoming)
         self._undispatched.add(tag)
         if self._cancelled:
             # Sent by the broker before it processed our basic.cancel.

@@ -20,7 +20,7 @@ from typing import Any
 
 from kombu.message import Message as KombuMessage
 
-from dueq.shared.broker.convert import from_delivery
+from dueq.shared.broker.convert import read_delivery
 from dueq.shared.broker.dead_letter import DEAD_AT_HEADER, REASON_HEADER, SOURCE_QUEUE_HEADER
 from dueq.shared.broker.link import Link
 from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
@@ -227,13 +227,15 @@ def _get(
 
     Keeps the first ``keep`` bytes of the body (None: all of it).
     """
+    channel.auto_decode = False  # py-amqp would decode bodies by their content_encoding
     raw = channel.basic_get(queue=queue, no_ack=False)
     if raw is None:
         return None
-    # py-amqp hands back its own message; kombu's virtual transports a kombu Message.
-    message = raw if is_kombu_message(raw) else channel.message_to_python(raw)
-    dead = _dead_letter(from_delivery(message, len(taken)), len(taken) + 1, keep)
-    got = (message.delivery_tag, dead)
+    # The bytes as parked, never inflated: kombu's message_to_python would apply a hostile
+    # "compression" header (a 51 kB zlib body becomes 52 MB) before ``keep`` cuts it.
+    transport_tag, message = read_delivery(channel, raw, len(taken))
+    dead = _dead_letter(message, len(taken) + 1, keep)
+    got = (transport_tag, dead)
     taken.append(got)
     return got
 

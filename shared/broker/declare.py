@@ -48,7 +48,7 @@ def declare_topology(link: Link, topology: Topology, queues: Iterable[str]) -> d
         dead = topology.dead_letter_queue
         _queue(channel, dead, topology.durable_queue_arguments())
         channel.queue_bind(queue=dead, exchange=topology.dead_letter_exchange, routing_key="")
-        _queue(channel, topology.events_queue, topology.durable_queue_arguments())
+        _queue(channel, topology.events_queue, topology.events_queue_arguments())
         for queue in queues:
             name = topology.run_queue(queue)
             _queue(channel, name, topology.run_queue_arguments())

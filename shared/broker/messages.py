@@ -56,7 +56,9 @@ class IncomingMessage:
     ``delivery_tag`` is only meaningful to the ``Consumer`` that delivered it (pass it back
     to its ``ack``/``reject``).  ``redelivered`` is RabbitMQ's hint that the message may
     have been seen before; ``delivery_count`` is the quorum queue's ``x-delivery-count``
-    (None on classic queues and on the first delivery).
+    (None on classic queues and on the first delivery).  ``body`` is the bytes as sent:
+    no transport decoding or decompression happened (``content_encoding`` says what the
+    sender claimed).
     """
 
     body: bytes
@@ -71,3 +73,4 @@ class IncomingMessage:
     content_type: str | None
     headers: Mapping[str, Any]
     delivery_count: int | None
+    content_encoding: str | None = None

@@ -49,8 +49,12 @@ _NAMESPACE_BYTES = RUN_ID_NAMESPACE.bytes
 
 
 def arguments_size(args: object, kwargs: object) -> int:
-    """Bytes ``args`` and ``kwargs`` take together as compact UTF-8 JSON (the limit's unit)."""
-    encoded = json.dumps([args, kwargs], separators=(",", ":"), ensure_ascii=False)
+    """Bytes ``args`` and ``kwargs`` take together as compact UTF-8 JSON (the limit's unit).
+
+    Raises ``ValueError`` for NaN or Infinity: they are not JSON, and a consumer in another
+    language could not read them.
+    """
+    encoded = json.dumps([args, kwargs], separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return len(encoded.encode())
 
 
@@ -135,7 +139,10 @@ class RunRequest(ProtocolModel):
     def _arguments_fit(self, info: ValidationInfo) -> RunRequest:
         if info.context is ARGUMENTS_CHECKED:
             return self
-        size = arguments_size(self.args, self.kwargs)
+        try:
+            size = arguments_size(self.args, self.kwargs)
+        except ValueError:
+            raise ValueError("args and kwargs must not hold NaN or Infinity") from None
         if size > MAX_ARGUMENTS_BYTES:
             raise ValueError(
                 f"args and kwargs take {size} bytes as JSON; the limit is {MAX_ARGUMENTS_BYTES}"

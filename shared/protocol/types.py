@@ -71,7 +71,12 @@ def format_utc(value: datetime) -> str:
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a UTC offset (naive timestamps are ambiguous)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00 has no UTC equivalent; pydantic
+        # only turns ValueError into a validation error, so an OverflowError would escape.
+        raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
 UtcDatetime = Annotated[
@@ -118,7 +123,8 @@ JsonKwargs = dict[str, JsonValue]
 class ProtocolModel(BaseModel):
     """Base of every wire model: frozen, strict, unknown fields refused."""
 
-    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+    # NaN and Infinity are not JSON: a consumer in another language could not read them.
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid", allow_inf_nan=False)
 
     #: Optional fields added to protocol 1 after it shipped, with their defaults: a field
     #: at its default is left off the wire, so older consumers (which refuse unknown

@@ -14,7 +14,6 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 from dueq.producer.history import SqlRunHistory
 from dueq.producer.retention import HistoryRetention
 from dueq.shared.protocol import JobExecuted, JobStarted, make_run_id
-from dueq.shared.tables import runs
+from dueq.shared.tables import jobs, runs
 from tests.bench.dueq_store import open_store
 from tests.bench.model import Better, Context, Row, ScenarioResult
 from tests.bench.services import database
@@ -49,13 +48,30 @@ _FILL = sa.text(
 )
 
 
+# Jobs the recorded events belong to: the history records runs of existing jobs only.
+_RECORDING_JOBS = 500
+
+
+def _add_recording_jobs(engine: sa.Engine) -> None:
+    """The jobs ``_events`` reports on, as rows of the job store (never due)."""
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = [
+        {"id": f"rec-{n}", "name": f"rec-{n}", "func": "bench:noop", "args": [], "kwargs": {},
+         "trigger": {"type": "date", "run_date": now.isoformat()}, "queue": "default",
+         "misfire_grace_time": None, "coalesce": True, "max_instances": 1,
+         "next_run_time": None, "next_fire_time": None, "created_at": now, "updated_at": now}
+        for n in range(_RECORDING_JOBS)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(jobs.insert(), rows)
+
+
 def _events(count: int, now: datetime) -> list[list[Any]]:
     """``count`` runs' started+executed events, in batches as the consumer records them."""
-    tag = uuid.uuid4().hex[:8]
     events: list[Any] = []
     for n in range(count):
         at = now + timedelta(microseconds=n)
-        job_id = f"rec-{tag}-{n % 500}"
+        job_id = f"rec-{n % _RECORDING_JOBS}"
         common: dict[str, Any] = {
             "run_id": make_run_id(job_id, at), "job_id": job_id, "scheduled_at": at,
             "worker_id": "w1", "hostname": "h", "pid": 1, "emitted_at": at,
@@ -119,6 +135,7 @@ def measure(ctx: Context, rows: int) -> dict[str, Any]:
     with database("postgresql", ctx.services, "history") as url:
         engine = open_store(url)
         history = SqlRunHistory(engine)
+        _add_recording_jobs(engine)
         empty = {"record_per_s": _recording_rate(history, recording_runs),
                  "list_ms": _list_latency_ms(history)}  # fmt: skip
         ctx.log(f"dueq: history, filling {rows:,} rows")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.conformance.conformance_kit import SIGNING_KEY
 from tests.conformance.conformance_process import REPO, ConsumerSpec
 
 __all__ = ["CONSUMERS", "QUEUE"]
@@ -22,16 +23,20 @@ QUEUE = "conformance"
 _FAST_HEARTBEAT = ["--heartbeat-interval", "0.5"]
 
 _PLACEHOLDERS = ["--url", "{url}", "--prefix", "{prefix}", "--queue", "{queue}"]
+# Every consumer verifies runs and signs events with the kit's key.
+_SIGNING = {"DUEQ_SIGNING_KEY": SIGNING_KEY}
 
 CONSUMERS = [
     ConsumerSpec(
         name="pika",
         argv=[sys.executable, "-m", "examples.pika_worker", *_PLACEHOLDERS],
+        env=_SIGNING,
         fast_heartbeat_argv=_FAST_HEARTBEAT,
     ),
     ConsumerSpec(
         name="node",
         argv=["node", str(REPO / "examples" / "node_worker" / "worker.js"), *_PLACEHOLDERS],
+        env=_SIGNING,
         fast_heartbeat_argv=_FAST_HEARTBEAT,
     ),
     ConsumerSpec(
@@ -48,7 +53,7 @@ CONSUMERS = [
             "--import",
             "conformance_jobs",
         ],
-        env={"PYTHONPATH": str(_HERE)},
+        env={"PYTHONPATH": str(_HERE), **_SIGNING},
         fast_heartbeat_env={"DUEQ_HEARTBEAT_INTERVAL": "0.5"},
     ),
 ]

@@ -13,6 +13,7 @@ only while a test waits for something, always against a deadline, never by sleep
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from jsonschema import Draft202012Validator
 from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
 from dueq.shared.errors import BrokerUnavailable, ProtocolError
 from dueq.shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
+from dueq.shared.signing import RUN_TYPE, Signer
 from dueq.shared.topology import Topology
 from tests.conformance.conformance_process import REPO, ConsumerProcess
 from tests.support.waiting import wait_until
@@ -44,6 +46,9 @@ EVENT_SCHEMA = REPO / "docs" / "protocol" / "event.json"
 # the broker, including those of a test session still running beside it (seen here when
 # several sessions share one broker). The kit deletes its own entities after each use.
 TEST_PREFIX_STEM = "dqc-"
+# Every consumer under test gets this as DUEQ_SIGNING_KEY: the kit signs every run it
+# publishes and verifies the signature of every event it receives (docs/protocol.md#signing).
+SIGNING_KEY = "conformance-kit-signing-key-0123456789abcdef"
 
 # Seconds a consumer may take from exec to worker_online. Python with jsonschema and Node
 # with ajv both start in well under a second; this leaves room for a loaded machine.
@@ -91,6 +96,7 @@ class Bus:
         self.dead: list[IncomingMessage] = []
         self._schema = Draft202012Validator(json.loads(EVENT_SCHEMA.read_text()))
         self._problems: list[str] = []
+        self.signer = Signer(SIGNING_KEY)
         self._url = url
         self._connection = BrokerConnection(url, name="conformance-kit")
         self._connection.connect()
@@ -138,7 +144,8 @@ class Bus:
         job_id = fields.pop("job_id", f"job-{uuid.uuid4().hex[:12]}")
         scheduled_at = fields.pop("scheduled_at", now)
         values: dict[str, Any] = {
-            "run_id": make_run_id(job_id, scheduled_at),
+            # Bound to the job, time and attempt, as the scheduler makes it (workers check).
+            "run_id": make_run_id(job_id, scheduled_at, fields.get("attempt", 1)),
             "job_id": job_id,
             "job_name": job_id,
             "func": func,
@@ -155,8 +162,21 @@ class Bus:
         self._publisher.publish_many([self._outgoing(encode(run), run.run_id) for run in runs])
 
     def publish_raw(self, body: bytes, message_id: str) -> None:
-        """Publish arbitrary bytes with a RunRequest's properties (for bad messages)."""
+        """Publish arbitrary bytes with a RunRequest's properties (for bad messages), signed."""
         self._publisher.publish(self._outgoing(body, message_id))
+
+    def publish_forged(
+        self, body: bytes, message_id: str, *, signer: Signer | None, kind: str = RUN_TYPE
+    ) -> None:
+        """Publish ``body`` unsigned (``signer=None``) or signed by ``signer`` as type ``kind``."""
+        headers = signer.headers(kind, body) if signer is not None else {}
+        message = self._outgoing(body, message_id)
+        self._publisher.publish(dataclasses.replace(message, type=kind, headers=headers))
+
+    def publish_replying_elsewhere(self, run: RunRequest, reply_to: str) -> None:
+        """Publish ``run`` (signed) with ``reply_to`` naming another queue."""
+        message = self._outgoing(encode(run), run.run_id)
+        self._publisher.publish(dataclasses.replace(message, reply_to=reply_to))
 
     def _outgoing(self, body: bytes, message_id: str) -> OutgoingMessage:
         return OutgoingMessage(
@@ -166,7 +186,8 @@ class Bus:
             message_id=message_id,
             correlation_id=message_id,
             reply_to=self.topology.events_queue,
-            type="dueq.run",
+            type=RUN_TYPE,
+            headers=self.signer.headers(RUN_TYPE, body),
             content_type="application/json",
             persistent=True,
         )
@@ -261,7 +282,8 @@ class Bus:
         self._consumers[1].ack(message.delivery_tag)
 
     def _check(self, message: IncomingMessage) -> Received:
-        """Schema, decode_event and the AMQP properties docs/protocol.md requires."""
+        """Signature, schema, decode_event and the AMQP properties docs/protocol.md requires."""
+        self.signer.verify(message.type, message.body, message.headers)
         body = json.loads(message.body)
         errors = [f"{list(e.path)}: {e.message}" for e in self._schema.iter_errors(body)]
         assert not errors, f"event breaks docs/protocol/event.json: {errors[:3]}"

@@ -23,6 +23,7 @@ from dueq.shared.protocol import (
     JobStarted,
     encode,
 )
+from dueq.shared.signing import Signer
 from tests.conformance.conformance_kit import Bus, Harness, Received
 
 pytestmark = pytest.mark.integration
@@ -224,3 +225,40 @@ def _assert_dead_letter(
 
 def _of_job(job_id: str) -> Callable[[Received], bool]:
     return lambda received: received.body.get("job_id") == job_id
+
+
+def test_unsigned_forged_or_mistyped_runs_are_rejected_and_never_run(harness: Harness) -> None:
+    bus, consumer = harness.bus, harness.consumer
+    cases = {
+        "unsigned message": None,
+        "unknown key": Signer("a-key-the-consumer-was-never-given-0123456789"),
+        "is not a run": bus.signer,  # a worker's event signature replayed as a run
+    }
+    sent = {}
+    for reason, signer in cases.items():
+        run = bus.run_request("conformance.echo", args=["forged"])
+        kind = "job_executed" if reason == "is not a run" else "dueq.run"
+        bus.publish_forged(encode(run), run.run_id, signer=signer, kind=kind)
+        sent[reason] = run
+    for reason, run in sent.items():
+        rejected = bus.wait_event(
+            "job_rejected", consumer=consumer, where=_with_message_id(run.run_id)
+        ).event
+        assert isinstance(rejected, JobRejected)
+        assert reason in rejected.reason, rejected.reason
+    bus.barrier(consumer)  # any run handled by mistake would have been reported by now
+    for run in sent.values():
+        handled = {"job_started", "job_executed"} & set(bus.about(run.run_id))
+        assert not handled, f"a forged run was handled: {bus.about(run.run_id)}"
+
+
+def _with_message_id(message_id: str) -> Callable[[Received], bool]:
+    return lambda received: received.body.get("message_id") == message_id
+
+
+def test_events_go_to_the_events_queue_whatever_reply_to_names(harness: Harness) -> None:
+    bus, consumer = harness.bus, harness.consumer
+    run = bus.run_request("conformance.echo", args=["here"])
+    bus.publish_replying_elsewhere(run, bus.topology.dead_letter_queue)
+    bus.wait_event("job_executed", run_id=run.run_id, consumer=consumer)
+    assert not [m for m in bus.dead if m.correlation_id == run.run_id]

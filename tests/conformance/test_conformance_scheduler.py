@@ -21,7 +21,7 @@ from dueq.shared.broker import BrokerConnection
 from dueq.shared.tables import runs
 from dueq.shared.topology import Topology
 from tests.conformance.conformance_consumers import CONSUMERS, QUEUE
-from tests.conformance.conformance_kit import new_prefix
+from tests.conformance.conformance_kit import SIGNING_KEY, new_prefix
 from tests.conformance.conformance_process import ConsumerProcess
 from tests.support.waiting import wait_until
 
@@ -57,7 +57,10 @@ def test_run_published_by_the_scheduler_is_executed_by_node_and_recorded(
     node_consumer: ConsumerProcess, rabbitmq_url: str, pg_schema_url: str, prefix: str
 ) -> None:
     scheduler = BackgroundScheduler(
-        broker_url=rabbitmq_url, database_url=pg_schema_url, prefix=prefix
+        broker_url=rabbitmq_url,
+        database_url=pg_schema_url,
+        prefix=prefix,
+        signing_key=SIGNING_KEY,  # the node consumer verifies runs and signs its events
     )
     scheduler.start()
     try:

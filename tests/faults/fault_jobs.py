@@ -10,6 +10,7 @@ independent of the events the worker reports and survives a ``kill -9`` of the w
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -112,3 +113,7 @@ def flaky(fail_until: int, slow_attempt: int = 0, seconds: float = 0.0) -> int:
     if context.attempt < fail_until:
         raise ConnectionError(f"attempt {context.attempt} fails on purpose")
     return context.attempt
+
+
+class SneakyPopen(subprocess.Popen[bytes]):
+    """A Popen subclass in an allowed module: a message naming it must never "call" it."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -274,6 +274,7 @@ class Rig:
         scheduler_id: str | None = None,
         lease: float = SCHEDULER_LEASE_S,
         extra: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> Proc:
         """Start ``dueq scheduler`` (through proxies if their URLs are given)."""
         options = [
@@ -285,7 +286,7 @@ class Rig:
             *(["--scheduler-id", scheduler_id] if scheduler_id else []),
             *extra,
         ]  # fmt: skip
-        return self.procs.scheduler(name, *options)
+        return self.procs.scheduler(name, *options, env=env)
 
     def worker(
         self,
@@ -296,6 +297,7 @@ class Rig:
         concurrency: int = 4,
         claim_lease: float = CLAIM_LEASE_S,
         extra: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> Proc:
         """Start ``dueq worker`` with fleet claims in the test's database."""
         options = [
@@ -305,7 +307,9 @@ class Rig:
             "--concurrency", str(concurrency),
             *extra,
         ]  # fmt: skip
-        return self.procs.worker(name, *options, env={"DUEQ_CLAIM_LEASE": str(claim_lease)})
+        return self.procs.worker(
+            name, *options, env={"DUEQ_CLAIM_LEASE": str(claim_lease), **(env or {})}
+        )
 
     def wait_consuming(self, *workers: Proc, timeout: float = 30.0) -> None:
         """Wait until each worker logs that it consumes its queue."""

@@ -14,8 +14,10 @@ that one process survives all of it); examples are few and derandomized for CI.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,8 @@ from hypothesis import HealthCheck, given, settings
 
 from dueq.producer.publisher import to_message
 from dueq.shared.broker import BrokerConnection, OutgoingMessage
-from dueq.shared.protocol import CONTENT_TYPE
+from dueq.shared.protocol import CONTENT_TYPE, encode
+from tests.faults.faults_envelopes import Case, HostilePublisher, envelope_cases
 from tests.faults.faults_payloads import bad_payloads, one_of_each, valid_run
 from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures
@@ -184,3 +187,65 @@ def test_a_live_worker_dead_letters_and_reports_every_bad_message_and_keeps_work
     assert not marker.exists(), "a hostile message ran a shell command"
     assert fuzz_target.worker.alive
     assert sorted(e.run_id for e in executions) == sorted(fuzz_target.valid_sent)
+
+
+def test_hostile_properties_and_headers_are_dead_lettered_or_harmless_and_the_worker_lives(
+    fuzz_target: FuzzTarget, figures: Figures
+) -> None:
+    rig = fuzz_target.rig
+    cases = envelope_cases(rig.topology)
+    refused = [c for c in cases if c.expect == "refused"]
+    harmless = [c for c in cases if c.expect == "runs"]
+    # The victim of the squatter case: its real run at the squatted time must still run.
+    squatted_at = json.loads(next(c for c in refused if "squatting" in c.name).body)
+    victim = valid_run("victim").model_copy(
+        update={
+            "run_id": squatted_at["run_id"],
+            "scheduled_at": datetime.fromisoformat(squatted_at["scheduled_at"]),
+        }
+    )
+    publisher = HostilePublisher(rig.broker_url)
+    try:
+        publisher.publish(rig.topology.runs_exchange, "default", cases)
+        publisher.publish(
+            rig.topology.runs_exchange,
+            "default",
+            [Case("the victim", encode(victim), expect="runs", run_id=victim.run_id)],
+        )
+    finally:
+        publisher.close()
+    must_run = {c.run_id for c in harmless} | {victim.run_id}
+
+    def executed() -> list[str]:
+        return [e.run_id for e in rig.ledger.executions()]
+
+    wait_until(
+        lambda: (
+            {c.message_id for c in refused} <= set(fuzz_target.dead_reasons())
+            and {c.message_id for c in refused} <= set(fuzz_target.rejected())
+            and must_run <= set(executed())
+        ),
+        "every hostile envelope dead-lettered and reported, every harmless one executed",
+        timeout=30,
+    )
+    dead, rejected = fuzz_target.dead_reasons(), fuzz_target.rejected()
+    for case in refused:
+        assert case.reason in dead[case.message_id], (case.name, dead[case.message_id])
+        assert case.reason in rejected[case.message_id], case.name
+    assert sorted(r for r in executed() if r in must_run) == sorted(must_run)  # once each
+    dead_bodies = [m.body for m in fuzz_target.events.messages(rig.topology.dead_letter_queue)]
+    assert all(len(body) < 1024 * 1024 for body in dead_bodies), "an inflated body was parked"
+    events = [m.event() or {} for m in fuzz_target.events.messages(rig.topology.events_queue)]
+    spoofed = next(c for c in harmless if "x-dueq-redelivered" in c.name)
+    started = [
+        e for e in events if e.get("run_id") == spoofed.run_id and e["event"] == "job_started"
+    ]
+    assert [e["redelivered"] for e in started] == [False]
+    assert fuzz_target.worker.alive, fuzz_target.worker.tail()
+    figures["hostile_envelopes"] = len(refused)
+    figures["harmless_envelopes_executed"] = len(harmless)
+    print(
+        f"{len(refused)} hostile envelopes dead-lettered with their reason and reported; "
+        f"{len(harmless)} odd-but-valid ones and the squatted victim executed once; "
+        "worker alive"
+    )

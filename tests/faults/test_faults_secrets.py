@@ -178,3 +178,61 @@ def test_no_password_appears_in_any_log_line_or_error_message(
         assert "ACCESS_REFUSED" in outputs[name], f"{name} was not refused: the check is void"
     assert "lost" in outputs["worker"] or "temporary" in outputs["worker"]
     assert broker_proxy.refused + db_proxy.refused > 0
+
+
+def _shapes(rig: Rig, user: str, secret: Secret, dead_port: int) -> dict[str, dict[str, str]]:
+    """URL shapes that used to leak: (DUEQ_* overrides) per case name."""
+    db = urlsplit(rig.database_url)
+    db_base = f"{db.scheme}://postgres@127.0.0.1:{dead_port}{db.path}"
+    raw = secret.password.replace(":pw", "/pw")  # a raw '/' (and '@') in the password
+    broker = urlsplit(rig.broker_url)
+    return {
+        "database password in the query string": {
+            "DUEQ_DATABASE_URL": f"{db_base}?password={secret.password}&connect_timeout=2",
+        },
+        "database password with a raw slash": {
+            "DUEQ_DATABASE_URL": f"{db.scheme}://postgres:{raw}@127.0.0.1:{dead_port}{db.path}",
+        },
+        "database password in the query and a bad option (SQLAlchemy's own text)": {
+            "DUEQ_DATABASE_URL": f"{db_base}?password={secret.password}&sslmode=bogus",
+        },
+        "broker password with a raw slash, refused (kombu's own text)": {
+            "DUEQ_BROKER_URL": f"amqp://{user}:{raw}@{broker.hostname}:{broker.port}//",
+        },
+        "broker password in the query string": {
+            "DUEQ_BROKER_URL": f"amqp://{user}@127.0.0.1:{dead_port}//?password={secret.password}",
+        },
+    }
+
+
+def test_no_command_prints_a_password_whatever_the_urls_shape(
+    rig: Rig, figures: Figures, broker_user: tuple[str, Secret]
+) -> None:
+    user, _ = broker_user
+    secret = _secret("shape")
+    dead_port = closed_port()
+    commands = {  # one command per shape, all run at once (each is mostly start-up time)
+        "DUEQ_DATABASE_URL": ["db", "upgrade"],
+        "DUEQ_BROKER_URL": ["health", "--role", "worker"],
+    }
+    running: dict[str, subprocess.Popen[str]] = {}
+    for case, overrides in _shapes(rig, user, secret, dead_port).items():
+        [setting] = overrides
+        env = {**rig.procs.env, "DUEQ_DATABASE_URL": rig.database_url, **overrides}
+        args = commands[setting]
+        running[f"{case}: dueq {' '.join(args)}"] = subprocess.Popen(
+            [DUEQ, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+    outputs: dict[str, str] = {}
+    for name, proc in running.items():
+        outputs[name] = proc.communicate(timeout=60)[0]
+        assert proc.returncode != 0, f"{name} did not fail: {outputs[name]}"
+    leaks = [name for name, text in outputs.items() if secret.unique in text]
+    figures["command_runs_checked"] = len(outputs)
+    figures["leaks"] = len(leaks)
+    print(f"{len(outputs)} failing command runs over 5 URL shapes: {len(leaks)} leaks")
+    assert not leaks, {name: outputs[name][-500:] for name in leaks}
+    refused = outputs[
+        "broker password with a raw slash, refused (kombu's own text): dueq health --role worker"
+    ]
+    assert "***" in refused or "ACCESS_REFUSED" in refused, refused

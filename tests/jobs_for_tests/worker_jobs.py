@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dueq import job
+from tests.jobs_for_tests.harness import make_run
 
 # Polling period of jobs that wait for a file the test creates: short enough not to slow
 # tests, long enough to cost nothing.
@@ -131,3 +133,36 @@ def fail_until(directory: str, succeed_on: int) -> int:
     if attempt < succeed_on:
         raise ConnectionError(f"attempt {attempt} fails")
     return attempt
+
+
+# -- what the allowlist must refuse (tests/unit/worker/test_worker_registry.py) ---------
+
+
+class JobClass:
+    """A class in an allowed module: calling it runs __init__, so it is not a job."""
+
+    def run(self) -> str:
+        return "ran"
+
+
+class SneakyPopen(subprocess.Popen[bytes]):
+    """A Popen subclass: "calling" it with ["touch", path] would run a command."""
+
+
+def _private_helper() -> str:
+    """Private: never a job, even in an allowed module."""
+    return "private"
+
+
+# A function defined in another module, reachable here by name (a re-export).
+reexported = make_run
+
+
+def exits(code: int) -> None:
+    """An argparse-style entry point given bad arguments: raises SystemExit."""
+    raise SystemExit(code)
+
+
+def interrupts() -> None:
+    """Raises KeyboardInterrupt from a slot thread."""
+    raise KeyboardInterrupt

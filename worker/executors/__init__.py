@@ -10,10 +10,12 @@ from dueq.worker.executors.thread import ThreadExecutor
 __all__ = ["AsyncioExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "build_executor"]
 
 
-def build_executor(kind: str, *, concurrency: int, imports: tuple[str, ...]) -> Executor:
+def build_executor(
+    kind: str, *, concurrency: int, imports: tuple[str, ...], allow_callables: bool = False
+) -> Executor:
     """The executor named ``kind`` (``thread``, ``process`` or ``asyncio``)."""
     if kind == "process":
-        return ProcessExecutor(concurrency, imports)
+        return ProcessExecutor(concurrency, imports, allow_callables=allow_callables)
     if kind == "asyncio":
         return AsyncioExecutor()
     return ThreadExecutor()

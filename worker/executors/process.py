@@ -35,9 +35,9 @@ __all__ = ["ProcessExecutor"]
 _child_registry: Registry | None = None
 
 
-def _init_child(imports: tuple[str, ...]) -> None:
+def _init_child(imports: tuple[str, ...], allow_callables: bool = False) -> None:
     global _child_registry  # per child process state, set once by the pool initializer
-    registry = Registry(imports)
+    registry = Registry(imports, allow_callables=allow_callables)
     registry.load()
     _child_registry = registry
 
@@ -72,7 +72,10 @@ class ProcessExecutor(Executor):
 
     kind = "process"
 
-    def __init__(self, processes: int, imports: tuple[str, ...]) -> None:
+    def __init__(
+        self, processes: int, imports: tuple[str, ...], *, allow_callables: bool = False
+    ) -> None:
+        self._allow_callables = allow_callables
         self._processes = processes
         self._imports = imports
         self._pool: ProcessPoolExecutor | None = None
@@ -86,7 +89,7 @@ class ProcessExecutor(Executor):
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_child,
-            initargs=(self._imports,),
+            initargs=(self._imports, self._allow_callables),
         )
 
     def refusal(self, func: Callable[..., Any]) -> str | None:

@@ -4,6 +4,7 @@
 // every entity is declared with exactly the arguments dueq itself uses.
 
 const { formatUtc, nowUtc } = require("./protocol");
+const { sign } = require("./signing");
 
 // docs/protocol.md: a quorum run queue dead-letters a message after this many deliveries.
 const DELIVERY_LIMIT = 20;
@@ -29,33 +30,39 @@ class Layout {
 
 // Declare the runs exchange and queue, the dead-letter pair and the events queue.
 async function declareLayout(channel, layout) {
-  // dueq declares its events and dead queues with the queue type as their only argument.
+  // dueq declares its dead queue with the queue type as its only argument, and its events
+  // queue like a run queue (dead-lettering and the delivery limit).
   const plain = { durable: true, arguments: { "x-queue-type": layout.queueType } };
   await channel.assertExchange(layout.runsExchange, "direct", { durable: true });
   await channel.assertExchange(layout.dlx, "fanout", { durable: true });
   await channel.assertQueue(layout.deadQueue, plain);
   await channel.bindQueue(layout.deadQueue, layout.dlx, "");
-  await channel.assertQueue(layout.eventsQueue, plain);
+  await channel.assertQueue(layout.eventsQueue, { durable: true, arguments: layout.runQueueArguments() });
   await channel.assertQueue(layout.runQueue, { durable: true, arguments: layout.runQueueArguments() });
   await channel.bindQueue(layout.runQueue, layout.runsExchange, layout.queue);
 }
 
 // Publishes on a confirm channel; each call resolves once the broker confirmed.
 class Publisher {
-  constructor(channel, layout, log) {
+  constructor(channel, layout, log, signingKey = null) {
     this.channel = channel;
     this.layout = layout;
-    // Confirmed but unroutable (no queue called reply_to): retrying cannot help.
+    this.signingKey = signingKey;
+    // Confirmed but unroutable (the events queue is gone): retrying cannot help.
     channel.on("return", (msg) => log(`event lost: no queue named ${msg.fields.routingKey}`));
   }
 
-  // Publish an event to replyTo (default: the events queue) through the default exchange.
-  event(body, replyTo) {
-    return this.publish("", replyTo || this.layout.eventsQueue, Buffer.from(JSON.stringify(body)), {
+  // Publish an event to the events queue through the default exchange, signed with a key.
+  // Never to a run's reply_to: whoever can publish a run could name any queue there.
+  event(body) {
+    const content = Buffer.from(JSON.stringify(body));
+    const headers = this.signingKey ? sign(this.signingKey, body.event, content) : undefined;
+    return this.publish("", this.layout.eventsQueue, content, {
       contentType: "application/json",
       deliveryMode: 2,
       correlationId: body.run_id,
       type: body.event,
+      headers,
       mandatory: true,
     });
   }

@@ -11,6 +11,7 @@ const amqp = require("amqplib");
 const { Layout, Publisher, connectAny, declareLayout, redactUrl } = require("./broker");
 const { Identity } = require("./events");
 const { BadMessage, Schemas, nowUtc, parseRun, secondsBetween } = require("./protocol");
+const { verifyRun } = require("./signing");
 
 // Run ids remembered for deduplication. A duplicate arrives soon after the original (a
 // scheduler republish or a redelivery), so the newest hundred thousand are plenty.
@@ -46,7 +47,7 @@ class Worker {
     this.connection.on("close", () => this.stopping || this.die("connection closed"));
     this.channel = await this.connection.createConfirmChannel();
     await declareLayout(this.channel, this.layout);
-    this.publisher = new Publisher(this.channel, this.layout, this.log);
+    this.publisher = new Publisher(this.channel, this.layout, this.log, this.config.signingKey);
     await this.channel.prefetch(this.config.concurrency);
     const { consumerTag } = await this.channel.consume(this.layout.runQueue, (msg) => this.onMessage(msg));
     this.consumerTag = consumerTag;
@@ -103,6 +104,13 @@ class Worker {
   async handle(msg) {
     let run;
     try {
+      const key = this.config.signingKey;
+      const refusal = key ? verifyRun(key, msg.properties, msg.content) : null;
+      if (refusal !== null) {
+        // Before a byte of the body is parsed.
+        const messageId = msg.properties.messageId;
+        throw new BadMessage(refusal, messageId ? { message_id: String(messageId).slice(0, 255) } : {});
+      }
       run = parseRun(msg.content, this.schemas, msg.properties.messageId);
       if (!Object.hasOwn(this.jobs, run.func)) {
         throw new BadMessage(`function ${JSON.stringify(run.func)} is not allowed on this worker`, run.ids);
@@ -116,7 +124,6 @@ class Worker {
 
   // Steps 3-7: drop duplicates, refuse late runs and full slots, run the rest.
   async admit(run, msg) {
-    const replyTo = msg.properties.replyTo;
     const redelivered = msg.fields.redelivered;
     if (this.seen.has(run.runId)) {
       this.log(`run ${run.runId} is a duplicate; dropped`);
@@ -127,18 +134,18 @@ class Worker {
     const lateness = secondsBetween(now, run.scheduledAt);
     const running = this.running.get(run.jobId) || 0;
     if (run.misfireGraceTime !== null && lateness > run.misfireGraceTime) {
-      await this.publish(this.identity.missed(run, lateness, redelivered), replyTo);
+      await this.publish(this.identity.missed(run, lateness, redelivered));
     } else if (run.coalesce && run.nextScheduledAt && secondsBetween(now, run.nextScheduledAt) >= 0) {
       // A newer run of this coalescing job is already due: only the newest of a backlog runs.
-      await this.publish(this.identity.missed(run, lateness, redelivered, "coalesced"), replyTo);
+      await this.publish(this.identity.missed(run, lateness, redelivered, "coalesced"));
     } else if (running >= run.maxInstances && run.overlap !== "allow_all") {
-      await this.publish(this.identity.maxInstances(run, running, redelivered), replyTo);
+      await this.publish(this.identity.maxInstances(run, running, redelivered));
     } else {
       this.running.set(run.jobId, running + 1); // taken before any await: no race
       try {
-        await this.publish(this.identity.started(run, now, lateness, redelivered), replyTo);
+        await this.publish(this.identity.started(run, now, lateness, redelivered));
         const outcome = await this.call(run);
-        await this.publish(this.identity.finished(run, outcome, lateness, redelivered), replyTo);
+        await this.publish(this.identity.finished(run, outcome, lateness, redelivered));
       } finally {
         this.release(run.jobId);
       }
@@ -175,13 +182,13 @@ class Worker {
   async reject(msg, bad) {
     this.log(`dead-lettering message ${msg.properties.messageId}: ${bad.reason}`);
     await this.publisher.deadLetter(msg, bad.reason);
-    await this.publish(this.identity.rejected(bad.reason, bad.ids), msg.properties.replyTo);
+    await this.publish(this.identity.rejected(bad.reason, bad.ids));
     this.channel.ack(msg);
   }
 
-  publish(body, replyTo) {
+  publish(body) {
     this.schemas.checkEvent(body);
-    return this.publisher.event(body, replyTo);
+    return this.publisher.event(body);
   }
 
   remember(runId) {

@@ -17,12 +17,13 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pika
 import pytest
 import sqlalchemy as sa
 
@@ -59,11 +60,12 @@ def test_the_compose_file_describes_a_complete_deployment() -> None:
     compose = load_compose()
     services = compose["services"]
     always = {name for name, service in services.items() if "profiles" not in service}
-    assert always == {"rabbitmq", "postgres", *DUEQ_SERVICES}
+    assert always == {"rabbitmq", "postgres", "migrate", *DUEQ_SERVICES}
     assert set(services) - always == {"prometheus", "grafana", "dashboard"}  # profile observe
     assert "management" in services["rabbitmq"]["image"]
     for name, service in services.items():
-        assert service["healthcheck"]["test"], f"{name} has no health check"
+        if name != "migrate":  # a one-shot job, not a service to watch
+            assert service["healthcheck"]["test"], f"{name} has no health check"
     assert healthcheck_command(services["scheduler"]) == ["dueq", "health", "--role", "scheduler"]
     assert healthcheck_command(services["worker"]) == ["dueq", "health", "--role", "worker"]
     assert services["worker"]["deploy"]["replicas"] == "${DUEQ_WORKERS:-3}"
@@ -84,15 +86,42 @@ def test_the_compose_file_describes_a_complete_deployment() -> None:
         assert services[name]["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
 
 
+SECRETS = {
+    name: "p"
+    for name in (
+        "DUEQ_SIGNING_KEY", "RABBITMQ_ADMIN_PASSWORD", "RABBITMQ_SCHEDULER_PASSWORD",
+        "RABBITMQ_WORKER_PASSWORD", "POSTGRES_ADMIN_PASSWORD", "POSTGRES_MIGRATE_PASSWORD",
+        "POSTGRES_SCHEDULER_PASSWORD", "POSTGRES_WORKER_PASSWORD",
+    )
+}  # fmt: skip
+
+
 def test_passwords_must_be_given_and_defaults_fill_the_rest() -> None:
     worker = load_compose()["services"]["worker"]
-    with pytest.raises(InterpolationError, match="RABBITMQ_PASSWORD"):
+    with pytest.raises(InterpolationError, match="DUEQ_SIGNING_KEY"):
         service_environment(worker, {}, {})
-    env = service_environment(worker, {"RABBITMQ_PASSWORD": "p", "POSTGRES_PASSWORD": "q"}, {})
-    assert env["DUEQ_BROKER_URL"] == "amqp://dueq:p@rabbitmq:5672/%2F"
+    env = service_environment(worker, SECRETS, {})
+    assert env["DUEQ_BROKER_URL"] == "amqp://dueq-worker:p@rabbitmq:5672/%2F"
+    assert env["DUEQ_DATABASE_URL"].startswith("postgresql+psycopg://dueq_worker:p@")
     assert json.loads(env["DUEQ_IMPORTS"]) == ["examples.demo"]
     assert json.loads(env["DUEQ_QUEUES"]) == ["default"]
     assert interpolate("$${X} ${Y-d} ${Z:-e}", {"Z": ""}) == "${X} d e"
+
+
+def test_each_role_gets_its_own_accounts_and_the_ports_stay_on_loopback() -> None:
+    services = load_compose()["services"]
+    envs = {name: service_environment(services[name], SECRETS, {}) for name in services}
+    broker_users = {urlsplit(envs[n]["DUEQ_BROKER_URL"]).username for n in DUEQ_SERVICES}
+    assert broker_users == {"dueq-scheduler", "dueq-worker"}
+    database_users = {urlsplit(envs[n]["DUEQ_DATABASE_URL"]).username for n in DUEQ_SERVICES}
+    assert database_users == {"dueq_scheduler", "dueq_worker"}
+    assert urlsplit(envs["migrate"]["DUEQ_DATABASE_URL"]).username == "dueq_migrate"
+    assert envs["postgres"]["POSTGRES_USER"] not in database_users
+    ports = [interpolate(str(p), {}) for p in services["rabbitmq"]["ports"]]
+    assert ports == ["127.0.0.1:5672:5672", "127.0.0.1:15672:15672"]
+    assert "ports" not in services["postgres"]
+    dueq_stack = [name for name, service in services.items() if "profiles" not in service]
+    assert all("change-me" not in str(value) for n in dueq_stack for value in envs[n].values())
 
 
 # -- the deployment ----------------------------------------------------------------------
@@ -163,15 +192,18 @@ class Deployment:
 
 @pytest.fixture
 def deployment(
-    rabbitmq_url: str, pg_schema_url: str, topology: Topology, tmp_path: Path
+    rabbitmq_url: str,
+    pg_schema_url: str,
+    topology: Topology,
+    tmp_path: Path,
+    broker_users: dict[str, str],
+    database_roles: dict[str, str],
 ) -> Iterator[Deployment]:
     broker, database = urlsplit(rabbitmq_url), urlsplit(pg_schema_url)
     variables = {
-        "RABBITMQ_USER": broker.username or "guest",
-        "RABBITMQ_PASSWORD": broker.password or "guest",
-        "POSTGRES_USER": database.username or "postgres",
-        # Trust authentication ignores it; the test checks it never reaches a log line.
-        "POSTGRES_PASSWORD": f"pw-{uuid.uuid4().hex}",
+        **broker_users,
+        **database_roles,
+        "DUEQ_SIGNING_KEY": f"key-{uuid.uuid4().hex}{uuid.uuid4().hex}",
         # The fresh schema rides along in the database name: "test?options=-csearch_path=..."
         "POSTGRES_DB": f"{database.path.lstrip('/')}?{database.query}",
         "DUEQ_PREFIX": topology.prefix,
@@ -214,7 +246,7 @@ def table_exists(engine: sa.Engine, name: str) -> bool:
 
 
 def test_scheduler_standby_and_workers_run_every_run_exactly_once_across_a_handover(
-    deployment: Deployment, pg_schema_url: str, tmp_path: Path
+    deployment: Deployment, pg_schema_url: str, tmp_path: Path, topology: Topology
 ) -> None:
     engine = sa.create_engine(pg_schema_url)
     evidence = tmp_path / "runs"
@@ -223,12 +255,65 @@ def test_scheduler_standby_and_workers_run_every_run_exactly_once_across_a_hando
         _run_the_deployment(deployment, engine, evidence)
     finally:
         engine.dispose()
+    _assert_least_privilege(deployment, topology)
     logs = deployment.all_logs()
-    assert deployment.variables["POSTGRES_PASSWORD"] not in logs
-    assert ":guest@" not in logs
+    for name, value in deployment.variables.items():
+        if name.endswith(("_PASSWORD", "_KEY")):
+            assert value not in logs, f"{name} leaked into a log"
+
+
+def _access_refused(url: str, action: Callable[[Any], None]) -> str:
+    """The broker's refusal of ``action(channel)`` for the user of ``url``."""
+    parts = urlsplit(url)
+    params = pika.URLParameters(parts._replace(path="/%2F").geturl())
+    connection = pika.BlockingConnection(params)
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        with pytest.raises(pika.exceptions.ChannelClosedByBroker) as refused:
+            action(channel)
+        return str(refused.value)
+    finally:
+        connection.close()
+
+
+def _assert_least_privilege(deployment: Deployment, topology: Topology) -> None:
+    """The users and roles compose gives each service can do their job and nothing more."""
+    worker_url = deployment.env("worker")["DUEQ_BROKER_URL"]
+    scheduler_url = deployment.env("scheduler")["DUEQ_BROKER_URL"]
+    run_queue = topology.run_queue("default")
+
+    def publish_run(channel: Any) -> None:
+        channel.basic_publish(topology.runs_exchange, "default", b"{}")
+
+    def consume_runs(channel: Any) -> None:
+        channel.basic_consume(run_queue, lambda *_: None)
+
+    def publish_event(channel: Any) -> None:
+        channel.basic_publish("", topology.events_queue, b"{}")
+
+    assert "ACCESS_REFUSED" in _access_refused(worker_url, publish_run)
+    assert "ACCESS_REFUSED" in _access_refused(scheduler_url, consume_runs)
+    assert "ACCESS_REFUSED" in _access_refused(scheduler_url, publish_event)
+    for service in ("scheduler", "worker"):
+        engine = sa.create_engine(deployment.env(service)["DUEQ_DATABASE_URL"])
+        try:
+            denied = pytest.raises(sa.exc.ProgrammingError, match="permission denied")
+            with denied, engine.begin() as conn:
+                conn.execute(sa.text("CREATE TABLE dueq_intruder (x int)"))
+            with engine.begin() as conn:
+                is_super = conn.execute(
+                    sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                ).scalar_one()
+            assert is_super is False
+        finally:
+            engine.dispose()
 
 
 def _run_the_deployment(deployment: Deployment, engine: sa.Engine, evidence: Path) -> None:
+    # The one-shot migration, as the only role allowed DDL.
+    migrate = deployment.compose["services"]["migrate"]
+    deployment.cli_ok("migrate", *dueq_command(migrate, deployment.variables))
     # The active scheduler first, so it holds the lease before the standby starts.
     deployment.start("scheduler", "scheduler-a")
     wait_until(lambda: table_exists(engine, "dueq_leader") and leader(engine) == "scheduler-a",

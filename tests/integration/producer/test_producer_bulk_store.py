@@ -82,6 +82,7 @@ def test_replacing_keeps_the_schedule_of_unchanged_triggers(backend: Backend) ->
 def test_a_run_a_worker_reported_first_keeps_its_status_and_gains_published_at(
     backend: Backend,
 ) -> None:
+    backend.store.add_job(a_job("j"))  # history records runs of existing jobs only
     run_id = make_run_id("j", T0)
     executed = JobExecuted(
         worker_id="w1", hostname="h", pid=1, emitted_at=T0, run_id=run_id, job_id="j",

@@ -53,6 +53,8 @@ def test_events_reach_listeners_with_their_codes_and_land_in_run_history(
     database_url: str, make_scheduler: MakeScheduler, rabbitmq_url: str, topology: Topology
 ) -> None:
     scheduler = make_scheduler(database_url)
+    for job_id in ("ok", "boom", "late"):  # history records runs of existing jobs only
+        scheduler.add_job("pkg.jobs:work", "interval", hours=1000, id=job_id)
     heard: queue.Queue[SchedulerEvent] = queue.Queue()
     scheduler.add_listener(heard.put, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     scheduler.start()

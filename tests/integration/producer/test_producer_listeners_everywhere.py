@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from dueq import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+from dueq.producer import Scheduler
 from dueq.shared.protocol import (
     ExceptionInfo,
     JobError,
@@ -68,6 +69,17 @@ def _reports() -> tuple[list[bytes], set[tuple[int, str]]]:
     codes = [EVENT_JOB_EXECUTED] * 3 + [EVENT_JOB_ERROR, EVENT_JOB_MISSED]
     expected = {(code, _about(i)["run_id"]) for i, code in enumerate(codes)}
     return [encode(event) for event in events], expected
+
+
+def _add_jobs(database_url: str, broker_url: str, topology: Topology) -> None:
+    """The jobs the reports are about, never due, through a client that is not started."""
+    client = Scheduler(database_url=database_url, broker_url=broker_url, prefix=topology.prefix)
+    try:
+        for index in range(6):
+            job_id = _about(index)["job_id"]
+            client.add_job("pkg.jobs:work", "interval", hours=1000, id=job_id)
+    finally:
+        client.shutdown()
 
 
 class _Scheduler:
@@ -118,6 +130,7 @@ def test_both_processes_listeners_hear_every_outcome_once_and_history_is_written
             lambda s=scheduler: {"listening": True} in s.lines(),  # type: ignore[misc]
             f"{scheduler.log.name} listening", timeout=DEADLINE_S, describe=tails,
         )  # fmt: skip
+    _add_jobs(pg_schema_url, rabbitmq_url, topology)  # history records runs of existing jobs
     bodies, expected = _reports()
     send(rabbitmq_url, topology, bodies)
     for scheduler in schedulers:

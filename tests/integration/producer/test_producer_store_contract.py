@@ -183,7 +183,14 @@ def _about_run(**fields: object) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _known(backend: Backend, *job_ids: str) -> None:
+    """History records runs of existing jobs only: add them."""
+    for job_id in job_ids:
+        backend.store.add_job(a_job(job_id))
+
+
 def test_history_moves_forward_only_and_tracks_workers(backend: Backend) -> None:
+    _known(backend, "j")
     executed = JobExecuted(
         **_about_run(started_at=T0, finished_at=T0, duration_s=0.5, lateness_s=0.1, retval={"n": 1})  # type: ignore[arg-type]
     )
@@ -218,6 +225,7 @@ def _run_events(job_id: str) -> tuple[JobStarted, JobExecuted]:
 
 
 def test_a_batch_keeps_each_runs_furthest_status_whatever_its_order(backend: Backend) -> None:
+    _known(backend, "a", "b", "c")
     started_a, executed_a = _run_events("a")
     started_b, executed_b = _run_events("b")
     started_c, _ = _run_events("c")
@@ -234,6 +242,7 @@ def test_a_batch_keeps_each_runs_furthest_status_whatever_its_order(backend: Bac
 def test_a_later_batch_never_moves_a_run_back_and_repeats_change_nothing(
     backend: Backend,
 ) -> None:
+    _known(backend, "a")
     started, executed = _run_events("a")
     backend.history.record_many([executed], T0)
     backend.history.record_many([started, started], T0 + timedelta(seconds=1))
@@ -244,6 +253,7 @@ def test_a_later_batch_never_moves_a_run_back_and_repeats_change_nothing(
 
 
 def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> None:
+    _known(backend, "j")
     times = [T0 + timedelta(hours=h) for h in range(4)]
     started = [
         JobStarted(
@@ -265,6 +275,7 @@ def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> N
 def test_purge_deletes_the_oldest_runs_before_the_cutoff_a_bounded_batch_at_a_time(
     backend: Backend,
 ) -> None:
+    _known(backend, "j")
     times = [T0 + timedelta(minutes=m) for m in range(5)]
     started = [
         JobStarted(
@@ -281,3 +292,27 @@ def test_purge_deletes_the_oldest_runs_before_the_cutoff_a_bounded_batch_at_a_ti
     assert backend.history.purge(cutoff, 2) == 1
     assert backend.history.purge(cutoff, 2) == 0
     assert [r.scheduled_at for r in backend.history.get_runs(limit=10)] == times[:2:-1]
+
+
+def test_a_forged_outcome_never_replaces_the_first_and_is_counted(backend: Backend) -> None:
+    _known(backend, "a")
+    _, executed = _run_events("a")
+    backend.history.record_many([executed], T0)
+    forged = executed.model_copy(update={"retval": "FORGED RESULT", "worker_id": "evil-worker"})
+    backend.history.record_many([forged, executed], T0 + timedelta(seconds=1))
+
+    [record] = backend.history.get_runs(limit=10)
+    assert (record.retval, record.worker_id) == ("a", executed.worker_id)
+    assert backend.history.conflicts == 1  # the repeat of the real report is no conflict
+
+
+def test_reports_of_unknown_jobs_or_unbound_run_ids_make_no_ghost_runs(backend: Backend) -> None:
+    _known(backend, "victim")
+    _, ghost = _run_events("no-such-job")
+    _, victim = _run_events("victim")
+    squatter = victim.model_copy(update={"job_id": "other", "retval": "squatted"})
+    backend.history.record_many([ghost, squatter], T0)
+    assert backend.history.get_runs(limit=10) == []
+    backend.history.record_many([victim], T0)
+    [record] = backend.history.get_runs(limit=10)
+    assert (record.job_id, record.retval) == ("victim", "victim")

@@ -8,8 +8,10 @@ already executed is dropped by the fleet-wide dedupe instead of running twice.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
+import zlib
 from collections.abc import Iterator
 
 import pytest
@@ -182,3 +184,19 @@ def test_purge_asks_first_then_empties_the_dead_letter_queue(
 
     assert "purged 3" in purged.output
     assert _dead_depth(probe) == 0  # purged, nothing in flight
+
+
+def test_a_parked_compressed_body_is_listed_as_sent_never_inflated(
+    probe: BrokerProbe, rabbitmq_url: str, topology: Topology
+) -> None:
+    bomb = zlib.compress(b" " * 52_000_000)  # about 51 kB that kombu would inflate to 52 MB
+    message = dataclasses.replace(
+        probe.run_message(make_run(f"{JOBS}:add"), bomb),
+        exchange=topology.dead_letter_exchange,
+        message_id="bomb",
+        headers={"compression": "application/x-gzip", "x-dueq-reason": "compressed"},
+    )
+    probe.publisher.publish(message)
+    wait_until(lambda: _dead_depth(probe) == 1, "the bomb to be parked", timeout=10)
+    [view] = _dead(rabbitmq_url, topology).list()
+    assert (view.key, view.size) == ("bomb", len(bomb))

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from dueq.shared.errors import BrokerUnavailable, StoreUnavailable
-from dueq.shared.redact import redact_text, redact_url, split_urls
+from dueq.shared.redact import (
+    normalize_url,
+    placeholder_password,
+    redact_text,
+    redact_url,
+    split_urls,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +60,35 @@ def test_service_errors_carry_the_url_without_its_password() -> None:
     assert "mq:5672" in str(broker)
     assert "pw456" not in str(store)
     assert store.url == "postgresql://u:***@db/x"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://postgres@db/dueq?password=SECRET1&sslmode=require",
+        "postgresql://u@db/x?sslpassword=SECRET1",
+        "amqp://svc:pa/SECRET1@mq:5672//",
+        "amqp://svc:p@ss/SECRET1?#@mq//",
+        "amqp://svc@127.0.0.1:5//?password=SECRET1@host:pw",
+        "amqp://svc:pa/ss@mq//?password=x@SECRET1",
+    ],
+)
+def test_no_url_shape_keeps_its_password(url: str) -> None:
+    assert "SECRET1" not in redact_url(url)
+    assert "SECRET1" not in redact_text(f"error connecting to {url} (refused)")
+
+
+def test_raw_reserved_characters_in_a_password_are_percent_encoded_for_the_parsers() -> None:
+    assert normalize_url("amqp://svc:pa/ss@mq:5672//") == "amqp://svc:pa%2Fss@mq:5672//"
+    assert normalize_url("amqp://svc:p%40ss@mq//") == "amqp://svc:p%40ss@mq//"  # unchanged
+    assert normalize_url("amqp://mq//?password=a@b") == "amqp://mq//?password=a@b"
+
+
+def test_libpq_password_parameters_in_free_text_are_hidden() -> None:
+    text = "connection failed: host=db password='abc def' user=x; password=zz"
+    assert redact_text(text) == "connection failed: host=db password=*** user=x; password=***"
+
+
+def test_the_shipped_placeholder_password_is_recognised() -> None:
+    assert placeholder_password("amqp://dueq:change-me@mq//")
+    assert not placeholder_password("amqp://dueq:s3cret@mq//")

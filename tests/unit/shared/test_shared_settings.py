@@ -67,3 +67,18 @@ def test_several_broker_nodes_come_as_a_failover_list_or_a_python_list(
     listed = DueqSettings(broker_url=nodes.split(";"))
     assert listed.broker_url.reveal() == nodes
     assert "p@" not in str(listed.broker_url)
+
+
+def test_placeholder_passwords_and_signing_keys_are_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="placeholder password"):
+        DueqSettings(broker_url="amqp://dueq:change-me@mq//")
+    with pytest.raises(ValueError, match="placeholder password"):
+        DueqSettings(database_url="postgresql://dueq:change-me@db/dueq")
+    with pytest.raises(ConfigError, match="placeholder"):
+        DueqSettings(signing_key="change-me")
+    with pytest.raises(ConfigError, match="at least 32"):
+        DueqSettings(signing_key="too-short")
+    settings = DueqSettings(signing_key="k" * 32, signing_old_keys=["o" * 32])
+    assert "kkkk" not in repr(settings)
+    assert settings.signer() is not None
+    assert DueqSettings().signer() is None

@@ -28,6 +28,13 @@ def test_run_queues_dead_letter_and_limit_deliveries_on_quorum_queues() -> None:
     }
 
 
+def test_the_events_queue_dead_letters_and_limits_deliveries_like_a_run_queue() -> None:
+    # A poison event parks in acme.dead instead of restarting the events consumer forever.
+    topo = Topology(prefix="acme")
+    assert topo.events_queue_arguments() == topo.run_queue_arguments()
+    assert topo.durable_queue_arguments() == {"x-queue-type": "quorum"}  # acme.dead: the end
+
+
 def test_classic_queues_get_no_delivery_limit() -> None:
     arguments = Topology(prefix="acme", queue_type=QueueType.CLASSIC).run_queue_arguments()
     assert "x-delivery-limit" not in arguments

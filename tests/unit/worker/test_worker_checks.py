@@ -58,14 +58,16 @@ def message(body: bytes, **extra: object) -> IncomingMessage:
 
 @pytest.fixture
 def registry() -> Registry:
-    return Registry([JOBS])
+    loaded = Registry([JOBS])
+    loaded.load()
+    return loaded
 
 
 def test_parse_returns_the_run_and_its_function(registry: Registry) -> None:
     run = make_run()
-    parsed, func = checks.parse(message(encode(run)), registry, ThreadExecutor())
-    assert parsed == run
-    assert func.__name__ == "add"
+    delivery = checks.parse(message(encode(run)), registry, ThreadExecutor(), generation=4)
+    assert (delivery.run, delivery.generation, delivery.handover) == (run, 4, False)
+    assert delivery.func.__name__ == "add"
 
 
 def test_parse_rejects_garbage_with_the_protocol_reason(registry: Registry) -> None:
@@ -114,16 +116,34 @@ def test_dedupe_and_claim_follow_the_claim_store() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "redelivered"),
+    ("extra", "handover", "redelivered"),
     [
-        ({}, False),
-        ({"redelivered": True}, True),
-        ({"headers": {checks.REDELIVERED_HEADER: True}}, True),
-        ({"delivery_count": 1}, True),
+        ({}, False, False),
+        ({"redelivered": True}, False, True),
+        ({}, True, True),
+        ({"delivery_count": 1}, False, True),
+        # The old header is anybody's to set: it has no effect.
+        ({"headers": {"x-dueq-redelivered": True}}, False, False),
     ],
 )
 def test_a_delivery_knows_whether_it_is_a_redelivery(
-    extra: dict[str, object], redelivered: bool
+    extra: dict[str, object], handover: bool, redelivered: bool
 ) -> None:
-    delivery = checks.Delivery(message(b"{}", **extra), 1, make_run(), print)
+    delivery = checks.Delivery(message(b"{}", **extra), 1, make_run(), print, handover=handover)
     assert delivery.redelivered is redelivered
+
+
+def test_only_a_handover_typed_run_counts_as_a_handover(registry: Registry) -> None:
+    body = encode(make_run())
+    spoofed = message(body, headers={"x-dueq-redelivered": True})
+    assert not checks.parse(spoofed, registry, ThreadExecutor()).redelivered
+    handed = message(body, type="dueq.run.handover")
+    assert checks.parse(handed, registry, ThreadExecutor()).redelivered
+
+
+def test_parse_refuses_a_run_whose_id_is_not_bound_to_its_job_and_time(
+    registry: Registry,
+) -> None:
+    squatter = make_run().model_copy(update={"run_id": make_run_id("victim", NOW)})
+    with pytest.raises(checks.Rejected, match="is not the id of job 'job'"):
+        checks.parse(message(encode(squatter)), registry, ThreadExecutor())

@@ -51,8 +51,9 @@ def test_a_module_qualname_under_an_import_prefix_is_resolved(registry: Registry
     assert registry.resolve(f"{JOBS}:async_add") is worker_jobs.async_add
 
 
-def test_a_submodule_of_an_allowed_package_is_allowed() -> None:
+def test_a_submodule_of_an_allowed_package_imported_at_start_up_is_allowed() -> None:
     registry = Registry(["tests.jobs_for_tests"])
+    registry.load()  # this test module imported worker_jobs before: it is loaded
     assert registry.resolve(f"{JOBS}:add") is worker_jobs.add
 
 
@@ -84,14 +85,19 @@ def test_hostile_references_are_refused_without_importing_anything(
 @pytest.mark.parametrize(
     ("ref", "why"),
     [
-        (f"{JOBS}:os.system", "leaves the allowed module"),
-        (f"{JOBS}:json.dumps", "leaves the allowed module"),
-        (f"{JOBS}:__builtins__", "dunder"),
-        (f"{JOBS}:add.__globals__", "dunder"),
+        (f"{JOBS}:os.system", "only module-level functions"),
+        (f"{JOBS}:json.dumps", "only module-level functions"),
+        (f"{JOBS}:__builtins__", "private names"),
+        (f"{JOBS}:add.__globals__", "only module-level functions"),
         (f"{JOBS}:JOB_MISSING", "no attribute"),
-        (f"{JOBS}:_POLL_S", "not a function"),
+        (f"{JOBS}:_POLL_S", "private names"),
         (f"{JOBS}:job", "outside --import"),  # imported from shared.funcref
-        (f"{JOBS}:Path", "outside --import"),
+        (f"{JOBS}:Path", "not a plain function"),
+        (f"{JOBS}:JobClass", "not a plain function"),
+        (f"{JOBS}:SneakyPopen", "not a plain function"),
+        (f"{JOBS}:JobClass.run", "only module-level functions"),
+        (f"{JOBS}:_private_helper", "private names"),
+        (f"{JOBS}:reexported", "outside --import"),
     ],
 )
 def test_paths_walking_out_of_an_allowed_module_are_refused(
@@ -148,3 +154,32 @@ def test_a_missing_dependency_of_an_app_module_is_not_blamed_on_the_path() -> No
         Registry(["myapp"], importer=importer).load()
     assert "pandas" in str(caught.value)
     assert "searched" not in str(caught.value)
+
+
+def test_resolving_never_imports_a_module_not_imported_at_start_up(
+    importer: RecordingImporter,
+) -> None:
+    registry = Registry(["tests.jobs_for_tests"], importer=importer)
+    registry.load()
+    importer.asked.clear()
+    with pytest.raises(NotAllowed, match="was not imported at start-up"):
+        registry.resolve("tests.jobs_for_tests.exits_on_import:anything")
+    assert importer.asked == []
+    assert "tests.jobs_for_tests.exits_on_import" not in sys.modules
+
+
+def test_allow_callables_widens_to_public_callables_but_keeps_the_other_rules() -> None:
+    registry = Registry(["tests.jobs_for_tests"], allow_callables=True)
+    registry.load()
+    assert registry.resolve(f"{JOBS}:JobClass") is worker_jobs.JobClass
+    assert registry.resolve(f"{JOBS}:reexported") is worker_jobs.reexported
+    for ref in (f"{JOBS}:_private_helper", "os:system", f"{JOBS}:add.__globals__"):
+        with pytest.raises(NotAllowed):
+            registry.resolve(ref)
+
+
+def test_a_function_re_exported_from_another_allowed_module_is_named_where_it_is_defined() -> None:
+    registry = Registry(["tests.jobs_for_tests"])
+    registry.load()
+    with pytest.raises(NotAllowed, match="name it there, or register it with @job"):
+        registry.resolve(f"{JOBS}:reexported")
