@@ -37,12 +37,17 @@ class Backend:
 
 
 def open_backend(
-    database_url: str, clock: Clock = utc_now, *, lease_clock: LeaseClock = database_time
+    database_url: str,
+    clock: Clock = utc_now,
+    *,
+    lease_clock: LeaseClock = database_time,
+    schema: str | None = None,
 ) -> Backend:
     """The stores for ``database_url``; raises ``StoreUnavailable`` if it cannot be reached.
 
     ``lease_clock`` decides lease expiry: the database's clock, unless a test drives the
     backend with a fake ``clock`` and passes ``caller_time`` so the lease follows it.
+    ``schema`` is the PostgreSQL schema of dueq's tables (``DUEQ_DATABASE_SCHEMA``).
     """
     if database_url.startswith("memory:"):
         leader = MemoryLeaderLease()
@@ -54,7 +59,7 @@ def open_backend(
             retries=MemoryRetryStore(leader),
             close=lambda: None,
         )
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, schema=schema)
     try:
         upgrade_schema(engine)
     except BaseException:

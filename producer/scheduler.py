@@ -373,7 +373,11 @@ class Scheduler(ApsCompat, Lifecycle):
         """The stores, opened (and the schema upgraded) on first use."""
         with self._lock:
             if self._backend is None:
-                self._backend = open_backend(self._settings.database_url.reveal(), self._clock)
+                self._backend = open_backend(
+                    self._settings.database_url.reveal(),
+                    self._clock,
+                    schema=self._settings.database_schema,
+                )
             return self._backend
 
     def _changed(self, code: int, job_id: str) -> None:

@@ -94,6 +94,9 @@ class DueqSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     # One series per job id: only where configuration bounds the number of jobs.
     metrics_job_labels: bool = False
+    # PostgreSQL schema holding dueq's tables, for teams sharing one database (None: the
+    # connection's default search_path, usually "public").
+    database_schema: str | None = None
 
     @field_validator("prefix")
     @classmethod

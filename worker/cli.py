@@ -19,7 +19,7 @@ import click
 from dueq.worker.settings import ExecutorKind, WorkerSettings
 from dueq.worker.worker import Worker
 
-__all__ = ["COMMANDS", "worker_command"]
+__all__ = ["worker_command"]
 
 
 @click.command(name="worker")
@@ -155,6 +155,3 @@ def _stop_on_signals(worker: Worker) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-
-
-COMMANDS: list[click.Command] = [worker_command]

@@ -190,7 +190,7 @@ class Worker:
         url = self.settings.database_url
         if url is None:
             return MemoryClaimStore()
-        engine = create_engine(url.reveal())
+        engine = create_engine(url.reveal(), schema=self.settings.database_schema)
         upgrade_schema(engine)
         return SqlClaimStore(engine)
 

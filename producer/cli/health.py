@@ -44,7 +44,7 @@ _UNHEALTHY = 1
 @click.option("--broker-url", help="RabbitMQ URL. [env DUEQ_BROKER_URL]")
 @click.option("--scheduler-id", help="Say whether this scheduler leads. [env DUEQ_SCHEDULER_ID]")
 def health_command(role: str, **options: Any) -> None:
-    """Check that what a scheduler or a worker needs is reachable; exit 0 if so, else 1.
+    """Check that a scheduler or a worker can do its work; exit 0 if so, else 1.
 
     \b
     Examples:
@@ -62,7 +62,7 @@ def health_command(role: str, **options: Any) -> None:
 def _check_scheduler(options: dict[str, Any]) -> str:
     settings = build_settings(None, None, given({"database_url": options["database_url"]}))
     url = settings.database_url.reveal()
-    engine = create_engine(url, connect_args=_connect_args(url))
+    engine = create_engine(url, schema=settings.database_schema, connect_args=_connect_args(url))
     try:
         with store_errors(engine):
             ready = sa.inspect(engine).has_table(leader.name)
