@@ -160,6 +160,8 @@ def _quiet_services(ctx: click.Context) -> None:
         return  # the user chose a log level (--log-level or DUEQ_LOG_LEVEL): respect it
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Except who leads: after an unclean exit, the wait for the old lease is explained.
+    logging.getLogger("dueq.producer.leadership").setLevel(logging.INFO)
 
 
 def _print_start(out: Console, embedded: Embedded, module: str, database_url: str) -> None:

@@ -14,6 +14,7 @@ from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
 from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
 from dueq.producer.leader.dbclock import LeaseClock, database_time
 from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
+from dueq.producer.leader.identity import ProcessIdentity
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
 from dueq.producer.store.sql import SqlJobStore
@@ -67,7 +68,7 @@ def open_backend(
         raise
     return Backend(
         store=SqlJobStore(engine, clock, lease_clock=lease_clock),
-        leader=SqlLeaderLease(engine, clock=lease_clock),
+        leader=SqlLeaderLease(engine, clock=lease_clock, identity=ProcessIdentity.current()),
         history=SqlRunHistory(engine),
         retries=SqlRetryStore(engine),
         close=engine.dispose,

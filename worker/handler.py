@@ -28,6 +28,7 @@ from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
 from dueq.worker.overlap import OverlapPolicy
+from dueq.worker.outcomes import log_finished, log_max_instances, log_missed
 from dueq.worker.reporter import Reporter
 from dueq.worker.retrying import retry_request
 
@@ -88,6 +89,7 @@ class RunHandler:
             return
         lateness = checks.misfire(run, now)
         if lateness is not None:
+            log_missed(run, lateness)
             event = self._reporter.missed(run, delivery.redelivered, lateness)
             self._settle(delivery, Settle.ACK, self._message(delivery, event))
             return
@@ -104,6 +106,7 @@ class RunHandler:
         elif isinstance(result, Duplicate):
             self._drop(delivery, result)
         elif isinstance(result, Full):
+            log_max_instances(run, result.running)
             full = self._reporter.max_instances(run, delivery.redelivered, result.running)
             self._settle(delivery, Settle.ACK, self._message(delivery, full))
         else:
@@ -126,6 +129,7 @@ class RunHandler:
         else:
             self._outbox.put(Outbound((started,)))
         outcome = self._executor.execute(run, delivery.func, context)
+        log_finished(run, outcome)
         finished = self._reporter.finished(
             run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
 
 from dueq.shared.db import LEGACY_VERSION_TABLE, VERSION_TABLE, create_engine, upgrade_schema
 
-HEAD = "0001"
+HEAD = "0004"
 
 
 @pytest.fixture
@@ -47,11 +48,15 @@ def test_upgrade_leaves_the_applications_alembic_version_alone(
 def test_a_database_migrated_by_an_older_dueq_is_carried_over(
     engine: sa.engine.Engine,
 ) -> None:
-    upgrade_schema(engine)
+    upgrade_schema(engine, "0001")
     with engine.begin() as conn:  # how dueq 0.1 left it: its revision in alembic_version
         conn.execute(sa.text(f"ALTER TABLE {VERSION_TABLE} RENAME TO {LEGACY_VERSION_TABLE}"))
         conn.execute(
-            sa.text("INSERT INTO dueq_leader VALUES ('x', 'h', 7, :t, :t)"), {"t": "2026-01-01"}
+            sa.text(
+                "INSERT INTO dueq_leader (name, holder, epoch, expires_at, renewed_at) "
+                "VALUES ('x', 'h', 7, :t, :t)"
+            ),
+            {"t": datetime(2026, 1, 1)},
         )
     upgrade_schema(engine)
     assert _versions(engine, VERSION_TABLE) == [HEAD]

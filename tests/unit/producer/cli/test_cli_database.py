@@ -11,7 +11,7 @@ def test_current_says_none_before_the_first_upgrade_and_the_revision_after(dueq:
     assert "revision none" in before.stdout
     assert dueq("db", "upgrade").exit_code == 0
     after = dueq("db", "current")
-    assert "revision 0001 (newest)" in after.stdout
+    assert "revision 0004 (newest)" in after.stdout
 
 
 def test_history_lists_each_revision_with_its_description(dueq: Dueq) -> None:
