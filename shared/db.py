@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
+    "HEAD_REVISION",
     "LEGACY_VERSION_TABLE",
     "VERSION_TABLE",
     "alembic_config",
@@ -42,6 +43,9 @@ __all__ = [
 
 # dueq's own Alembic version table; Alembic's default name stays free for the user's app.
 VERSION_TABLE = "dueq_alembic_version"
+# The newest migration (a test holds it equal to Alembic's head); a database already
+# there needs no migration, and no Alembic import.
+HEAD_REVISION = "0004"
 # Where dueq up to 0.1 recorded its revision (Alembic's default).
 LEGACY_VERSION_TABLE = "alembic_version"
 # Connection failures that waiting will not fix: the name typed is wrong.
@@ -107,7 +111,13 @@ def _schema_args(url: str, schema: str) -> dict[str, Any]:
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade dueq's tables to ``revision`` (idempotent)."""
+    """Create or upgrade dueq's tables to ``revision`` (idempotent).
+
+    A database already at the newest revision is recognised with one query, without
+    loading Alembic: every CLI command and every start checks, few need to migrate.
+    """
+    if revision == "head" and _at_head(engine):
+        return
     from alembic import command  # only the commands that migrate pay for Alembic
 
     with migrating(engine) as config:
@@ -159,6 +169,15 @@ def dueq_revisions() -> set[str]:
 
     script = ScriptDirectory(str(MIGRATIONS))
     return {revision.revision for revision in script.walk_revisions()}
+
+
+def _at_head(engine: Engine) -> bool:
+    query = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(query).scalars()) == [HEAD_REVISION]
+    except sa.exc.DBAPIError:
+        return False  # no table yet, or no database: the full path migrates or explains
 
 
 def _create_search_path_schema(connection: Connection) -> None:

@@ -76,7 +76,8 @@ def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> Non
     """Send every record at ``level`` or above to ``stream`` (stderr) in ``fmt``.
 
     Replaces the root logger's handlers, so calling it twice (a test, ``dueq up`` inside the
-    CLI) never prints a line twice.
+    CLI) never prints a line twice, and clears levels set on dueq's loggers before (``dueq
+    up`` quiets some), so ``level`` is what holds.
     """
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
@@ -85,5 +86,8 @@ def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> Non
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    for name, existing in logging.root.manager.loggerDict.items():
+        if name.startswith("dueq") and isinstance(existing, logging.Logger):
+            existing.setLevel(logging.NOTSET)
     for name in _CHATTY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)

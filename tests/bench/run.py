@@ -21,6 +21,7 @@ from tests.bench import (
     scenario_ceiling,
     scenario_churn,
     scenario_history,
+    scenario_cli,
     scenario_scale,
     scenario_steady,
     scenario_worker,
@@ -40,6 +41,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "scale": scenario_scale.run,
     "churn": scenario_churn.run,
     "history": scenario_history.run,
+    "cli": scenario_cli.run,
 }
 
 

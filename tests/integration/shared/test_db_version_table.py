@@ -93,3 +93,11 @@ def test_the_schema_setting_puts_every_table_in_that_schema(pg_schema_url: str) 
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from dueq.shared.db import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION == HEAD
