@@ -171,7 +171,8 @@ def _print_start(out: Console, embedded: Embedded, module: str, database_url: st
         f"worker x{embedded.worker.settings.concurrency}; Ctrl-C stops"
     )
     for job in scheduler.get_jobs():
-        out.print(f"  scheduled {job.id}: {job.describe(scheduler.settings.zone)}")
+        # markup=False: "cron[minute='*/5']" must keep its brackets
+        out.print(f"  scheduled {job.id}: {job.describe(scheduler.settings.zone)}", markup=False)
 
 
 @contextmanager
