@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -47,3 +49,22 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["frobnicate"])
     assert result.exit_code == 2
     assert isinstance(main, click.Group)
+
+
+def test_jobs_list_on_sqlite_loads_neither_kombu_nor_alembic(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'dueq.sqlite3'}"
+    env = {**os.environ, "DUEQ_DATABASE_URL": database, "DUEQ_BROKER_URL": "memory://"}
+    upgrade = [sys.executable, "-m", "dueq", "db", "upgrade"]
+    subprocess.run(upgrade, env=env, check=True, capture_output=True, timeout=60)
+    probe = (
+        "import sys; from dueq.cli import main\n"
+        "try: main(['jobs', 'list'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('kombu', 'alembic', 'amqp')"
+        " or m.startswith('sqlalchemy.dialects.postgresql')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
