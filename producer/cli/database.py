@@ -105,7 +105,8 @@ def db_history() -> None:
     from dueq.shared.db import MIGRATIONS
 
     for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions():
-        click.echo(f"{script.revision}  {script.doc}")
+        summary = " ".join((script.doc or "").split())  # one line per revision
+        click.echo(f"{script.revision}  {summary}")
 
 
 @db_group.command(name="downgrade")

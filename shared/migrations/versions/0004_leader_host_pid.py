@@ -1,5 +1,7 @@
-"""Leader lease names its holder's host and process, so a standby on the same host can tell
-that a holder which did not release its lease is gone and take over at once.
+"""Leader lease names its holder's host and pid.
+
+A standby on the same host can then tell that a holder which did not release its lease
+is gone, and take over at once.
 
 Revision ID: 0004
 Revises: 0003
