@@ -23,9 +23,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# What `dueq up` needs and nothing more (no pytest, mypy, ruff, hypothesis).
+# What `dueq up` needs, its dashboard included, and nothing more (no pytest, mypy, ruff,
+# hypothesis, browser driver).
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[dashboard]'
 	@touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python

@@ -47,7 +47,7 @@ def test_make_run_installs_only_what_dueq_up_needs_without_pyenv_noise(
     done = _dry_run(fresh_clone, "run", pyenv_shims)
     assert done.returncode == 0, done.stderr
     assert "pyenv" not in done.stderr
-    assert "pip install --quiet -e .\n" in done.stdout
+    assert "pip install --quiet -e '.[dashboard]'\n" in done.stdout  # dueq up's dashboard
     assert "[dev]" not in done.stdout
     assert "dueq up --app examples.demo" in done.stdout
 
