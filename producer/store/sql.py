@@ -189,6 +189,8 @@ class SqlJobStore(JobStore):
             .limit(limit)
         )
         if exclude and self._postgres:  # one array parameter, not one per id
+            from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only
+
             ids = sa.bindparam("exclude", list(exclude), type_=postgresql.ARRAY(sa.String))
             query = query.where(sa.not_(jobs.c.id == sa.any_(ids)))
         elif exclude:
