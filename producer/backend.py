@@ -13,8 +13,8 @@ from dueq.producer.clock import Clock, utc_now
 from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
 from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
 from dueq.producer.leader.dbclock import LeaseClock, database_time
-from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.leader.identity import ProcessIdentity
+from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
 from dueq.producer.store.sql import SqlJobStore

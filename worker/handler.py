@@ -27,8 +27,8 @@ from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
-from dueq.worker.overlap import OverlapPolicy
 from dueq.worker.outcomes import log_finished, log_max_instances, log_missed
+from dueq.worker.overlap import OverlapPolicy
 from dueq.worker.reporter import Reporter
 from dueq.worker.retrying import retry_request
 

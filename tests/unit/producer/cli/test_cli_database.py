@@ -17,7 +17,12 @@ def test_current_says_none_before_the_first_upgrade_and_the_revision_after(dueq:
 def test_history_lists_each_revision_with_its_description(dueq: Dueq) -> None:
     result = dueq("db", "history")
     assert result.exit_code == 0
-    assert [line.split("  ")[0] for line in result.stdout.splitlines()] == ["0003", "0002", "0001"]
+    assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
+        "0004",
+        "0003",
+        "0002",
+        "0001",
+    ]
 
 
 def test_downgrade_to_base_removes_dueqs_tables(dueq: Dueq) -> None:
