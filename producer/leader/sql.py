@@ -9,6 +9,7 @@ on who leads.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -153,7 +154,7 @@ class SqlLeaderLease(LeaderLease):
 
 def _on_caller_clock(held: Lease, expires_at: datetime) -> Lease:
     """The lease as its holder sees it: expiring ``expires_at`` on the holder's clock."""
-    return Lease(name=held.name, holder=held.holder, epoch=held.epoch, expires_at=expires_at)
+    return dataclasses.replace(held, expires_at=expires_at)  # host and pid kept
 
 
 def limit_frozen_transaction(conn: Connection, limit: timedelta) -> None:
