@@ -1,52 +1,147 @@
-"""The ``dueq`` command: mounts each side's command group; the only module importing both.
+"""The ``dueq`` command: mounts each side's commands; the only module naming both sides.
+
+Commands load lazily: ``COMMANDS`` names the module of each one, and a command's module
+(with SQLAlchemy, kombu, pydantic behind it) is imported only when that command runs, so
+``dueq --help`` and a quick ``dueq jobs list`` do not pay for what they do not use.
+``--help`` still lists every command with its one-line summary, kept here beside the import
+path (a unit test holds each summary equal to the command's own).
 
 Every dueq error ends the command with one line on stderr, never a traceback: exit code 2
-when the user must change what they typed (bad settings, bad cron text), 1 when something
-failed (a service is down, a job is unknown).
+when the user must change what they typed (bad settings, bad cron text, a database that
+does not exist), 1 when something failed (a service is down, a job is unknown).
 """
 
 from __future__ import annotations
 
-import logging
+import importlib
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
 from dueq import __version__
-from dueq.producer.cli import COMMANDS as PRODUCER_COMMANDS
-from dueq.shared.cli import COMMANDS as SHARED_COMMANDS
 from dueq.shared.errors import ConfigError, DueqError
+from dueq.shared.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 from dueq.shared.redact import redact_text
-from dueq.up import up_command
-from dueq.worker.cli import COMMANDS as WORKER_COMMANDS
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "LazyCommand", "main"]
 
 USAGE_ERROR = 2
 FAILURE = 1
 
 
+@dataclass(frozen=True)
+class LazyCommand:
+    """A command known by name and summary; its module is imported when it is used."""
+
+    target: str  # "module:attribute" of the click command
+    summary: str  # the first line of its help, shown by ``dueq --help``
+
+    def load(self) -> click.Command:
+        module, _, attribute = self.target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+COMMANDS: dict[str, LazyCommand] = {
+    "up": LazyCommand(
+        "dueq.up:up_command",
+        "Run a scheduler and a worker in this process: no RabbitMQ, no database server.",
+    ),
+    "scheduler": LazyCommand(
+        "dueq.producer.cli.scheduler:scheduler_command",
+        "Run the scheduler service until SIGTERM or SIGINT.",
+    ),
+    "worker": LazyCommand(
+        "dueq.worker.cli:worker_command", "Consume job runs and execute the allowed functions."
+    ),
+    "db": LazyCommand(
+        "dueq.producer.cli.database:db_group", "Manage the job store's database schema."
+    ),
+    "jobs": LazyCommand(
+        "dueq.producer.cli.jobs:jobs_group", "List and change scheduled jobs in the job store."
+    ),
+    "runs": LazyCommand(
+        "dueq.producer.cli.runs:runs_command",
+        "Show run history, newest first: what each run did, where and how long it took.",
+    ),
+    "workers": LazyCommand(
+        "dueq.producer.cli.workers:workers_command",
+        "List live workers (from their heartbeats): queues, concurrency, runs in progress.",
+    ),
+    "dead": LazyCommand(
+        "dueq.producer.cli.dead:dead_group",
+        "Dead-lettered messages: see why, send them back, or delete them.",
+    ),
+    "dashboard": LazyCommand(
+        "dueq.producer.cli.dashboard:dashboard_command",
+        "Serve the dashboard: jobs, a 24-hour forecast, runs, workers and dead letters.",
+    ),
+    "health": LazyCommand(
+        "dueq.producer.cli.health:health_command",
+        "Check that a scheduler or a worker can do its work; exit 0 if so, else 1.",
+    ),
+    "schema": LazyCommand(
+        "dueq.shared.cli:schema", "Write the protocol's JSON Schemas, generated from the models."
+    ),
+    "next": LazyCommand(
+        "dueq.shared.cli:next_fire_times", "Print the next fire times of a crontab EXPRESSION."
+    ),
+}
+
+
 class DueqGroup(click.Group):
-    """A click group that reports dueq errors as one clear line."""
+    """The ``dueq`` group: lazy subcommands, and dueq errors reported as one clear line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(COMMANDS[cmd_name].load(), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List every command from its summary, without importing any of them."""
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows = []
+        for name in self.list_commands(ctx):
+            loaded = self.commands.get(name)
+            summary = COMMANDS[name].summary if name in COMMANDS else ""
+            if loaded is not None and name not in COMMANDS:
+                summary = loaded.get_short_help_str(limit)
+            rows.append((name, _shorten(summary, limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
             _fail(str(exc), USAGE_ERROR)
-        except ValidationError as exc:  # settings built straight from options and DUEQ_*
+        except ValueError as exc:  # pydantic's ValidationError, InvalidTriggerError...
             _fail(_one_line(exc), USAGE_ERROR)
-        except ValueError as exc:  # InvalidTriggerError and friends: the input was wrong
-            _fail(str(exc), USAGE_ERROR)
         except DueqError as exc:
             _fail(str(exc), FAILURE)
 
 
-def _one_line(exc: ValidationError) -> str:
+def _shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word to fit ``limit`` columns, with "..." as click does."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 3, 1)].rsplit(" ", 1)[0] + "..."
+
+
+def _one_line(exc: ValueError) -> str:
+    if type(exc).__name__ != "ValidationError":
+        return str(exc)
+    # pydantic's ValidationError (settings built from options and DUEQ_*), recognised by
+    # name so that commands which never load pydantic do not import it here.
+    errors: Any = getattr(exc, "errors")  # noqa: B009
     parts = []
-    for error in exc.errors(include_url=False, include_input=False):
+    for error in errors(include_url=False, include_input=False):
         where = ".".join(str(part) for part in error["loc"]) or "settings"
         parts.append(f"{where}: {error['msg']}")
     return "invalid settings: " + "; ".join(parts)
@@ -61,12 +156,21 @@ def _fail(message: str, code: int) -> None:
 @click.version_option(__version__, prog_name="dueq")
 @click.option(
     "--log-level",
+    envvar="DUEQ_LOG_LEVEL",
     default="INFO",
     show_default=True,
-    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-    help="Logging threshold for dueq's own messages.",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    help="Logging threshold for dueq's own messages. [env DUEQ_LOG_LEVEL]",
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    envvar="DUEQ_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    type=click.Choice(LOG_FORMATS, case_sensitive=False),
+    help="text, or json: one object per line for log shippers. [env DUEQ_LOG_FORMAT]",
+)
+def main(log_level: str, log_format: str) -> None:
     """dueq: a scheduler that publishes due job runs to RabbitMQ for workers anywhere.
 
     \b
@@ -75,14 +179,4 @@ def main(log_level: str) -> None:
       dueq scheduler                   # the scheduler service
       dueq worker --import myapp.jobs  # a worker
     """
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    if log_level.upper() != "DEBUG":
-        # Alembic narrates every schema check at INFO; a CLI command should print its answer.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
-for _command in (*SHARED_COMMANDS, *PRODUCER_COMMANDS, *WORKER_COMMANDS, up_command):
-    main.add_command(_command)
+    configure_logging(log_level.upper(), log_format.lower())

@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO, cast
 
 import click
 from rich.console import Console
 
 from dueq.embedded import EMBEDDED_BROKER_URL, Embedded, load_app
 from dueq.printer import PRINTED_EVENTS, EventPrinter
+from dueq.safestream import SafeStream
 from dueq.shared.redact import redact_url
 from dueq.shared.settings import DEFAULT_DATABASE_URL
 
@@ -25,9 +26,10 @@ __all__ = ["DASHBOARD_PORT", "up_command"]
 # The dashboard's port in `dueq up` (and `make run`); `dueq dashboard` uses the same.
 DASHBOARD_PORT = 8700
 
-# The services' own INFO lines (leader elected, worker online...) would drown the event
-# lines a person is watching for; they stay available with `dueq --log-level DEBUG up`.
-_QUIET_LOGGERS = ("producer", "worker", "shared", "alembic")
+# The services' own INFO lines (leader elected, worker online, one per run...) would
+# drown the event lines a person is watching for; they stay available with
+# `dueq --log-level INFO up` (or DUEQ_LOG_LEVEL).
+_QUIET_LOGGERS = ("dueq.producer", "dueq.worker", "dueq.shared")
 
 
 @click.command(name="up")
@@ -99,7 +101,7 @@ def up_command(
     """
     _quiet_services(ctx)
     sys.path.insert(0, str(app_dir.resolve()))
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(file=cast(TextIO, SafeStream(sys.stdout)), highlight=False, soft_wrap=True)
     app = load_app(app_spec)
     printer = EventPrinter(out)
     embedded = Embedded(
@@ -113,13 +115,15 @@ def up_command(
     stop = threading.Event()
     with _stop_on_signals(stop, out):
         embedded.start()
-        _print_start(out, embedded, app.module, database_url)
-        dashboard = None if no_dashboard else _start_dashboard(out, embedded, dashboard_port)
-        stop.wait(duration)
-        out.print("stopping: running jobs finish first ...")
-        if dashboard is not None:
-            dashboard.stop()
-        embedded.stop()
+        try:
+            _print_start(out, embedded, app.module, database_url)
+            dashboard = None if no_dashboard else _start_dashboard(out, embedded, dashboard_port)
+            stop.wait(duration)
+            out.print("stopping: running jobs finish first ...")
+            if dashboard is not None:
+                dashboard.stop()
+        finally:  # whatever happened to the output, the worker's threads must end
+            embedded.stop()
     out.print(f"stopped. {printer.summary()}")
 
 
@@ -149,12 +153,15 @@ def _start_dashboard(out: Console, embedded: Embedded, port: int) -> Any:
 
 def _quiet_services(ctx: click.Context) -> None:
     parent = ctx.parent
-    if parent is None or parent.get_parameter_source("log_level") is not (
-        click.core.ParameterSource.DEFAULT
+    if parent is None or parent.get_parameter_source("log_level") not in (
+        click.core.ParameterSource.DEFAULT,
+        None,
     ):
-        return  # the user chose a log level: respect it
+        return  # the user chose a log level (--log-level or DUEQ_LOG_LEVEL): respect it
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Except who leads: after an unclean exit, the wait for the old lease is explained.
+    logging.getLogger("dueq.producer.leadership").setLevel(logging.INFO)
 
 
 def _print_start(out: Console, embedded: Embedded, module: str, database_url: str) -> None:
@@ -164,7 +171,8 @@ def _print_start(out: Console, embedded: Embedded, module: str, database_url: st
         f"worker x{embedded.worker.settings.concurrency}; Ctrl-C stops"
     )
     for job in scheduler.get_jobs():
-        out.print(f"  scheduled {job.id}: {job.describe(scheduler.settings.zone)}")
+        # markup=False: "cron[minute='*/5']" must keep its brackets
+        out.print(f"  scheduled {job.id}: {job.describe(scheduler.settings.zone)}", markup=False)
 
 
 @contextmanager

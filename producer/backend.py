@@ -13,6 +13,7 @@ from dueq.producer.clock import Clock, utc_now
 from dueq.producer.history import MemoryRunHistory, RunHistory, SqlRunHistory
 from dueq.producer.leader import LeaderLease, MemoryLeaderLease, SqlLeaderLease
 from dueq.producer.leader.dbclock import LeaseClock, database_time
+from dueq.producer.leader.identity import ProcessIdentity
 from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
@@ -37,12 +38,17 @@ class Backend:
 
 
 def open_backend(
-    database_url: str, clock: Clock = utc_now, *, lease_clock: LeaseClock = database_time
+    database_url: str,
+    clock: Clock = utc_now,
+    *,
+    lease_clock: LeaseClock = database_time,
+    schema: str | None = None,
 ) -> Backend:
     """The stores for ``database_url``; raises ``StoreUnavailable`` if it cannot be reached.
 
     ``lease_clock`` decides lease expiry: the database's clock, unless a test drives the
     backend with a fake ``clock`` and passes ``caller_time`` so the lease follows it.
+    ``schema`` is the PostgreSQL schema of dueq's tables (``DUEQ_DATABASE_SCHEMA``).
     """
     if database_url.startswith("memory:"):
         leader = MemoryLeaderLease()
@@ -56,7 +62,7 @@ def open_backend(
             retries=MemoryRetryStore(leader),
             close=lambda: None,
         )
-    engine = create_engine(database_url)
+    engine = create_engine(database_url, schema=schema)
     try:
         upgrade_schema(engine)
     except BaseException:
@@ -64,7 +70,7 @@ def open_backend(
         raise
     return Backend(
         store=SqlJobStore(engine, clock, lease_clock=lease_clock),
-        leader=SqlLeaderLease(engine, clock=lease_clock),
+        leader=SqlLeaderLease(engine, clock=lease_clock, identity=ProcessIdentity.current()),
         history=SqlRunHistory(engine),
         retries=SqlRetryStore(engine),
         close=engine.dispose,

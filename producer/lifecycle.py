@@ -6,6 +6,7 @@ import threading
 from abc import abstractmethod
 from enum import IntEnum
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from dueq.producer.backend import Backend
 from dueq.producer.clock import Clock
@@ -17,11 +18,13 @@ from dueq.producer.listeners import (
     ListenerDispatcher,
     SchedulerEvent,
 )
-from dueq.producer.loop import AfterPublish
-from dueq.producer.service import SchedulerService
 from dueq.producer.settings import SchedulerSettings
 from dueq.shared.errors import DueqError
 from dueq.shared.metrics import NO_METRICS, Metrics, start_metrics
+
+if TYPE_CHECKING:
+    from dueq.producer.loop import AfterPublish
+    from dueq.producer.service import SchedulerService
 
 __all__ = [
     "STATE_PAUSED",
@@ -116,6 +119,9 @@ class Lifecycle:
                 raise SchedulerAlreadyRunningError("the scheduler is already running")
             self._service.stop(wait=True)  # shut down without waiting earlier: finish that
             self._service = None
+        # The service (and kombu behind it) loads only in a process that schedules.
+        from dueq.producer.service import SchedulerService
+
         backend = self._open()
         self._stopped.clear()
         if self._metrics is NO_METRICS:

@@ -170,9 +170,7 @@ class SchedulingLoop:
         for event in batch.events:
             self._emit(event)
         if batch.requests:
-            logger.debug(
-                "published %d run(s) of %d job(s)", len(batch.requests), len(flight.job_ids)
-            )
+            _log_published(batch.requests)
 
     def _publish_retries(self, lease: Lease, now: datetime) -> int:
         """Publish retries whose backoff has passed, then remove them (fenced).
@@ -217,3 +215,18 @@ class SchedulingLoop:
         if next_due is not None:
             wake = min(wake, next_due - self._lookahead)
         return wake if self._retry_due is None else min(wake, self._retry_due)
+
+
+# Job ids named in a "published" line; a burst of thousands is summarised by its count.
+_NAMED_JOBS = 5
+
+
+def _log_published(requests: Sequence[RunRequest]) -> None:
+    """One INFO line per published batch: how many runs, of which jobs."""
+    job_ids = list(dict.fromkeys(request.job_id for request in requests))
+    named = ", ".join(job_ids[:_NAMED_JOBS])
+    more = f" and {len(job_ids) - _NAMED_JOBS} more" if len(job_ids) > _NAMED_JOBS else ""
+    runs = "run" if len(requests) == 1 else "runs"
+    logger.info(
+        "published %d %s of %s%s", len(requests), runs, named, more, extra={"runs": len(requests)}
+    )

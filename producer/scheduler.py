@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from dueq.producer.apscompat import DEFAULT_JOBSTORE, ApsCompat
 from dueq.producer.backend import Backend, open_backend
@@ -35,13 +35,15 @@ from dueq.producer.listeners import (
     ListenerDispatcher,
     SchedulerEvent,
 )
-from dueq.producer.loop import AfterPublish
 from dueq.producer.settings import SchedulerSettings, build_settings, merge_config
 from dueq.producer.store.base import JobStore
 from dueq.producer.wakeup import WakeupSender
 from dueq.shared.errors import ConfigError, JobLookupError
 from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.triggers import Trigger
+
+if TYPE_CHECKING:
+    from dueq.producer.loop import AfterPublish
 
 __all__ = ["BackgroundScheduler", "BlockingScheduler", "Scheduler"]
 
@@ -373,7 +375,11 @@ class Scheduler(ApsCompat, Lifecycle):
         """The stores, opened (and the schema upgraded) on first use."""
         with self._lock:
             if self._backend is None:
-                self._backend = open_backend(self._settings.database_url.reveal(), self._clock)
+                self._backend = open_backend(
+                    self._settings.database_url.reveal(),
+                    self._clock,
+                    schema=self._settings.database_schema,
+                )
             return self._backend
 
     def _changed(self, code: int, job_id: str) -> None:

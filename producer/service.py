@@ -17,6 +17,7 @@ from dueq.producer.clock import Clock
 from dueq.producer.events import EventsConsumer
 from dueq.producer.feed import ListenerFeed
 from dueq.producer.leader.base import LeaseLost
+from dueq.producer.leader.identity import ProcessIdentity
 from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import ListenerDispatcher
 from dueq.producer.loop import AfterPublish, SchedulingLoop
@@ -72,6 +73,7 @@ class SchedulerService:
             settings.scheduler_id,
             timedelta(seconds=settings.lease_seconds),
             on_change=self._on_leadership,
+            identity=ProcessIdentity.current(),
         )
         self._connection: BrokerConnection | None = None
         self._feed: ListenerFeed | None = None

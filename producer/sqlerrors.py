@@ -1,5 +1,7 @@
 """Turning SQLAlchemy's connection failures into ``StoreUnavailable`` (transient, retried).
 
+A database that does not exist becomes ``ConfigError`` instead: the user must fix the URL.
+
 Decided once here for every SQL adapter of the producer: a lost or refused connection is
 transient; everything else (constraint violations, bad SQL) is a bug or a conflict and
 propagates as it is.
@@ -13,7 +15,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from dueq.shared.errors import StoreUnavailable
+from dueq.shared.db import store_failure
+from dueq.shared.errors import ConfigError, StoreUnavailable
 
 __all__ = ["store_errors"]
 
@@ -31,8 +34,6 @@ def store_errors(engine: Engine) -> Iterator[None]:
         raise
 
 
-def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> StoreUnavailable:
-    text = str(exc.orig or exc).strip()
-    reason = text.splitlines()[0] if text else type(exc).__name__
-    # StoreUnavailable redacts the password from the URL it is given.
-    return StoreUnavailable(engine.url.render_as_string(hide_password=False), reason)
+def _unavailable(engine: Engine, exc: sa.exc.DBAPIError) -> ConfigError | StoreUnavailable:
+    # A database that does not exist is the user's typing (ConfigError, never retried).
+    return store_failure(engine, exc)

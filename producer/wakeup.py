@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from dueq.shared.broker import BrokerConnection, OutgoingMessage, PublishError
 from dueq.shared.errors import ConfigError, ServiceUnavailable
 from dueq.shared.topology import Topology
+
+if TYPE_CHECKING:
+    from dueq.shared.broker import BrokerConnection, OutgoingMessage
 
 __all__ = ["WAKEUP_MESSAGE_TYPE", "WakeupSender", "wakeup_message"]
 
@@ -26,6 +29,8 @@ _CONNECT_TIMEOUT_S = 5.0
 
 
 def wakeup_message(topology: Topology) -> OutgoingMessage:
+    from dueq.shared.broker import OutgoingMessage  # kombu loads when a wakeup is sent
+
     """The control message every scheduler's control queue receives."""
     return OutgoingMessage(
         body=json.dumps({"protocol": 1, "control": "wakeup"}).encode(),
@@ -52,6 +57,9 @@ class WakeupSender:
 
     def send(self) -> bool:
         """Send one wakeup; True if the broker took it.  Never raises."""
+        # kombu loads here, not at import: a command that only reads jobs never needs it.
+        from dueq.shared.broker import PublishError
+
         reason: Exception | None = None
         with self._lock:
             for _attempt in range(2):  # a stale connection gets one fresh retry
@@ -75,6 +83,8 @@ class WakeupSender:
 
     def _publish(self) -> None:
         if self._connection is None:
+            from dueq.shared.broker import BrokerConnection
+
             connection = BrokerConnection(
                 self._url, heartbeat=0, connect_timeout=_CONNECT_TIMEOUT_S, name=self._name
             )

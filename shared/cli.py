@@ -10,7 +10,7 @@ import click
 from dueq.shared.protocol.schema import write_schemas
 from dueq.shared.triggers import CronTrigger
 
-__all__ = ["COMMANDS"]
+__all__ = ["next_fire_times", "schema"]
 
 
 @click.command()
@@ -52,6 +52,3 @@ def next_fire_times(expression: str, count: int, zone: str) -> None:
             break
         click.echo(fire_time.isoformat())
         previous = fire_time
-
-
-COMMANDS: list[click.Command] = [schema, next_fire_times]

@@ -105,6 +105,9 @@ class DueqSettings(BaseSettings):
     signing_key: SecretStr | None = None
     # Earlier keys still accepted when verifying, so keys can rotate without a stop.
     signing_old_keys: tuple[SecretStr, ...] = ()
+    # PostgreSQL schema holding dueq's tables, for teams sharing one database (None: the
+    # connection's default search_path, usually "public").
+    database_schema: str | None = None
 
     @field_validator("prefix")
     @classmethod

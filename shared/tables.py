@@ -131,6 +131,10 @@ leader = sa.Table(
     sa.Column("epoch", sa.BigInteger, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("renewed_at", UtcDateTime, nullable=False),
+    # Where the holder runs ("hostname pid-namespace") and its pid: a standby on the same
+    # host whose holder's pid is gone takes over without waiting for the expiry.
+    sa.Column("holder_host", sa.String(255), nullable=True),
+    sa.Column("holder_pid", sa.Integer, nullable=True),
 )
 
 claims = sa.Table(

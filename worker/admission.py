@@ -41,6 +41,7 @@ from dueq.worker.claims.outage import call_store
 from dueq.worker.closer import ClaimCloser
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.outcomes import log_max_instances, log_missed
 from dueq.worker.overlap import as_claimed, may_wait
 from dueq.worker.reporter import Reporter
 from dueq.worker.slots import SlotPool
@@ -246,6 +247,7 @@ class Gate:
             if isinstance(result, Duplicate):
                 self._drop(delivery, result)
             elif isinstance(result, Full):
+                log_max_instances(delivery.run, result.running)
                 event = self._reporter.max_instances(
                     delivery.run, delivery.redelivered, result.running
                 )
@@ -280,6 +282,7 @@ class Gate:
                 self._drop(delivery, duplicate)
                 continue
             lateness, reason = late[id(delivery)]
+            log_missed(delivery.run, lateness)
             event = self._reporter.missed(delivery.run, delivery.redelivered, lateness, reason)
             self._settle(delivery, Settle.ACK, self._message(delivery, event))
 

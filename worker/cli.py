@@ -20,7 +20,7 @@ from dueq.worker.settings import ExecutorKind, WorkerSettings
 from dueq.worker.supervisor import Supervisor
 from dueq.worker.worker import Worker
 
-__all__ = ["COMMANDS", "worker_command"]
+__all__ = ["worker_command"]
 
 
 @click.command(name="worker")
@@ -169,6 +169,3 @@ def _stop_on_signals(worker: Worker | Supervisor) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-
-
-COMMANDS: list[click.Command] = [worker_command]

@@ -29,6 +29,7 @@ from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
+from dueq.worker.outcomes import log_finished, log_max_instances, log_missed
 from dueq.worker.overlap import OverlapPolicy
 from dueq.worker.reporter import Reporter
 from dueq.worker.retrying import retry_request
@@ -94,6 +95,7 @@ class RunHandler:
             self._execute(delivery, claimed.taken_over)
             return
         self._closer.release((run.run_id,))
+        log_missed(run, late[0])
         event = self._message(delivery, self._reporter.missed(run, delivery.redelivered, *late))
         if self._durable:
             self._outbox.put(Outbound((event,)))  # acked when it was claimed
@@ -113,6 +115,7 @@ class RunHandler:
         elif isinstance(result, Duplicate):
             self._drop(delivery, result)
         elif isinstance(result, Full):
+            log_max_instances(run, result.running)
             full = self._reporter.max_instances(run, delivery.redelivered, result.running)
             self._settle(delivery, Settle.ACK, self._message(delivery, full))
         else:
@@ -128,6 +131,7 @@ class RunHandler:
         if duplicate is not None:
             self._drop(delivery, duplicate)
             return
+        log_missed(run, lateness)
         event = self._reporter.missed(run, delivery.redelivered, lateness, reason)
         self._settle(delivery, Settle.ACK, self._message(delivery, event))
 
@@ -145,6 +149,7 @@ class RunHandler:
             # so its lease lapses and the reaper hands the run to another worker.
             self._running.discard(run.run_id)
             raise
+        log_finished(run, outcome)
         finished = self._reporter.finished(
             run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
         )

@@ -218,7 +218,7 @@ class Worker:
             return MemoryClaimStore()
         # No pre-ping: every claim call is retried on failure anyway, so a stale pooled
         # connection costs one failed attempt instead of a round trip on every checkout.
-        engine = create_engine(url.reveal(), pre_ping=False)
+        engine = create_engine(url.reveal(), pre_ping=False, schema=self.settings.database_schema)
         upgrade_schema(engine)
         return SqlClaimStore(engine)
 

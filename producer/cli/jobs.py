@@ -6,42 +6,20 @@ running scheduler re-plans at once; no scheduler has to be running to change job
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from dueq.producer.cli.backfill import backfill_command
 from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.hints import warn_if_past, warn_unconsumed
+from dueq.producer.cli.jobedit import modify_job, run_now
+from dueq.producer.cli.jobopts import api_options, job_options, show_job_line, trigger_of
 from dueq.producer.cli.jobview import job_as_dict, job_detail, jobs_table
 from dueq.producer.cli.output import console, print_json
-from dueq.producer.cli.specs import (
-    DURATION,
-    ISO_DATETIME,
-    JSON_ARRAY,
-    JSON_OBJECT,
-    trigger_from_flags,
-)
-from dueq.producer.job import Job
-from dueq.producer.scheduler import Scheduler
 from dueq.shared.errors import JobLookupError
 
 __all__ = ["jobs_group"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# add_job/modify_job options a command passes on when given (option name -> API name).
-_JOB_OPTIONS = {
-    "func": "func",
-    "name": "name",
-    "queue": "queue",
-    "args": "args",
-    "kwargs": "kwargs",
-    "misfire_grace_time": "misfire_grace_time",
-    "max_instances": "max_instances",
-    "coalesce": "coalesce",
-}
 
 
 @click.group(name="jobs")
@@ -54,50 +32,6 @@ def jobs_group() -> None:
       dueq jobs list
       dueq jobs run-now daily
     """
-
-
-def _job_options(func: F) -> F:
-    """Options shared by ``add`` and ``modify`` (everything but the id)."""
-    decorators = [
-        click.option("--name", help="Human-readable name (default: the function's name)."),
-        click.option("--queue", help="Queue the runs go to (default: default)."),
-        click.option("--args", type=JSON_ARRAY, help='Positional arguments as JSON: [1, "a"].'),
-        click.option("--kwargs", type=JSON_OBJECT, help='Keyword arguments as JSON: {"n": 1}.'),
-        click.option("--cron", help='Crontab text: "*/5 * * * *", or 6 fields with seconds first.'),
-        click.option("--interval", type=DURATION, help="Fixed interval: 30s, 5m, 1h30m, 2d."),
-        click.option("--at", type=ISO_DATETIME, help="Run once at 2026-12-01T09:00 "
-                     "(no offset: in --timezone)."),
-        click.option("--misfire-grace-time", type=DURATION,
-                     help="How late a run may still start (30s, 5m); default no limit."),
-        click.option("--max-instances", type=click.IntRange(1, 10_000),
-                     help="Runs of this job at once across all workers (default 1)."),
-        click.option("--coalesce/--no-coalesce", default=None,
-                     help="After downtime run once (default), or once per missed time."),
-    ]  # fmt: skip
-    for decorate in reversed(decorators):
-        func = decorate(func)
-    return func
-
-
-def _api_options(options: dict[str, Any]) -> dict[str, Any]:
-    chosen = {
-        api: options[opt] for opt, api in _JOB_OPTIONS.items() if options.get(opt) is not None
-    }
-    grace = chosen.get("misfire_grace_time")
-    if isinstance(grace, timedelta):
-        chosen["misfire_grace_time"] = grace.total_seconds()
-    return chosen
-
-
-def _trigger(options: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    return trigger_from_flags(options["cron"], options["interval"], options["at"])
-
-
-def _show(scheduler: Scheduler, job: Job | None, verb: str, job_id: str) -> None:
-    if job is None:
-        click.echo(f"job {job_id} {verb}")
-    else:
-        click.echo(f"job {job.id} {verb}: {job.describe(scheduler.settings.zone)}")
 
 
 @jobs_group.command(name="list")
@@ -142,7 +76,7 @@ def show_job(job_id: str, as_json: bool, **options: Any) -> None:
 @jobs_group.command(name="add")
 @click.option("--func", required=True, help="Registered job name or module:function.")
 @click.option("--id", "job_id", help="Job id (default: a random one).")
-@_job_options
+@job_options
 @click.option("--replace-existing", is_flag=True, help="Overwrite a job with the same id.")
 @click.option("--paused", is_flag=True, help="Add the job paused (resume it later).")
 @service_options
@@ -155,7 +89,7 @@ def add_job(job_id: str | None, replace_existing: bool, paused: bool, **options:
       dueq jobs add --func billing.sync --id sync --interval 1h30m --args '["eu"]'
       dueq jobs add --func mail:send --at 2026-12-01T09:00 --kwargs '{"to": "ops"}'
     """
-    trigger = _trigger(options)
+    trigger = trigger_of(options)
     if trigger is None:
         raise click.UsageError("give a trigger: --cron, --interval or --at")
     name, trigger_args = trigger
@@ -165,35 +99,15 @@ def add_job(job_id: str | None, replace_existing: bool, paused: bool, **options:
             trigger=name,
             id=job_id,
             replace_existing=replace_existing,
-            **_api_options(options),
+            **api_options(options),
             **extra,
             **trigger_args,
         )
-        _show(scheduler, job, "added", job.id)
-
-
-@jobs_group.command(name="modify")
-@click.argument("job_id")
-@click.option("--func", help="Registered job name or module:function.")
-@_job_options
-@service_options
-def modify_job(job_id: str, **options: Any) -> None:
-    """Change the job JOB_ID; a new trigger (--cron/--interval/--at) reschedules it from now.
-
-    \b
-    Examples:
-      dueq jobs modify daily --cron "30 6 * * 1-5"
-      dueq jobs modify sync --max-instances 2 --no-coalesce
-    """
-    changes = _api_options(options)
-    trigger = _trigger(options)
-    if not changes and trigger is None:
-        raise click.UsageError("nothing to change: give at least one option")
-    with scheduler_client(options) as scheduler:
-        job = scheduler.modify_job(job_id, **changes) if changes else None
-        if trigger is not None:
-            job = scheduler.reschedule_job(job_id, trigger[0], **trigger[1])
-        _show(scheduler, job, "modified", job_id)
+        show_job_line(scheduler, job, "added", job.id)
+        if options["at"] is not None:
+            warn_if_past(job, job.next_fire_time)
+        if not paused:
+            warn_unconsumed(scheduler, [job])
 
 
 @jobs_group.command(name="pause")
@@ -207,7 +121,7 @@ def pause_job(job_id: str, **options: Any) -> None:
       dueq jobs pause daily
     """
     with scheduler_client(options) as scheduler:
-        _show(scheduler, scheduler.pause_job(job_id), "paused", job_id)
+        show_job_line(scheduler, scheduler.pause_job(job_id), "paused", job_id)
 
 
 @jobs_group.command(name="resume")
@@ -222,7 +136,9 @@ def resume_job(job_id: str, **options: Any) -> None:
     """
     with scheduler_client(options) as scheduler:
         job = scheduler.resume_job(job_id)
-        _show(scheduler, job, "resumed" if job else "removed (its trigger has ended)", job_id)
+        show_job_line(
+            scheduler, job, "resumed" if job else "removed (its trigger has ended)", job_id
+        )
 
 
 @jobs_group.command(name="remove")
@@ -240,22 +156,6 @@ def remove_job(job_id: str, **options: Any) -> None:
         click.echo(f"job {job_id} removed")
 
 
-@jobs_group.command(name="run-now")
-@click.argument("job_id")
-@service_options
-def run_now(job_id: str, **options: Any) -> None:
-    """Run JOB_ID now: its next run time becomes now and the scheduler is woken.
-
-    Like APScheduler's job.modify(next_run_time=now): the trigger carries on from this
-    run, and a paused job is resumed.
-
-    \b
-    Example:
-      dueq jobs run-now daily
-    """
-    with scheduler_client(options) as scheduler:
-        job = scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
-        _show(scheduler, job, "will run now", job_id)
-
-
 jobs_group.add_command(backfill_command)
+jobs_group.add_command(modify_job)
+jobs_group.add_command(run_now)

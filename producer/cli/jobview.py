@@ -6,6 +6,7 @@ from datetime import tzinfo
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from dueq.producer.cli.output import format_time
 from dueq.producer.job import Job
@@ -20,12 +21,17 @@ def jobs_table(jobs: list[Job], zone: tzinfo) -> Table:
         table.add_column(header, overflow="fold")
     for job in jobs:
         table.add_row(
-            job.id,
-            job.name,
-            job.func,
-            str(job.trigger),
-            "paused" if job.paused else format_time(job.next_run_time, zone),
-            job.queue,
+            *(
+                Text(cell)  # Text, not markup: "cron[minute='*/5']" must show its brackets
+                for cell in (
+                    job.id,
+                    job.name,
+                    job.func,
+                    str(job.trigger),
+                    "paused" if job.paused else format_time(job.next_run_time, zone),
+                    job.queue,
+                )
+            )
         )
     return table
 
@@ -36,7 +42,7 @@ def job_detail(job: Job, zone: tzinfo) -> Table:
     table.add_column("attribute", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in _shown(job, zone).items():
-        table.add_row(key, value)
+        table.add_row(key, Text(value))
     return table
 
 

@@ -12,9 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.hints import warn_unconsumed
 from dueq.producer.cli.output import console, format_duration, format_time, print_json, short
 from dueq.producer.cli.specs import ISO_DATETIME
 from dueq.producer.history import RunRecord, RunStatus
+from dueq.producer.scheduler import Scheduler
 
 __all__ = ["runs_command"]
 
@@ -81,13 +83,21 @@ def runs_command(
             since=_aware(since, zone),
             until=_aware(until, zone),
         )
-    if as_json:
-        print_json([asdict(record) for record in records])
-        return
-    out = console()
-    out.print(runs_table(records, zone))
-    if show_traceback:
-        _print_tracebacks(out, records)
+        if as_json:
+            print_json([asdict(record) for record in records])
+            return
+        out = console()
+        out.print(runs_table(records, zone))
+        if show_traceback:
+            _print_tracebacks(out, records)
+        _warn_waiting(scheduler, records)
+
+
+def _warn_waiting(scheduler: Scheduler, records: list[RunRecord]) -> None:
+    """Runs still submitted: say so if their job's queue has no live worker."""
+    waiting = {r.job_id for r in records if r.status == RunStatus.SUBMITTED}
+    jobs = [job for job in map(scheduler.get_job, sorted(waiting)) if job is not None]
+    warn_unconsumed(scheduler, jobs)
 
 
 def _aware(moment: datetime | None, zone: tzinfo) -> datetime | None:

@@ -1,4 +1,4 @@
-"""The scheduler service's commands: ``dueq scheduler`` and ``dueq db upgrade``.
+"""The scheduler service's command: ``dueq scheduler`` (``dueq db`` is in ``database``).
 
 Options fall back to ``DUEQ_*`` environment variables, then to the defaults of
 ``SchedulerSettings``; only options given on the command line override them.
@@ -18,10 +18,8 @@ from dueq.producer.cli.common import given
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.producer.scheduler import BlockingScheduler
 from dueq.producer.settings import build_settings
-from dueq.shared.db import create_engine, upgrade_schema
-from dueq.shared.redact import redact_url
 
-__all__ = ["db_group", "scheduler_command"]
+__all__ = ["scheduler_command"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,32 +70,3 @@ def scheduler_command(**options: Any) -> None:
     except Stopped:
         return
     scheduler.start()
-
-
-@click.group(name="db")
-def db_group() -> None:
-    """Manage the job store's database schema.
-
-    \b
-    Example:
-      dueq db upgrade --database-url postgresql+psycopg://postgres@db/dueq
-    """
-
-
-@db_group.command(name="upgrade")
-@click.option("--database-url", help="SQLAlchemy URL of the job store (DUEQ_DATABASE_URL).")
-def db_upgrade(database_url: str | None) -> None:
-    """Create or upgrade dueq's tables to the newest schema (safe to run concurrently).
-
-    \b
-    Example:
-      dueq db upgrade --database-url postgresql+psycopg://postgres@db/dueq
-    """
-    settings = build_settings(None, None, given({"database_url": database_url}))
-    url = settings.database_url.reveal()
-    engine = create_engine(url)
-    try:
-        upgrade_schema(engine)
-    finally:
-        engine.dispose()
-    click.echo(f"database {redact_url(url)} is at the newest schema")

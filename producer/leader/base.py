@@ -32,6 +32,9 @@ class Lease:
     holder: str
     epoch: int
     expires_at: datetime
+    # Where the holder runs and its pid (see ``ProcessIdentity``); empty when unknown.
+    host: str = ""
+    pid: int | None = None
 
     def remaining(self, now: datetime) -> timedelta:
         """Time left before the lease runs out (negative once expired)."""
@@ -56,6 +59,17 @@ class LeaderLease(ABC):
         returns the lease held.  The epoch rises by one when the holder changes and stays
         the same on renewal.  Returns None (changing nothing) while another holder's lease
         is live.
+        """
+
+    @abstractmethod
+    def take_over(
+        self, stale: Lease, holder: str, now: datetime, duration: timedelta
+    ) -> Lease | None:
+        """Take the lease from ``stale``'s holder before it expires: that holder is gone.
+
+        Succeeds only while the stored lease is still ``stale`` (same holder and epoch);
+        the epoch rises by one as at any change of holder, so the dead holder's late
+        commits are fenced off.  Returns None, changing nothing, otherwise.
         """
 
     @abstractmethod

@@ -34,6 +34,18 @@ class MemoryLeaderLease(LeaderLease):
             )
             return self._lease
 
+    def take_over(
+        self, stale: Lease, holder: str, now: datetime, duration: timedelta
+    ) -> Lease | None:
+        with self._lock:
+            held = self._lease
+            if held is None or (held.holder, held.epoch) != (stale.holder, stale.epoch):
+                return None
+            self._lease = Lease(
+                name=self._name, holder=holder, epoch=held.epoch + 1, expires_at=now + duration
+            )
+            return self._lease
+
     def release(self, lease: Lease, now: datetime) -> None:
         with self._lock:
             if self._lease is not None and self._lease == lease:

@@ -9,6 +9,7 @@ on who leads.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dueq.producer.leader.base import LEADER_NAME, LeaderLease, Lease
 from dueq.producer.leader.dbclock import LeaseClock, database_time
+from dueq.producer.leader.identity import ProcessIdentity
 from dueq.producer.sqlerrors import store_errors
 from dueq.shared.tables import leader
 
@@ -29,11 +31,20 @@ class SqlLeaderLease(LeaderLease):
     """The lease in the shared database (SQLite or PostgreSQL)."""
 
     def __init__(
-        self, engine: Engine, name: str = LEADER_NAME, *, clock: LeaseClock = database_time
+        self,
+        engine: Engine,
+        name: str = LEADER_NAME,
+        *,
+        clock: LeaseClock = database_time,
+        identity: ProcessIdentity | None = None,
     ) -> None:
         self._engine = engine
         self._name = name
         self._clock = clock
+        # Written beside the holder so a standby on the same host can see it die.
+        self._whereabouts = (
+            {"holder_host": identity.host, "holder_pid": identity.pid} if identity else {}
+        )
 
     def acquire(self, holder: str, now: datetime, duration: timedelta) -> Lease | None:
         """See the port; the row's expiry is on the database's clock, the result's on ``now``'s."""
@@ -58,6 +69,7 @@ class SqlLeaderLease(LeaderLease):
                     holder=holder,
                     expires_at=expires_at,
                     renewed_at=reference,
+                    **self._whereabouts,
                 )
             ).rowcount
             held = self._read(conn)
@@ -79,11 +91,35 @@ class SqlLeaderLease(LeaderLease):
                         epoch=1,
                         expires_at=reference + duration,
                         renewed_at=reference,
+                        **self._whereabouts,
                     )
                 )
         except sa.exc.IntegrityError:
             return None
         return Lease(name=self._name, holder=holder, epoch=1, expires_at=now + duration)
+
+    def take_over(
+        self, stale: Lease, holder: str, now: datetime, duration: timedelta
+    ) -> Lease | None:
+        with store_errors(self._engine), self._engine.begin() as conn:
+            reference = self._clock(conn, now)
+            taken = conn.execute(
+                leader.update()
+                .where(
+                    leader.c.name == self._name,
+                    leader.c.holder == stale.holder,
+                    leader.c.epoch == stale.epoch,
+                )
+                .values(
+                    epoch=leader.c.epoch + 1,
+                    holder=holder,
+                    expires_at=reference + duration,
+                    renewed_at=reference,
+                    **self._whereabouts,
+                )
+            ).rowcount
+            held = self._read(conn) if taken == 1 else None
+        return None if held is None else _on_caller_clock(held, now + duration)
 
     def release(self, lease: Lease, now: datetime) -> None:
         with store_errors(self._engine), self._engine.begin() as conn:
@@ -107,13 +143,18 @@ class SqlLeaderLease(LeaderLease):
         if row is None:
             return None
         return Lease(
-            name=row.name, holder=row.holder or "", epoch=row.epoch, expires_at=row.expires_at
+            name=row.name,
+            holder=row.holder or "",
+            epoch=row.epoch,
+            expires_at=row.expires_at,
+            host=row.holder_host or "",
+            pid=row.holder_pid,
         )
 
 
 def _on_caller_clock(held: Lease, expires_at: datetime) -> Lease:
     """The lease as its holder sees it: expiring ``expires_at`` on the holder's clock."""
-    return Lease(name=held.name, holder=held.holder, epoch=held.epoch, expires_at=expires_at)
+    return dataclasses.replace(held, expires_at=expires_at)  # host and pid kept
 
 
 def limit_frozen_transaction(conn: Connection, limit: timedelta) -> None:

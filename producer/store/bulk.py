@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from dueq.producer.job import Job
@@ -91,6 +90,8 @@ def insert_jobs(
 
 def _sqlite_statement(replace_existing: bool) -> Any:
     """A single-row INSERT, which SQLAlchemy hands to the driver's ``executemany``."""
+    from sqlalchemy.dialects import sqlite  # loaded by the dialect that needs it only
+
     statement = sqlite.insert(_bulk_jobs)
     if replace_existing:
         excluded = statement.excluded
@@ -103,6 +104,8 @@ def _sqlite_statement(replace_existing: bool) -> Any:
 def _stored(conn: Connection, ids: list[str], postgres: bool) -> dict[str, Job]:
     """The stored jobs among ``ids``, read in the same transaction."""
     if postgres:  # one array parameter, not thousands
+        from sqlalchemy.dialects import postgresql
+
         wanted = sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.String)))
         rows = conn.execute(sa.select(jobs).where(jobs.c.id == wanted)).all()
     else:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from dueq.producer.clock import Clock, utc_now
@@ -85,8 +84,18 @@ _PG_RECORD = sa.text(
 
 
 def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
-    """The dialect's ``insert`` (it has ``on_conflict_do_*``); dueq supports these two."""
-    return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    """The dialect's ``insert`` (it has ``on_conflict_do_*``); dueq supports these two.
+
+    Each dialect module is imported when first needed: PostgreSQL's pulls in its drivers'
+    modules, which a command on a SQLite file should not pay for.
+    """
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 class SqlJobStore(JobStore):
@@ -180,6 +189,8 @@ class SqlJobStore(JobStore):
             .limit(limit)
         )
         if exclude and self._postgres:  # one array parameter, not one per id
+            from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only
+
             ids = sa.bindparam("exclude", list(exclude), type_=postgresql.ARRAY(sa.String))
             query = query.where(sa.not_(jobs.c.id == sa.any_(ids)))
         elif exclude:

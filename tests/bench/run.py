@@ -20,6 +20,7 @@ from tests.bench import (
     scenario_burst,
     scenario_ceiling,
     scenario_churn,
+    scenario_cli,
     scenario_history,
     scenario_scale,
     scenario_steady,
@@ -40,6 +41,7 @@ SCENARIOS: dict[str, Callable[[Context], ScenarioResult]] = {
     "scale": scenario_scale.run,
     "churn": scenario_churn.run,
     "history": scenario_history.run,
+    "cli": scenario_cli.run,
 }
 
 

@@ -1,8 +1,9 @@
-"""End to end across languages: dueq's scheduler publishes a run, the Node.js consumer runs
-it, and the outcome lands in the scheduler's run history.
+"""End to end across languages: dueq's scheduler publishes a run, the consumer under test
+(each of ``CONSUMERS``: the built-in ones, or the one given by DUEQ_CONFORMANCE_CONSUMER)
+runs it, and the outcome lands in the scheduler's run history.
 
 The kit stays off the events queue here: the scheduler's own events consumer must be the
-one that turns the Node consumer's events into history.
+one that turns the consumer's events into history.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from dueq.producer.scheduler import BackgroundScheduler
 from dueq.shared.broker import BrokerConnection
 from dueq.shared.tables import runs
 from dueq.shared.topology import Topology
-from tests.conformance.conformance_consumers import CONSUMERS, QUEUE
+from tests.conformance.conformance_consumers import QUEUE
 from tests.conformance.conformance_kit import SIGNING_KEY, new_prefix
-from tests.conformance.conformance_process import ConsumerProcess
+from tests.conformance.conformance_process import ConsumerProcess, ConsumerSpec
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
-# Seconds from add_job to the outcome in history: scheduler start, lease, publish, a Node
-# start-up and the event's way back, on a busy two-core machine.
+# Seconds from add_job to the outcome in history: scheduler start, lease, publish, the
+# consumer's start-up and the event's way back, on a busy two-core machine.
 END_TO_END_TIMEOUT = 30.0
 
 
@@ -42,19 +43,18 @@ def prefix(rabbitmq_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def node_consumer(
-    node_modules_installed: None, rabbitmq_url: str, prefix: str, tmp_path: Path
+def consumer(
+    consumer_spec: ConsumerSpec, rabbitmq_url: str, prefix: str, tmp_path: Path
 ) -> Iterator[ConsumerProcess]:
-    """The Node.js example consumer serving QUEUE under ``prefix``."""
-    spec = next(spec for spec in CONSUMERS if spec.name == "node")
-    command = spec.command(url=rabbitmq_url, prefix=prefix, queue=QUEUE)
-    process = ConsumerProcess(spec, command, tmp_path / "node.log")
+    """The consumer under test serving QUEUE under ``prefix``."""
+    command = consumer_spec.command(url=rabbitmq_url, prefix=prefix, queue=QUEUE)
+    process = ConsumerProcess(consumer_spec, command, tmp_path / f"{consumer_spec.name}.log")
     yield process
     assert process.terminate() == 0
 
 
-def test_run_published_by_the_scheduler_is_executed_by_node_and_recorded(
-    node_consumer: ConsumerProcess, rabbitmq_url: str, pg_schema_url: str, prefix: str
+def test_run_published_by_the_scheduler_is_executed_by_the_consumer_and_recorded(
+    consumer: ConsumerProcess, rabbitmq_url: str, pg_schema_url: str, prefix: str
 ) -> None:
     scheduler = BackgroundScheduler(
         broker_url=rabbitmq_url,
@@ -69,18 +69,18 @@ def test_run_published_by_the_scheduler_is_executed_by_node_and_recorded(
             "date",
             run_date=datetime.now(UTC),
             args=["from", "python"],
-            kwargs={"to": "node"},
+            kwargs={"to": consumer.spec.name},
             id=f"polyglot-{uuid.uuid4().hex[:8]}",
             queue=QUEUE,
         )
         engine = sa.create_engine(pg_schema_url)
         try:
             row = wait_until(
-                node_consumer.checking(lambda: _finished_run(engine, job.id)),
+                consumer.checking(lambda: _finished_run(engine, job.id)),
                 f"finished run of job {job.id} in dueq_runs",
                 timeout=END_TO_END_TIMEOUT,
                 interval=0.05,
-                describe=node_consumer.log_tail,
+                describe=consumer.log_tail,
             )
         finally:
             engine.dispose()
@@ -88,8 +88,7 @@ def test_run_published_by_the_scheduler_is_executed_by_node_and_recorded(
         scheduler.shutdown()
 
     assert row["status"] == "executed", row
-    assert row["retval"] == {"args": ["from", "python"], "kwargs": {"to": "node"}}
-    assert str(row["worker_id"]).startswith("node-")
+    assert row["retval"] == {"args": ["from", "python"], "kwargs": {"to": consumer.spec.name}}
     assert row["finished_at"] is not None
 
 

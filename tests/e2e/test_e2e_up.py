@@ -112,6 +112,7 @@ def test_the_run_command_shows_every_kind_of_event_and_stops_after_its_duration(
     text = output.rest()
     assert "stopped." in text
     assert "Traceback" not in text.split("stopped.")[-1]
+    assert "scheduled demo.cron: tick (trigger: cron[second='*/5']" in text  # not just "cron"
 
 
 def test_sigterm_stops_the_embedded_mode_cleanly(start_up: StartUp) -> None:
