@@ -186,11 +186,18 @@ def _at_head(engine: Engine) -> bool:
 
 
 def _create_search_path_schema(connection: Connection) -> None:
-    """``CREATE SCHEMA`` for the first schema of the search path (DUEQ_DATABASE_SCHEMA)."""
+    """``CREATE SCHEMA`` for the first schema of the search path (DUEQ_DATABASE_SCHEMA).
+
+    Only when it is missing: even ``CREATE SCHEMA IF NOT EXISTS`` needs the CREATE right on
+    the database, which a least-privilege migration role owning just its schema lacks.
+    """
     first = str(connection.execute(sa.text("SHOW search_path")).scalar_one()).split(",")[0]
     name = first.strip().strip('"')
-    if name and name != "$user" and _SCHEMA_NAME.match(name):
-        connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{name}"'))
+    if not name or name == "$user" or not _SCHEMA_NAME.match(name):
+        return
+    exists = sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name")
+    if connection.execute(exists, {"name": name}).first() is None:
+        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
 
 
 def _carry_over_legacy_version(connection: Connection) -> None:

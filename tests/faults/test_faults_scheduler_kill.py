@@ -92,7 +92,10 @@ def test_scheduler_kill_9_during_dispatch_loses_and_doubles_no_run(
     assert len(doubled_batches) == len(hook_batches), (
         "a batch killed before its commit must be published again by the next leader"
     )
-    assert tally.missed > 0, "the grace-time jobs should miss run-times while no leader is up"
+    # The grace-time jobs may be reported missed (never lost) across a restart's start-up.
+    # They no longer must be: a scheduler restarted on the same host takes over at once
+    # from a holder whose pid is gone, so there is no leaderless lease expiry to miss in.
+    figures["grace_runs_missed"] = tally.missed
 
 
 def _hooked_run(rig: Rig, number: int, chance: random.Random) -> list[str]:
