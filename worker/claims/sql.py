@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import RunRequest, encode
 from dueq.shared.tables import claims
+from dueq.worker.claims import pipelined
 from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplicate, Expired
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge, row_duplicate
 
@@ -133,15 +135,46 @@ class SqlClaimStore(ClaimStore):
             return []
         try:
             with self._engine.connect() as conn:
-                job_ids = {run.job_id for run in runs}
-                self._lock_jobs(conn, job_ids)
-                existing, live = self._existing_and_live(conn, runs, job_ids, now)
-                plan = judge(runs, existing, live, now)
-                _store(conn, plan, worker_id, now, lease)
-                conn.commit()
+                raw = conn.connection.driver_connection
+                if not self._sqlite and pipelined.supports(raw):
+                    plan = self._claim_pipelined(conn, raw, runs, worker_id, now, lease)
+                else:
+                    job_ids = {run.job_id for run in runs}
+                    self._lock_jobs(conn, job_ids)
+                    existing, live = self._existing_and_live(conn, runs, job_ids, now)
+                    plan = judge(runs, existing, live, now)
+                    _store(conn, plan, worker_id, now, lease)
+                    conn.commit()
         except sa.exc.OperationalError as exc:
             raise self._unavailable(exc) from exc
         return plan.results
+
+    def _claim_pipelined(
+        self,
+        conn: Connection,
+        raw: Any,
+        runs: Sequence[RunRequest],
+        worker_id: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> BatchPlan:
+        """``claim_many`` in two round trips (see ``pipelined``); SQLAlchemy begins and
+        commits, so the engine's events and the pool see the transaction as usual."""
+        import psycopg  # the driver of this connection
+
+        keys = sorted({_job_lock_key(run.job_id) for run in runs})
+        transaction = conn.begin()
+        try:
+            with raw.pipeline():
+                plan = pipelined.claim_batch(
+                    raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
+                )
+                transaction.commit()  # joins the insert in the pipeline's second round trip
+        except psycopg.OperationalError as exc:
+            conn.invalidate(exc)  # the pool must not hand this connection out again
+            url = self._engine.url.render_as_string(hide_password=False)
+            raise StoreUnavailable(url, str(exc)) from exc
+        return plan
 
     def _lock_jobs(self, conn: Connection, job_ids: Collection[str]) -> None:
         if self._sqlite:

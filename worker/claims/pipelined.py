@@ -1,0 +1,124 @@
+"""A claim batch in two round trips, on psycopg 3's pipeline mode (PostgreSQL).
+
+Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
+insert, the commit), each a wait for the server and, in a worker whose slot threads run
+Python meanwhile, a wait for the GIL after it.  In pipeline mode psycopg sends statements
+without waiting for each result, and the server still runs them one after the other:
+
+1. ``BEGIN``, the job locks and the read go out together.  The read is a statement of its
+   own after the locks, so in READ COMMITTED its snapshot is taken once every lock is held
+   and sees every claim committed by whoever held one before — as in the unpipelined
+   transaction.  Its rows are the first (and only) wait.
+2. ``judge`` decides in Python; the insert (one statement, arrays unnested) and the
+   ``COMMIT`` go out together: the second wait.
+
+The statements are plain SQL for the ``dueq_claims`` table as ``shared.tables`` defines it
+(timestamps naive UTC).  SQLAlchemy still owns the connection and the transaction, so the
+pool, ``invalidate`` after a lost connection and the engine's events behave as before.
+Other drivers (psycopg2) take SQLAlchemy's path in ``sql``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dueq.shared.protocol import RunRequest, encode
+from dueq.worker.claims.base import ClaimStatus
+from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge
+
+__all__ = ["claim_batch", "supports"]
+
+_RUNNING = ClaimStatus.RUNNING.value
+
+_LOCK_JOBS = (
+    "SELECT pg_advisory_xact_lock(%s, t.k) "
+    "FROM unnest(%s::integer[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
+)
+# The batch's stored claims, then its jobs' live counts (``live`` NULL on the first).
+_EXISTING_AND_LIVE = (
+    "SELECT run_id, status, lease_expires_at, NULL::bigint FROM dueq_claims "
+    "WHERE run_id = ANY(%s::text[]) "
+    "UNION ALL "
+    "SELECT job_id, NULL, NULL, count(*) FROM dueq_claims "
+    "WHERE job_id = ANY(%s::text[]) AND status = %s AND lease_expires_at > %s "
+    "GROUP BY job_id"
+)
+_INSERT = (
+    "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
+    "lease_expires_at, finished_at, payload) "
+    "SELECT r, j, %s, %s, %s, %s, NULL, p "
+    "FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(r, j, p)"
+)
+_TAKE_OVER = (
+    "UPDATE dueq_claims SET job_id = %s, worker_id = %s, status = %s, claimed_at = %s, "
+    "lease_expires_at = %s, finished_at = NULL, payload = %s WHERE run_id = %s"
+)
+
+
+def supports(driver_connection: Any) -> bool:
+    """True if ``driver_connection`` is a psycopg 3 connection (it has pipeline mode)."""
+    psycopg = sys.modules.get("psycopg")  # loaded if the connection is one of its own
+    return psycopg is not None and isinstance(driver_connection, psycopg.Connection)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def claim_batch(
+    raw: Any,
+    lock_namespace: int,
+    lock_keys: Sequence[int],
+    runs: Sequence[RunRequest],
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> BatchPlan:
+    """Lock, read, judge and write ``runs``' claims on ``raw``, in the caller's pipeline
+    and transaction: its ``COMMIT`` joins the insert in the second round trip."""
+    raw.cursor().execute(_LOCK_JOBS, (lock_namespace, list(lock_keys)))
+    cursor = raw.cursor()
+    cursor.execute(
+        _EXISTING_AND_LIVE,
+        (
+            list({run.run_id for run in runs}),
+            list({run.job_id for run in runs}),
+            _RUNNING,
+            _naive(now),
+        ),
+    )
+    existing: dict[str, ClaimRow] = {}
+    live: dict[str, int] = {}
+    for key, status, lease_expires_at, count in cursor.fetchall():
+        if count is None:
+            existing[key] = ClaimRow(status, lease_expires_at.replace(tzinfo=UTC))
+        else:
+            live[key] = int(count)
+    plan = judge(runs, existing, live, now)
+    _store(raw, plan, worker_id, now, lease)
+    return plan
+
+
+def _store(raw: Any, plan: BatchPlan, worker_id: str, now: datetime, lease: timedelta) -> None:
+    """Queue the writes ``plan`` decided (sent with the caller's ``COMMIT``)."""
+    claimed_at, expires = _naive(now), _naive(now + lease)
+    if plan.inserts:
+        raw.cursor().execute(
+            _INSERT,
+            (
+                worker_id,
+                _RUNNING,
+                claimed_at,
+                expires,
+                [run.run_id for run in plan.inserts],
+                [run.job_id for run in plan.inserts],
+                [encode(run).decode() for run in plan.inserts],
+            ),
+        )
+    for run in plan.takeovers:  # rare: a run handed over after its worker died
+        payload = encode(run).decode()
+        row = (run.job_id, worker_id, _RUNNING, claimed_at, expires, payload, run.run_id)
+        raw.cursor().execute(_TAKE_OVER, row)
