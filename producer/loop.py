@@ -34,13 +34,13 @@ from dueq.producer.retrystore import RetryStore
 from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store.base import JobStore, SubmittedRun
 from dueq.shared.metrics import NO_METRICS, Metrics
-from dueq.shared.protocol import RunRequest
+from dueq.shared.protocol.runbytes import EncodedRun
 
 __all__ = ["AfterPublish", "SchedulingLoop", "TickResult"]
 
 logger = logging.getLogger(__name__)
 
-AfterPublish = Callable[[list[RunRequest]], None]
+AfterPublish = Callable[[list[EncodedRun]], None]
 """Test hook called between publish and commit (raise or kill the process there)."""
 
 
@@ -136,7 +136,7 @@ class SchedulingLoop:
                 self._in_flight = current
             else:
                 self._finish(current)
-        published = 0 if current is None else len(current.batch.requests)
+        published = 0 if current is None else len(current.batch.runs)
         published += self._publish_retries(lease, now)
         wake_at = now if full else self._next_wake(now)
         return TickResult(wake_at=wake_at, published=published, leader=True)
@@ -150,10 +150,10 @@ class SchedulingLoop:
             cap=self._settings.max_catchup_runs,
         )
         sent = None
-        if batch.requests:
+        if batch.runs:
             if not self._leadership.may_publish(self._clock()):
                 raise LeaseLost("the lease is too close to expiry to publish")
-            sent = self._publisher.send_runs(batch.requests)
+            sent = self._publisher.send_runs(batch.runs)
         return _InFlight(batch, sent, lease, frozenset(job.id for job in jobs))
 
     def _finish(self, flight: _InFlight) -> None:
@@ -161,16 +161,16 @@ class SchedulingLoop:
         batch = flight.batch
         if flight.sent is not None:
             self._publisher.confirm_runs(flight.sent)
-            self._metrics.runs_published(batch.requests, self._clock())
+            self._metrics.runs_published(batch.runs, self._clock())
             if self._after_publish is not None:
-                self._after_publish(list(batch.requests))
+                self._after_publish(list(batch.runs))
         self._store.commit_batch(
             batch.updates, batch.submitted, lease=flight.lease, now=self._clock()
         )
         for event in batch.events:
             self._emit(event)
-        if batch.requests:
-            _log_published(batch.requests)
+        if batch.runs:
+            _log_published(batch.runs)
 
     def _publish_retries(self, lease: Lease, now: datetime) -> int:
         """Publish retries whose backoff has passed, then remove them (fenced).
@@ -188,7 +188,11 @@ class SchedulingLoop:
             return 0
         published_at = self._clock()
         requests = [
-            retry.request.model_copy(update={"published_at": published_at, "epoch": lease.epoch})
+            EncodedRun.of(
+                retry.request.model_copy(
+                    update={"published_at": published_at, "epoch": lease.epoch}
+                )
+            )
             for retry in due
         ]
         if not self._leadership.may_publish(self._clock()):
@@ -221,7 +225,7 @@ class SchedulingLoop:
 _NAMED_JOBS = 5
 
 
-def _log_published(requests: Sequence[RunRequest]) -> None:
+def _log_published(requests: Sequence[EncodedRun]) -> None:
     """One INFO line per published batch: how many runs, of which jobs."""
     job_ids = list(dict.fromkeys(request.job_id for request in requests))
     named = ", ".join(job_ids[:_NAMED_JOBS])

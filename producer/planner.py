@@ -23,8 +23,9 @@ from dueq.producer.listeners import (
 )
 from dueq.producer.store.base import JobUpdate, SubmittedRun
 from dueq.shared.protocol import ARGUMENTS_CHECKED, RunRequest, make_run_id
+from dueq.shared.protocol.runbytes import EncodedRun, encode_run
 
-__all__ = ["Batch", "build_request", "plan_batch"]
+__all__ = ["Batch", "build_request", "encode_request", "plan_batch"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,15 @@ logger = logging.getLogger(__name__)
 class Batch:
     """Everything one batch of due jobs produces."""
 
-    requests: list[RunRequest] = field(default_factory=list)
+    runs: list[EncodedRun] = field(default_factory=list)
     updates: list[JobUpdate] = field(default_factory=list)
     submitted: list[SubmittedRun] = field(default_factory=list)
     events: list[SchedulerEvent] = field(default_factory=list)
+
+    @property
+    def requests(self) -> list[RunRequest]:
+        """The runs as models, decoded from their bytes (for tests and inspection)."""
+        return [run.request() for run in self.runs]
 
 
 def plan_batch(
@@ -65,10 +71,10 @@ def _plan_job(
         )
     following = None if plan.next_slot is None else plan.next_slot.run_time
     requests = [
-        build_request(job, at, epoch=epoch, published_at=published_at, following=following)
+        encode_request(job, at, epoch=epoch, published_at=published_at, following=following)
         for at in plan.run_times
     ]
-    batch.requests.extend(requests)
+    batch.runs.extend(requests)
     batch.submitted.extend(
         SubmittedRun(
             run_id=r.run_id, job_id=job.id, scheduled_at=r.scheduled_at, published_at=published_at
@@ -124,6 +130,50 @@ def build_request(
     # burst; a stored job's arguments were measured when it was added or modified
     # (``producer.jobspec``, which counts more strictly than the protocol does).
     return RunRequest.model_validate(values, context=ARGUMENTS_CHECKED)
+
+
+def encode_request(
+    job: Job,
+    scheduled_at: datetime,
+    *,
+    epoch: int,
+    published_at: datetime,
+    following: datetime | None,
+) -> EncodedRun:
+    """``build_request``'s run as wire bytes, without building the model (the burst path).
+
+    ``encode_run`` writes exactly the bytes ``encode(build_request(...))`` would, and
+    refuses what the model refuses.
+    """
+    run_id = make_run_id(job.id, scheduled_at)
+    coalesce = job.coalesce and following is not None
+    body = encode_run(
+        run_id=run_id,
+        job_id=job.id,
+        job_name=job.name,
+        func=job.func,
+        args=list(job.args),
+        kwargs=dict(job.kwargs),
+        scheduled_at=scheduled_at,
+        published_at=published_at,
+        misfire_grace_time=job.misfire_grace_time,
+        max_instances=job.max_instances,
+        queue=job.queue,
+        epoch=epoch,
+        retry=job.retry,
+        timeout=job.timeout,
+        coalesce=coalesce,
+        next_scheduled_at=following if coalesce else None,
+        overlap=job.overlap,
+    )
+    return EncodedRun(
+        run_id=run_id,
+        job_id=job.id,
+        queue=job.queue,
+        scheduled_at=scheduled_at,
+        published_at=published_at,
+        body=body,
+    )
 
 
 def _update(job: Job, plan: RunPlan) -> JobUpdate:

@@ -16,7 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dueq.shared.broker import BrokerConnection, OutgoingMessage, Publisher, PublishError, Sent
-from dueq.shared.protocol import CONTENT_TYPE, RunRequest, encode
+from dueq.shared.protocol import CONTENT_TYPE, RunRequest
+from dueq.shared.protocol.runbytes import EncodedRun
 from dueq.shared.signing import RUN_TYPE, Signer
 from dueq.shared.topology import Topology
 
@@ -37,14 +38,14 @@ RUN_MESSAGE_TYPE = RUN_TYPE
 class SentRuns:
     """Runs written to the broker whose confirms may still be on the way."""
 
-    runs: Sequence[RunRequest]
+    runs: Sequence[EncodedRun]
     handle: Sent | None = None
 
 
 class RunPublisher(ABC):
     """Sends runs to the workers."""
 
-    def publish_runs(self, runs: Sequence[RunRequest]) -> None:
+    def publish_runs(self, runs: Sequence[EncodedRun]) -> None:
         """Publish ``runs`` and return only once the broker has taken every one.
 
         Raises ``BrokerUnavailable`` (connection lost: the fate of the batch is unknown, so
@@ -53,7 +54,7 @@ class RunPublisher(ABC):
         self.confirm_runs(self.send_runs(runs))
 
     @abstractmethod
-    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
+    def send_runs(self, runs: Sequence[EncodedRun]) -> SentRuns:
         """Start publishing ``runs``; ``confirm_runs`` waits until the broker took them.
 
         Batches sent one after another may be in flight together; each is confirmed, or
@@ -66,10 +67,12 @@ class RunPublisher(ABC):
 
 
 def to_message(
-    run: RunRequest, topology: Topology, signer: Signer | None = None
+    run: RunRequest | EncodedRun, topology: Topology, signer: Signer | None = None
 ) -> OutgoingMessage:
     """The AMQP message carrying ``run`` (see docs/protocol.md), signed when a key is set."""
-    body = encode(run)
+    if isinstance(run, RunRequest):
+        run = EncodedRun.of(run)
+    body = run.body
     return OutgoingMessage(
         body=body,
         headers=signer.headers(RUN_TYPE, body) if signer is not None else {},
@@ -106,7 +109,7 @@ class BrokerRunPublisher(RunPublisher):
         self._timeout = timeout
         self._declared: set[str] = set()
 
-    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
+    def send_runs(self, runs: Sequence[EncodedRun]) -> SentRuns:
         new_queues = {run.queue for run in runs} - self._declared
         if new_queues:
             self._connection.declare_topology(self._topology, sorted(new_queues))
@@ -137,9 +140,9 @@ class MemoryRunPublisher(RunPublisher):
         self._lock = threading.Lock()
         self._runs: list[RunRequest] = []
 
-    def send_runs(self, runs: Sequence[RunRequest]) -> SentRuns:
+    def send_runs(self, runs: Sequence[EncodedRun]) -> SentRuns:
         with self._lock:
-            self._runs.extend(runs)
+            self._runs.extend(run.request() for run in runs)
         return SentRuns(runs)
 
     def confirm_runs(self, sent: SentRuns) -> None:

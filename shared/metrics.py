@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from dueq.shared.errors import ConfigError
-from dueq.shared.protocol import Event, RunRequest
+from dueq.shared.protocol import Event
+from dueq.shared.protocol.runbytes import EncodedRun
 from dueq.shared.settings import DueqSettings
 
 __all__ = ["NO_METRICS", "Metrics", "start_metrics", "start_supervised_metrics"]
@@ -25,7 +26,7 @@ __all__ = ["NO_METRICS", "Metrics", "start_metrics", "start_supervised_metrics"]
 class Metrics:
     """Receives measurements; this base class drops them (metrics off)."""
 
-    def runs_published(self, runs: Sequence[RunRequest], confirmed_at: datetime) -> None:
+    def runs_published(self, runs: Sequence[EncodedRun], confirmed_at: datetime) -> None:
         """The scheduler published ``runs`` and the broker confirmed them at ``confirmed_at``."""
 
     def events_recorded(self, events: Sequence[Event]) -> None:

@@ -34,8 +34,8 @@ from dueq.shared.protocol import (
     JobMissed,
     JobRejected,
     JobStarted,
-    RunRequest,
 )
+from dueq.shared.protocol.runbytes import EncodedRun
 
 __all__ = [
     "MULTIPROCESS_ENV",
@@ -131,7 +131,7 @@ class PrometheusMetrics(Metrics):
             server.server_close()
 
     # -- Metrics ---------------------------------------------------------------------
-    def runs_published(self, runs: Sequence[RunRequest], confirmed_at: datetime) -> None:
+    def runs_published(self, runs: Sequence[EncodedRun], confirmed_at: datetime) -> None:
         for run in runs:
             self._published.labels(run.queue).inc()
             lag = (run.published_at - run.scheduled_at).total_seconds()

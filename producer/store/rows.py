@@ -11,7 +11,14 @@ from dueq.producer.job import Job
 from dueq.shared.protocol import Overlap, RetryPolicy
 from dueq.shared.triggers import Trigger, trigger_from_dict
 
-__all__ = ["SCHEDULE_COLUMNS", "job_to_row", "row_to_job", "run_control"]
+__all__ = [
+    "SCHEDULE_COLUMNS",
+    "job_to_row",
+    "parse_control",
+    "parse_trigger",
+    "row_to_job",
+    "run_control",
+]
 
 # Parsed triggers kept by their JSON text: rebuilding one costs ~0.1 ms (validation), which
 # dominated fetching a batch of 10k due jobs; triggers are immutable, so sharing is safe.
@@ -48,7 +55,7 @@ def row_to_job(row: Any) -> Job:
         id=values["id"],
         name=values["name"],
         func=values["func"],
-        trigger=_trigger(values["trigger"]),
+        trigger=parse_trigger(values["trigger"]),
         args=tuple(values["args"]),
         kwargs=dict(values["kwargs"]),
         misfire_grace_time=values["misfire_grace_time"],
@@ -57,7 +64,7 @@ def row_to_job(row: Any) -> Job:
         queue=values["queue"],
         next_run_time=values["next_run_time"],
         next_fire_time=values["next_fire_time"],
-        **_control(values.get("run_control")),
+        **parse_control(values.get("run_control")),
     )
 
 
@@ -69,10 +76,13 @@ def run_control(job: Job) -> dict[str, Any] | None:
     return {"retry": retry, "timeout": job.timeout, "overlap": job.overlap.value}
 
 
-def _control(stored: Any) -> dict[str, Any]:
+def parse_control(stored: Any) -> dict[str, Any]:
+    """``Job`` keyword arguments from a stored ``run_control`` (JSON text, parsed, or NULL)."""
     if stored is None:
         return {}
     values = json.loads(stored) if isinstance(stored, str) else stored
+    if values is None:  # a JSON null, read as text
+        return {}
     retry = values.get("retry")
     return {
         "retry": None if retry is None else RetryPolicy.model_validate(retry),
@@ -81,7 +91,8 @@ def _control(stored: Any) -> dict[str, Any]:
     }
 
 
-def _trigger(stored: Any) -> Trigger:
+def parse_trigger(stored: Any) -> Trigger:
+    """The trigger a stored ``trigger`` column holds (JSON text or parsed), cached by text."""
     text = stored if isinstance(stored, str) else json.dumps(stored, sort_keys=True)
     return _parse_trigger(text)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Sequence, Set
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,14 +23,14 @@ from dueq.producer.leader.sql import fence_check, limit_frozen_transaction
 from dueq.producer.sqlerrors import store_errors
 from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
 from dueq.producer.store.bulk import insert_jobs
+from dueq.producer.store.commit import BatchWriter, naive_utc_text
+from dueq.producer.store.due import fetch_due_postgres
 from dueq.producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
 from dueq.shared.errors import ConflictingIdError, JobLookupError
-from dueq.shared.tables import UtcDateTime, jobs, runs
+from dueq.shared.tables import UtcDateTime, jobs
 
 __all__ = ["SqlJobStore", "dialect_insert"]
 
-# Status of a run the scheduler published and no worker has reported on yet.
-SUBMITTED = "submitted"
 _UTC = UtcDateTime()
 
 # The due query reads the trigger as its JSON text: the driver would parse it, only for
@@ -40,47 +40,6 @@ _DUE_COLUMNS = [
     sa.cast(column, sa.Text).label(column.name) if column.name == "trigger" else column
     for column in jobs.c
 ]
-
-# On PostgreSQL a batch is written with one statement per table over arrays (unnest): a
-# single round trip and one plan instead of 10k executions of a prepared statement, which
-# made the commit of a 10k-run burst take over a second.  Both dialects keep the
-# compare-and-set on next_run_time: a job rescheduled through the API meanwhile is left
-# alone.
-_PG_ADVANCE = sa.text(
-    f"UPDATE {jobs.name} AS j SET next_run_time = u.next_run, next_fire_time = u.next_fire, "
-    "updated_at = :now "
-    "FROM unnest(CAST(:ids AS varchar[]), CAST(:seen AS timestamp[]), "
-    "CAST(:next_run AS timestamp[]), CAST(:next_fire AS timestamp[])) "
-    "AS u(id, seen, next_run, next_fire) "
-    "WHERE j.id = u.id AND j.next_run_time = u.seen"
-)
-# SQLite, in-process, gains nothing from arrays, but SQLAlchemy's per-row parameter
-# handling cost four times the driver's own executemany: the rows go to the driver as
-# tuples, with timestamps converted by SQLAlchemy's own processor (``_sqlite_timestamps``).
-_SQLITE_ADVANCE = (
-    f"UPDATE {jobs.name} SET next_run_time = ?, next_fire_time = ?, updated_at = ? "
-    "WHERE id = ? AND next_run_time = ?"
-)
-# A run already in the history keeps its status (a republish, or a worker's event that
-# reached the history before this commit), but gains the publish time the worker's event
-# does not carry: with DO NOTHING such a run kept published_at NULL for good.
-_KEEP_RUN = (
-    "ON CONFLICT (run_id) DO UPDATE SET published_at = excluded.published_at "
-    f"WHERE {runs.name}.published_at IS NULL"
-)
-_SQLITE_RECORD = (
-    f"INSERT INTO {runs.name} "
-    "(run_id, job_id, scheduled_at, status, published_at, redelivered, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, 0, ?) " + _KEEP_RUN
-)
-_PG_RECORD = sa.text(
-    f"INSERT INTO {runs.name} "
-    "(run_id, job_id, scheduled_at, status, published_at, redelivered, updated_at) "
-    "SELECT u.run_id, u.job_id, u.scheduled_at, :status, u.published_at, false, u.published_at "
-    "FROM unnest(CAST(:run_ids AS varchar[]), CAST(:job_ids AS varchar[]), "
-    "CAST(:scheduled AS timestamp[]), CAST(:published AS timestamp[])) "
-    "AS u(run_id, job_id, scheduled_at, published_at) " + _KEEP_RUN
-)
 
 
 def dialect_insert(engine: Engine) -> Callable[[sa.Table], Any]:
@@ -182,18 +141,16 @@ class SqlJobStore(JobStore):
     def get_due_jobs(
         self, now: datetime, limit: int, *, exclude: Collection[str] = ()
     ) -> list[Job]:
+        if self._postgres:
+            with store_errors(self._engine), self._engine.connect() as conn:
+                return fetch_due_postgres(conn, now, limit, exclude)
         query = (
             sa.select(*_DUE_COLUMNS)
             .where(jobs.c.next_run_time <= now)
             .order_by(jobs.c.next_run_time)
             .limit(limit)
         )
-        if exclude and self._postgres:  # one array parameter, not one per id
-            from sqlalchemy.dialects import postgresql  # loaded on PostgreSQL only
-
-            ids = sa.bindparam("exclude", list(exclude), type_=postgresql.ARRAY(sa.String))
-            query = query.where(sa.not_(jobs.c.id == sa.any_(ids)))
-        elif exclude:
+        if exclude:
             query = query.where(jobs.c.id.not_in(list(exclude)))
         with store_errors(self._engine), self._engine.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
@@ -216,9 +173,10 @@ class SqlJobStore(JobStore):
         with store_errors(self._engine), self._engine.begin() as conn:
             if lease is not None:
                 self._fence(conn, lease, now)
-            self._advance(conn, [u for u in updates if not u.remove], now)
-            self._remove(conn, [u for u in updates if u.remove])
-            self._record(conn, runs)
+            writer = BatchWriter(conn, postgres=self._postgres, stamp=self._batch_stamp())
+            writer.advance([u for u in updates if not u.remove], now)
+            writer.remove([u for u in updates if u.remove])
+            writer.record(runs)
 
     def _fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
         """Lock the lease row for this commit, or raise ``LeaseLost`` if it is not ours."""
@@ -227,86 +185,14 @@ class SqlJobStore(JobStore):
         if not fence_check(conn, lease, self._lease_clock(conn, now)):
             raise LeaseLost(f"lease epoch {lease.epoch} is no longer current")
 
-    def _advance(self, conn: Connection, updates: list[JobUpdate], now: datetime) -> None:
-        if not updates:
-            return
-        if self._postgres:
-            conn.execute(
-                _PG_ADVANCE,
-                {
-                    "ids": [u.job_id for u in updates],
-                    "seen": [_naive(u.seen_next_run_time) for u in updates],
-                    "next_run": [_naive(u.next_run_time) for u in updates],
-                    "next_fire": [_naive(u.next_fire_time) for u in updates],
-                    "now": _naive(now),
-                },
-            )
-            return
-        stamp = self._sqlite_timestamps()
-        conn.exec_driver_sql(
-            _SQLITE_ADVANCE,
-            [
-                (
-                    stamp(u.next_run_time),
-                    stamp(u.next_fire_time),
-                    stamp(now),
-                    u.job_id,
-                    stamp(u.seen_next_run_time),
-                )
-                for u in updates
-            ],
-        )
+    def _batch_stamp(self) -> Callable[[datetime | None], Any]:
+        """The value bound for a ``UtcDateTime``, memoized for one batch.
 
-    def _remove(self, conn: Connection, updates: list[JobUpdate]) -> None:
-        if not updates:
-            return
-        statement = (
-            jobs.delete()
-            .where(jobs.c.id == sa.bindparam("u_id"))
-            .where(jobs.c.next_run_time == sa.bindparam("u_seen"))
-        )
-        conn.execute(
-            statement, [{"u_id": u.job_id, "u_seen": u.seen_next_run_time} for u in updates]
-        )
-
-    def _record(self, conn: Connection, submitted: Sequence[SubmittedRun]) -> None:
-        if not submitted:
-            return
-        if self._postgres:
-            conn.execute(
-                _PG_RECORD,
-                {
-                    "run_ids": [run.run_id for run in submitted],
-                    "job_ids": [run.job_id for run in submitted],
-                    "scheduled": [_naive(run.scheduled_at) for run in submitted],
-                    "published": [_naive(run.published_at) for run in submitted],
-                    "status": SUBMITTED,
-                },
-            )
-            return
-        stamp = self._sqlite_timestamps()
-        conn.exec_driver_sql(
-            _SQLITE_RECORD,
-            [
-                (
-                    run.run_id,
-                    run.job_id,
-                    stamp(run.scheduled_at),
-                    SUBMITTED,
-                    stamp(run.published_at),
-                    stamp(run.published_at),
-                )
-                for run in submitted
-            ],
-        )
-
-    def _sqlite_timestamps(self) -> Callable[[datetime | None], Any]:
-        """The value SQLAlchemy would bind for a ``UtcDateTime``, memoized for one batch.
-
-        The same processor as SQLAlchemy's (so stored text compares equal), called once per
-        distinct time: a burst's jobs mostly share their times.
+        Naive UTC text for PostgreSQL's JSON rows (which bypass the column type); on SQLite the
+        same processor as SQLAlchemy's, so stored text compares equal.  Called once per
+        distinct time: a batch's runs share their publish time, a burst's jobs their times.
         """
-        process = self._bind_timestamp
+        process = naive_utc_text if self._postgres else self._bind_timestamp
         return functools.lru_cache(maxsize=None)(lambda value: process(value))
 
 
@@ -314,12 +200,3 @@ def _conflicting_id(exc: sa.exc.IntegrityError, batch: dict[str, Job]) -> str:
     """The id a concurrent insert took first, as far as the driver's message tells."""
     message = str(exc.orig)
     return next((job_id for job_id in batch if f"({job_id})" in message), next(iter(batch)))
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    """What ``UtcDateTime`` stores (naive UTC), for arrays that bypass its bind processing."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given where UTC is required")
-    return value.astimezone(UTC).replace(tzinfo=None)

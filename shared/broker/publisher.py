@@ -102,13 +102,7 @@ class Publisher:
                         writer.flush()
                         self._wait_for_confirms(link, self._max_in_flight - 1, deadline, timeout)
                     tracker.sent(message)
-                    writer.publish(
-                        channel.channel_id,
-                        message.exchange,
-                        message.routing_key,
-                        message.mandatory,
-                        to_transport(channel, message),
-                    )
+                    writer.publish(channel.channel_id, message)
                 writer.flush()
             finally:
                 writer.discard()  # only non-empty if sending failed: the link is dead

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 
 from dueq.producer import BackgroundScheduler, SchedulerSettings
-from dueq.shared.protocol import RunRequest
+from dueq.shared.protocol.runbytes import EncodedRun
 
 __all__ = ["main"]
 
@@ -36,7 +36,7 @@ class BatchLog:
         self.batches: list[tuple[float, int]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, published: list[RunRequest]) -> None:
+    def __call__(self, published: list[EncodedRun]) -> None:
         now = time.time()
         with self._lock:
             self.batches.append((now, len(published)))

@@ -15,7 +15,7 @@ import os
 import signal
 
 from dueq.producer import BlockingScheduler
-from dueq.shared.protocol import RunRequest
+from dueq.shared.protocol.runbytes import EncodedRun
 from dueq.shared.retry import call_with_retry
 
 logger = logging.getLogger("faults.hooked_scheduler")
@@ -29,7 +29,7 @@ def main() -> None:
     victim = int(os.environ.get("FAULTS_KILL_PID", "0"))
     batches = 0
 
-    def after_publish(runs: list[RunRequest]) -> None:
+    def after_publish(runs: list[EncodedRun]) -> None:
         nonlocal batches
         batches += 1
         if batches != kill_at:

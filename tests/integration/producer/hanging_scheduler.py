@@ -10,10 +10,10 @@ import json
 import threading
 
 from dueq.producer import BlockingScheduler
-from dueq.shared.protocol import RunRequest
+from dueq.shared.protocol.runbytes import EncodedRun
 
 
-def hang(runs: list[RunRequest]) -> None:
+def hang(runs: list[EncodedRun]) -> None:
     print(json.dumps([run.run_id for run in runs]), flush=True)
     threading.Event().wait()
 

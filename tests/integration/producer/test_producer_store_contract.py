@@ -142,6 +142,47 @@ def test_commit_advances_removes_and_records_submitted_runs(backend: Backend) ->
     )
 
 
+# Ids that break naive array or JSON formatting: quotes, backslashes, braces, commas,
+# NULL-looking text, non-ASCII and a JSON fragment.
+ODD_IDS = ['q"uote', "back\\slash", "{brace,comma}", "NULL", "zoë ☃", '"},{"x":1}']
+
+
+def test_odd_ids_and_microseconds_survive_the_due_query_and_the_batch_commit(
+    backend: Backend,
+) -> None:
+    at = T0 + timedelta(microseconds=123_457)
+    for job_id in ODD_IDS:
+        backend.store.add_job(a_job(job_id, at=at))
+    due = backend.store.get_due_jobs(at, limit=10, exclude={ODD_IDS[0], "other"})
+    assert sorted(j.id for j in due) == sorted(ODD_IDS[1:])
+    assert all(j.next_run_time == at for j in due)
+    nxt = at + timedelta(seconds=10, microseconds=1)
+    keep, drop = ODD_IDS[:3], ODD_IDS[3:]
+    updates = [
+        JobUpdate(job_id=i, seen_next_run_time=at, next_run_time=nxt, next_fire_time=nxt)
+        for i in keep
+    ] + [
+        JobUpdate(job_id=i, seen_next_run_time=at, next_run_time=None, next_fire_time=None,
+                  remove=True)
+        for i in drop
+    ]  # fmt: skip
+    runs = [
+        SubmittedRun(run_id=make_run_id(i, at), job_id=i, scheduled_at=at, published_at=nxt)
+        for i in ODD_IDS
+    ]
+    lease = backend.leader.acquire("me", T0, LEASE)
+    backend.store.commit_batch(updates, runs, lease=lease, now=T0)
+    for job_id in keep:
+        job = backend.store.get_job(job_id)
+        assert job is not None
+        assert (job.next_run_time, job.next_fire_time) == (nxt, nxt)
+    assert [backend.store.get_job(i) for i in drop] == [None] * len(drop)
+    for run in runs:
+        record = backend.history.get_run(run.run_id)
+        assert record is not None
+        assert (record.job_id, record.scheduled_at, record.published_at) == (run.job_id, at, nxt)
+
+
 def test_commit_is_refused_once_the_lease_is_no_longer_current(backend: Backend) -> None:
     backend.store.add_job(a_job("j"))
     lease = backend.leader.acquire("old", T0, LEASE)

@@ -16,7 +16,8 @@ from dueq.producer.loop import SchedulingLoop
 from dueq.producer.publisher import MemoryRunPublisher
 from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store import MemoryJobStore
-from dueq.shared.protocol import RunRequest, make_run_id
+from dueq.shared.protocol import make_run_id
+from dueq.shared.protocol.runbytes import EncodedRun
 from dueq.shared.triggers import CronTrigger, DateTrigger, IntervalTrigger, Trigger
 
 T0 = datetime(2024, 1, 1, 12, tzinfo=UTC)
@@ -69,7 +70,7 @@ class Rig:
             after_publish=self._after_publish,
         )
 
-    def _after_publish(self, runs: list[RunRequest]) -> None:
+    def _after_publish(self, runs: list[EncodedRun]) -> None:
         if self.failures_left:
             self.failures_left -= 1
             raise RuntimeError("crash between publish and commit")
