@@ -83,6 +83,9 @@ runs = sa.Table(
     "dueq_runs",
     metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
+    # 1 for a run's first execution; n once it was executed again (taken over after its
+    # worker died) n-1 times: each execution is a row of its own.
+    sa.Column("execution", sa.Integer, primary_key=True, autoincrement=False, server_default="1"),
     sa.Column("job_id", sa.String(255), nullable=False),
     sa.Column("scheduled_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(JOB_STATUS_LENGTH), nullable=False),
