@@ -155,6 +155,9 @@ claims = sa.Table(
     sa.Column("finished_at", UtcDateTime, nullable=True),
     # The RunRequest as received, so an abandoned run can be handed to another worker.
     sa.Column("payload", sa.Text, nullable=False),
+    # The newer run of the job that asked this running one to stop (overlap cancel_other);
+    # its worker's lease keeper reads it while renewing and cancels the run where it can.
+    sa.Column("cancelled_by", sa.String(64), nullable=True),
     sa.Index("ix_dueq_claims_job_status", "job_id", "status"),
     sa.Index("ix_dueq_claims_status_lease", "status", "lease_expires_at"),
 )
