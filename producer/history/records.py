@@ -67,6 +67,13 @@ def run_values(event: Event) -> dict[str, Any] | None:
     for name in ("started_at", "finished_at", "duration_s", "lateness_s"):
         if hasattr(event, name):
             values[name] = getattr(event, name)
+    values.update(_outcome_values(event))
+    return values
+
+
+def _outcome_values(event: Event) -> dict[str, Any]:
+    """The result or reason columns of an outcome event."""
+    values: dict[str, Any] = {}
     if isinstance(event, JobExecuted):
         values["retval"] = event.retval
     if isinstance(event, JobError):
@@ -77,6 +84,10 @@ def run_values(event: Event) -> dict[str, Any] | None:
         values["exception_message"] = event.reason
     if isinstance(event, JobMissed):
         values["exception_message"] = f"missed: {event.reason.value}"
+    if isinstance(event, JobMaxInstances) and event.overlap_fallback is not None:
+        values["exception_message"] = (
+            f"skipped: the worker cannot honour overlap {event.overlap_fallback.value}"
+        )
     return values
 
 
