@@ -83,6 +83,9 @@ runs = sa.Table(
     "dueq_runs",
     metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
+    # 1 for a run's first execution; n once it was executed again (taken over after its
+    # worker died) n-1 times: each execution is a row of its own.
+    sa.Column("execution", sa.Integer, primary_key=True, autoincrement=False, server_default="1"),
     sa.Column("job_id", sa.String(255), nullable=False),
     sa.Column("scheduled_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(JOB_STATUS_LENGTH), nullable=False),
@@ -152,6 +155,9 @@ claims = sa.Table(
     sa.Column("finished_at", UtcDateTime, nullable=True),
     # The RunRequest as received, so an abandoned run can be handed to another worker.
     sa.Column("payload", sa.Text, nullable=False),
+    # The newer run of the job that asked this running one to stop (overlap cancel_other);
+    # its worker's lease keeper reads it while renewing and cancels the run where it can.
+    sa.Column("cancelled_by", sa.String(64), nullable=True),
     sa.Index("ix_dueq_claims_job_status", "job_id", "status"),
     sa.Index("ix_dueq_claims_status_lease", "status", "lease_expires_at"),
 )

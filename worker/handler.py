@@ -72,6 +72,7 @@ class RunHandler:
             hold=running.add,
             unhold=running.discard,
             cancel=executor.cancel,
+            request_cancel=self._request_cancel,
             stopping=stopping or threading.Event(),
         )
 
@@ -162,6 +163,13 @@ class RunHandler:
         else:
             self._closer.finish(run.run_id)
             self._settle(delivery, Settle.ACK, report)
+
+    def _request_cancel(self, run: RunRequest) -> int:
+        """Ask the job's other running instances, wherever they run, to stop for ``run``."""
+        return call_store(
+            lambda: self._claims.request_cancel(run.job_id, run.run_id, self._clock()),
+            self._lease,
+        )
 
     def _claim(self, run: RunRequest) -> ClaimResult:
         """Step 4, at the claim store's clock of this moment (a waiting run asks again)."""

@@ -7,6 +7,10 @@ so another worker completes them.  This is what lets a worker ack a run as soon 
 claimed: the broker's consumer ack timeout never sees a long job, and a crash is still
 repaired.
 
+Renewing also carries the fleet's cancel requests (``overlap=cancel_other``): a newer run
+on another worker marks the older claims of its job, and the keeper of each one cancels
+its run where the executor can (``cancel``), within a third of the lease.
+
 A keeper that itself could not reach the database does not reap for one lease after it
 is back: the owners of the claims that lapsed meanwhile were most likely cut off too, and
 get that long to renew them (or mark them finished) before anything is handed over.
@@ -93,8 +97,12 @@ class LeaseKeeper:
         clock: Callable[[], datetime],
         reap: bool,
         signer: Signer | None = None,
+        cancel: Callable[[str], bool] | None = None,
     ) -> None:
         self._signer = signer
+        self._cancel = cancel
+        # Runs already asked to stop: each request is acted on (and logged) once.
+        self._cancel_seen: set[str] = set()
         self._claims = claims
         self._running = running
         self._outbox = outbox
@@ -151,11 +159,31 @@ class LeaseKeeper:
         if not run_ids:
             return
         renewed = self._claims.renew(self._worker_id, run_ids, now + self._lease)
-        for run_id in set(run_ids) - renewed:
+        self._cancel_requested({run_id: by for run_id, by in renewed.items() if by})
+        for run_id in set(run_ids) - renewed.keys():
             if run_id in self._running.snapshot():
                 log.warning(
                     "the claim of run %s lapsed while it ran here (was the database "
                     "unreachable?); another worker may run it too",
+                    run_id,
+                )
+
+    def _cancel_requested(self, requests: dict[str, str]) -> None:
+        """Cancel the runs a newer run of their job asked to stop, once each."""
+        self._cancel_seen.intersection_update(self._running.snapshot())
+        for run_id, by in requests.items():
+            if run_id in self._cancel_seen:
+                continue
+            self._cancel_seen.add(run_id)
+            if self._cancel is not None and self._cancel(run_id):
+                log.info(
+                    "cancelled run %s: newer run %s of its job asked (cancel_other)", run_id, by
+                )
+            else:
+                log.warning(
+                    "newer run %s asked to cancel run %s (cancel_other), but this executor "
+                    "cannot stop it: it runs to its end",
+                    by,
                     run_id,
                 )
 

@@ -13,10 +13,12 @@ otherwise.  No policy needs a query of its own:
 * ``buffer_one``: as ``buffer_all``, but only one run per job may wait: the waiter first
   claims the job's single *buffer slot* (a claim of the pseudo-job ``buffer:<job id>``
   with a limit of one), and a run that cannot get it is skipped.
-* ``cancel_other``: the running instances of the job in this process are cancelled where
-  their executor can (asyncio tasks, processes of runs with a timeout), then the run
-  waits for the slot as ``buffer_all``; a running instance elsewhere, or on a thread,
-  finishes first.
+* ``cancel_other``: the running instances of the job are asked to stop, then the run
+  waits for the slot as ``buffer_all``.  Those in this process are cancelled at once;
+  the others are marked in the claim store (``request_cancel``), where their workers'
+  lease keepers find the mark at their next renewal.  Each is stopped where its executor
+  can (an asyncio task is cancelled, a process-executor run's own child is killed); a
+  thread cannot be stopped, so such an instance finishes first.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class OverlapPolicy:
         hold: Callable[[str], None],
         unhold: Callable[[str], None],
         cancel: Callable[[str], int],
+        request_cancel: Callable[[RunRequest], int],
         stopping: threading.Event,
     ) -> None:
         self._claim = claim
@@ -87,6 +90,7 @@ class OverlapPolicy:
         self._hold = hold
         self._unhold = unhold
         self._cancel = cancel
+        self._request_cancel = request_cancel
         self._stopping = stopping
 
     def claim(self, run: RunRequest) -> ClaimResult | None:
@@ -100,7 +104,8 @@ class OverlapPolicy:
         if run.overlap is Overlap.BUFFER_ONE:
             return self._wait_buffered(run, result)
         if run.overlap is Overlap.CANCEL_OTHER:
-            self._cancel(run.job_id)
+            self._cancel(run.job_id)  # here, at once
+            self._request_cancel(run)  # anywhere in the fleet, at the next lease renewal
         return self._wait(run, result)
 
     def _wait_buffered(self, run: RunRequest, full: Full) -> ClaimResult | None:

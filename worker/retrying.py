@@ -20,6 +20,8 @@ def retry_request(run: RunRequest, outcome: Outcome) -> RunRequest | None:
     policy = run.retry
     if policy is None or not outcome.failed or run.attempt >= policy.max_attempts:
         return None
+    if outcome.cancelled:  # a newer run replaced it (cancel_other): trying again undoes that
+        return None
     if policy.retry_on and not set(policy.retry_on).intersection(outcome.error_classes):
         return None
     return run

@@ -57,6 +57,8 @@ class Outcome:
     #: Qualified names of the exception's classes, most derived first (for ``retry_on``).
     error_classes: tuple[str, ...] = ()
     timed_out: bool = False
+    #: The worker stopped it for a newer run (``overlap=cancel_other``): never retried.
+    cancelled: bool = False
 
     @property
     def failed(self) -> bool:
@@ -137,6 +139,7 @@ def stopped(started_at: datetime, duration: float, why: str) -> Outcome:
         error_type="CancelledError",
         error_message=why,
         error_classes=("CancelledError", "BaseException", "object"),
+        cancelled=True,
     )
 
 

@@ -148,6 +148,7 @@ class Worker:
             clock=self._clock,
             reap=claims.durable,
             signer=signer,
+            cancel=executor.cancel_run,
         )
         loop = BrokerLoop(
             self._loop_config(),

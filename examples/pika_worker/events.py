@@ -17,6 +17,10 @@ from typing import Any
 
 from examples.pika_worker.protocol import Run, format_utc
 
+# Overlap policies that would wait for a slot or cancel the running instance: this
+# consumer does neither, so it skips such a run and names the policy (overlap_fallback).
+CANNOT_WAIT = frozenset({"buffer_one", "buffer_all", "cancel_other"})
+
 __all__ = ["Identity", "Outcome", "exception_info", "json_retval", "new_worker_id"]
 
 # event.json: ExceptionInfo.traceback is at most 32 KiB, message and reasons 4 KiB.
@@ -120,7 +124,10 @@ class Identity:
     def max_instances(self, run: Run, running: int, **kw: bool) -> dict[str, Any]:
         """``job_max_instances``: no free instance slot."""
         body = self.about("job_max_instances", run, **kw)
-        return {**body, "max_instances": run.max_instances, "running": running}
+        body = {**body, "max_instances": run.max_instances, "running": running}
+        if run.overlap in CANNOT_WAIT:  # this consumer does not wait or cancel: say so
+            body["overlap_fallback"] = run.overlap
+        return body
 
     def rejected(self, reason: str, ids: dict[str, str]) -> dict[str, Any]:
         """``job_rejected``: a bad message, with whatever ids could be read."""

@@ -29,6 +29,7 @@ _STYLE = {
     RunStatus.MISSED: "yellow",
     RunStatus.MAX_INSTANCES: "yellow",
     RunStatus.REJECTED: "bold red",
+    RunStatus.LOST: "magenta",
 }
 
 
@@ -65,7 +66,8 @@ def runs_command(
 
     Statuses: submitted (published, not yet reported), started, executed, error, missed
     (later than its misfire grace time), max_instances (skipped: too many running),
-    rejected (the worker would not run it).
+    rejected (the worker would not run it), lost (its worker died mid-run and another
+    worker ran it again: that execution is the next row, "run" column #2, #3, ...).
 
     \b
     Examples:
@@ -108,15 +110,17 @@ def _aware(moment: datetime | None, zone: tzinfo) -> datetime | None:
 
 
 def runs_table(records: list[RunRecord], zone: tzinfo) -> Table:
-    """One row per run."""
+    """One row per execution of a run (most runs have one; ``#2`` is a second execution)."""
     table = Table(title=f"{len(records)} run(s)", title_justify="left")
-    for header in ("scheduled", "job", "try", "status", "worker", "took", "result", "run id"):
+    headers = ("scheduled", "job", "try", "run", "status", "worker", "took", "result", "run id")
+    for header in headers:
         table.add_column(header, overflow="fold")
     for record in records:
         table.add_row(
             format_time(record.scheduled_at, zone),
             record.job_id,
             str(record.attempt),
+            f"#{record.execution}",
             Text(record.status.value, style=_STYLE[record.status]),
             record.worker_id or "-",
             format_duration(record.duration_s),

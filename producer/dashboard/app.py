@@ -155,10 +155,10 @@ class _Pages:
         )
 
     def run(self, request: Request) -> Response:
-        run = self._dashboard.run(request.path_params["run_id"])
-        if run is None:
+        executions = self._dashboard.executions(request.path_params["run_id"])
+        if not executions:
             return Response("no such run", 404)
-        return self._render(request, "run", run=run)
+        return self._render(request, "run", run=executions[-1], executions=executions)
 
     def workers(self, request: Request) -> Response:
         return self._render(request, "workers", workers=self._dashboard.workers())

@@ -53,6 +53,8 @@ class RunRow:
     result: str
     traceback: str | None
     redelivered: bool
+    attempt: int
+    execution: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,10 +136,9 @@ class Dashboard:
         )
         return [self._run_row(r) for r in records]
 
-    def run(self, run_id: str) -> RunRow | None:
-        """One run, traceback included, or None."""
-        record = self.scheduler.history.get_run(run_id)
-        return None if record is None else self._run_row(record)
+    def executions(self, run_id: str) -> list[RunRow]:
+        """Every execution of one run, oldest first, tracebacks included (empty: unknown)."""
+        return [self._run_row(r) for r in self.scheduler.history.get_executions(run_id)]
 
     def _run_row(self, record: RunRecord) -> RunRow:
         return RunRow(
@@ -151,6 +152,8 @@ class Dashboard:
             result=redact_text(_result(record)),
             traceback=redact_text(record.traceback) if record.traceback else None,
             redelivered=record.redelivered,
+            attempt=record.attempt,
+            execution=record.execution,
         )
 
     def workers(self, now: datetime | None = None, *, show_all: bool = True) -> list[WorkerRow]:
@@ -180,8 +183,11 @@ class Dashboard:
 
 
 def _result(record: RunRecord) -> str:
-    if record.exception_type or record.exception_message:
-        return short(f"{record.exception_type or 'rejected'}: {record.exception_message or ''}")
+    if record.exception_type:
+        return short(f"{record.exception_type}: {record.exception_message or ''}")
+    if record.exception_message:  # a rejection's reason, why a run was missed or lost
+        prefix = "rejected: " if record.status is RunStatus.REJECTED else ""
+        return short(prefix + record.exception_message)
     if record.status is RunStatus.EXECUTED:
         return short(repr(record.retval))
     return ""

@@ -2,7 +2,8 @@
 
 Events arrive at least once and in any order (a worker's ``job_started`` may be redelivered
 after its ``job_executed``), so recording is idempotent and a status only ever moves
-forward: submitted -> started -> a final outcome.
+forward: submitted -> started (-> lost) -> a final outcome.  A run executed more than once
+(taken over after its worker died) has a row per execution (``producer.history.executions``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ class RunStatus(StrEnum):
     MISSED = "missed"
     MAX_INSTANCES = "max_instances"
     REJECTED = "rejected"
+    # Started, then its worker stopped reporting and the run was executed again elsewhere.
+    LOST = "lost"
 
 
-# submitted < started < any outcome; the first outcome recorded is kept.
-_RANK = {RunStatus.SUBMITTED: 0, RunStatus.STARTED: 1}
-_FINAL_RANK = 2
+# submitted < started < lost < any outcome; the first outcome recorded is kept.  A lost
+# execution still takes its outcome if its worker reports after all.
+_RANK = {RunStatus.SUBMITTED: 0, RunStatus.STARTED: 1, RunStatus.LOST: 2}
+_FINAL_RANK = 3
 
 
 def status_rank(status: str) -> int:
@@ -43,7 +47,7 @@ def status_rank(status: str) -> int:
 
 @dataclass(frozen=True, kw_only=True)
 class RunRecord:
-    """One row of run history (``dueq_runs``)."""
+    """One row of run history (``dueq_runs``): one execution of one attempt of a run."""
 
     run_id: str
     job_id: str
@@ -61,6 +65,8 @@ class RunRecord:
     traceback: str | None = None
     redelivered: bool = False
     attempt: int = 1
+    # 1 for the run's first execution; n when it was executed again (taken over) n-1 times.
+    execution: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,18 +103,24 @@ class RunHistory(ABC):
         """Apply ``events`` together: upsert the runs they are about and the workers they
         come from, all or nothing.
 
-        Idempotent; never moves a run's status backwards, whatever the order of the events
-        within or across calls.  Events without a run id (a ``job_rejected`` for an
-        unreadable message) change no run.  An event whose run id is not
-        ``make_run_id(job_id, scheduled_at)``, or that names a run not yet recorded of a job
-        that does not exist, changes nothing either (no ghost runs).  The first final
-        outcome of a run is kept; a contradicting later one is logged and counted in
-        ``conflicts``.
+        Idempotent; never moves an execution's status backwards, whatever the order of the
+        events within or across calls.  An event of a new execution (another worker
+        started the run) adds a row, and marks a still-started older one ``lost``.
+        Events without a run id (a ``job_rejected`` for an unreadable message) change no
+        run.  An event whose run id is not ``make_run_id(job_id, scheduled_at)``, or that
+        names a run not yet recorded of a job that does not exist, changes nothing either
+        (no ghost runs).  The first final outcome of an execution is kept; a contradicting
+        later one is logged and counted in ``conflicts``.
         """
 
     @abstractmethod
+    def get_executions(self, run_id: str) -> list[RunRecord]:
+        """Every execution of one run, oldest first (empty if the run is unknown)."""
+
     def get_run(self, run_id: str) -> RunRecord | None:
-        """The history of one run, or None."""
+        """The newest execution of one run, or None."""
+        executions = self.get_executions(run_id)
+        return executions[-1] if executions else None
 
     @abstractmethod
     def get_runs(
@@ -120,7 +132,8 @@ class RunHistory(ABC):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest ``scheduled_at`` first, optionally of one job, in ``statuses``, and
+        """Run rows (one per execution), newest ``scheduled_at`` first (a run's newest
+        attempt and execution first), optionally of one job, in ``statuses``, and
         scheduled within ``since``..``until`` (both inclusive)."""
 
     @abstractmethod
@@ -129,7 +142,7 @@ class RunHistory(ABC):
 
     @abstractmethod
     def purge(self, before: datetime, limit: int) -> int:
-        """Delete at most ``limit`` runs scheduled before ``before``; return how many.
+        """Delete at most ``limit`` run rows scheduled before ``before``; return how many.
 
         Oldest first, in one short transaction, so retention can call it in a loop without
         holding locks that recording would wait for.  Workers are not touched.

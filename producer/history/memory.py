@@ -9,13 +9,9 @@ from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
-from dueq.producer.history.records import (
-    WORKER_INSERT_DEFAULTS,
-    conflict,
-    run_values,
-    worker_values,
-)
+from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord
+from dueq.producer.history.executions import Execution, fold
+from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
 from dueq.shared.protocol import Event
 
 if TYPE_CHECKING:
@@ -33,7 +29,8 @@ class MemoryRunHistory(RunHistory):
         """``job_exists`` keeps reports about unknown jobs out (None: accept every job)."""
         self._job_exists = job_exists
         self._lock = threading.Lock()
-        self._runs: dict[str, RunRecord] = {}
+        # Each run's executions, oldest first.
+        self._runs: dict[str, list[RunRecord]] = {}
         self._workers: dict[str, WorkerRecord] = {}
 
     def add_submitted(self, runs: Sequence[SubmittedRun]) -> None:
@@ -42,17 +39,17 @@ class MemoryRunHistory(RunHistory):
             for run in runs:
                 stored = self._runs.get(run.run_id)
                 if stored is None:
-                    self._runs[run.run_id] = RunRecord(
-                        run_id=run.run_id,
-                        job_id=run.job_id,
-                        scheduled_at=run.scheduled_at,
-                        status=RunStatus.SUBMITTED,
-                        published_at=run.published_at,
-                    )
-                elif stored.published_at is None:  # a worker reported before the commit
-                    self._runs[run.run_id] = dataclasses.replace(
-                        stored, published_at=run.published_at
-                    )
+                    self._runs[run.run_id] = [
+                        RunRecord(
+                            run_id=run.run_id,
+                            job_id=run.job_id,
+                            scheduled_at=run.scheduled_at,
+                            status=RunStatus.SUBMITTED,
+                            published_at=run.published_at,
+                        )
+                    ]
+                elif stored[0].published_at is None:  # a worker reported before the commit
+                    stored[0] = dataclasses.replace(stored[0], published_at=run.published_at)
 
     def record_many(self, events: Sequence[Event], now: datetime) -> None:
         with self._lock:
@@ -67,28 +64,46 @@ class MemoryRunHistory(RunHistory):
     def purge(self, before: datetime, limit: int) -> int:
         with self._lock:
             old = sorted(
-                (r for r in self._runs.values() if r.scheduled_at < before),
+                (r for group in self._runs.values() for r in group if r.scheduled_at < before),
                 key=lambda r: r.scheduled_at,
             )[:limit]
             for record in old:
-                del self._runs[record.run_id]
+                group = self._runs[record.run_id]
+                group.remove(record)
+                if not group:
+                    del self._runs[record.run_id]
             return len(old)
 
     def _record_run(self, values: dict[str, Any]) -> None:
-        values = {**values, "status": RunStatus(values["status"])}
-        stored = self._runs.get(values["run_id"])
-        if stored is None:
+        records = self._runs.get(values["run_id"])
+        if records is None:
             if self._job_exists is not None and not self._job_exists(values["job_id"]):
                 log.warning("ignoring a report for run %s of unknown job", values["run_id"])
                 return
-            self._runs[values["run_id"]] = RunRecord(**values)
-            return
-        why = conflict(stored.status, stored.worker_id, values)
+            records = self._runs[values["run_id"]] = []
+        executions = [
+            Execution(
+                execution=r.execution,
+                status=r.status.value,
+                worker_id=r.worker_id,
+                started_at=r.started_at,
+                published_at=r.published_at,
+            )
+            for r in records
+        ]
+        why = fold(executions, values)
         if why is not None:
             self.conflicts += 1
             log.warning("conflicting outcome: %s", why)
-        elif status_rank(values["status"]) > status_rank(stored.status):
-            self._runs[stored.run_id] = dataclasses.replace(stored, **values)
+        for execution in executions:
+            if not execution.changes:
+                continue
+            changes = {**execution.changes, "status": RunStatus(execution.changes["status"])}
+            if execution.stored:
+                index = next(i for i, r in enumerate(records) if r.execution == execution.execution)
+                records[index] = dataclasses.replace(records[index], **changes)
+            else:
+                records.append(RunRecord(**changes))
 
     def _record_worker(self, values: dict[str, Any]) -> None:
         values = {**values, "queues": tuple(values.get("queues", ()))}
@@ -102,9 +117,9 @@ class MemoryRunHistory(RunHistory):
                 values["queues"] = stored.queues
             self._workers[stored.worker_id] = dataclasses.replace(stored, **values)
 
-    def get_run(self, run_id: str) -> RunRecord | None:
+    def get_executions(self, run_id: str) -> list[RunRecord]:
         with self._lock:
-            return self._runs.get(run_id)
+            return list(self._runs.get(run_id, ()))
 
     def get_runs(
         self,
@@ -118,13 +133,14 @@ class MemoryRunHistory(RunHistory):
         with self._lock:
             chosen = [
                 r
-                for r in self._runs.values()
+                for group in self._runs.values()
+                for r in group
                 if (job_id is None or r.job_id == job_id)
                 and (statuses is None or r.status in statuses)
                 and (since is None or r.scheduled_at >= since)
                 and (until is None or r.scheduled_at <= until)
             ]
-        chosen.sort(key=lambda r: r.scheduled_at, reverse=True)
+        chosen.sort(key=lambda r: (r.scheduled_at, r.attempt, r.execution), reverse=True)
         return chosen[:limit]
 
     def get_workers(self) -> list[WorkerRecord]:

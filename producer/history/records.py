@@ -6,7 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from dueq.producer.history.base import RunStatus, status_rank
+from dueq.producer.history.base import RunStatus
 from dueq.shared.protocol import (
     Event,
     JobError,
@@ -21,7 +21,7 @@ from dueq.shared.protocol import (
     make_run_id,
 )
 
-__all__ = ["WORKER_INSERT_DEFAULTS", "conflict", "run_values", "worker_values"]
+__all__ = ["WORKER_INSERT_DEFAULTS", "run_values", "worker_values"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,13 @@ def run_values(event: Event) -> dict[str, Any] | None:
     for name in ("started_at", "finished_at", "duration_s", "lateness_s"):
         if hasattr(event, name):
             values[name] = getattr(event, name)
+    values.update(_outcome_values(event))
+    return values
+
+
+def _outcome_values(event: Event) -> dict[str, Any]:
+    """The result or reason columns of an outcome event."""
+    values: dict[str, Any] = {}
     if isinstance(event, JobExecuted):
         values["retval"] = event.retval
     if isinstance(event, JobError):
@@ -77,6 +84,10 @@ def run_values(event: Event) -> dict[str, Any] | None:
         values["exception_message"] = event.reason
     if isinstance(event, JobMissed):
         values["exception_message"] = f"missed: {event.reason.value}"
+    if isinstance(event, JobMaxInstances) and event.overlap_fallback is not None:
+        values["exception_message"] = (
+            f"skipped: the worker cannot honour overlap {event.overlap_fallback.value}"
+        )
     return values
 
 
@@ -127,23 +138,3 @@ def _bound_id(job_id: str, scheduled_at: datetime, attempt: int) -> str | None:
         return make_run_id(job_id, scheduled_at, attempt)
     except Exception:  # an attempt number no scheduler issues: bound to nothing
         return None
-
-
-def conflict(held_status: str, held_worker: str | None, values: dict[str, Any]) -> str | None:
-    """Why ``values`` contradicts a run already recorded with a final outcome, or None.
-
-    The first outcome is kept; a different later outcome (another status, or the same
-    status from another worker) is reported, never silently dropped or applied.  A
-    redelivered copy of the same report is no conflict.
-    """
-    if status_rank(held_status) < status_rank(RunStatus.EXECUTED) or status_rank(
-        values["status"]
-    ) < status_rank(RunStatus.EXECUTED):
-        return None
-    if values["status"] == held_status and values.get("worker_id") == held_worker:
-        return None
-    return (
-        f"run {values['run_id']} of job {values['job_id']!r} is already {held_status} "
-        f"(worker {held_worker}); kept it and ignored a later {values['status']} "
-        f"from worker {values.get('worker_id')}"
-    )

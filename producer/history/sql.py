@@ -2,10 +2,10 @@
 
 Only the leader's events consumer writes here, a batch of events per transaction (one
 transaction per event cost ~1.8 ms each and starved the publishing loop of CPU under load).
-Within a batch each run keeps only its highest-ranked event; the runs' current statuses are
-read in one query, new runs inserted in one statement, and advanced ones updated.  The
-primary key catches the rare race with the loop's insert of a submitted run, and the batch
-is simply redone.
+The rows of every run in the batch (one per execution) are read in one query, the events
+folded into them in memory (``executions.fold``), new rows inserted in one statement and
+changed ones updated.  The primary key catches the rare race with the loop's insert of a
+submitted run, and the batch is simply redone.
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord, status_rank
-from dueq.producer.history.records import (
-    WORKER_INSERT_DEFAULTS,
-    conflict,
-    run_values,
-    worker_values,
-)
+from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord
+from dueq.producer.history.executions import Execution, fold
+from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
 from dueq.producer.sqlerrors import store_errors
 from dueq.shared.protocol import Event
 from dueq.shared.tables import jobs, runs, workers
@@ -41,8 +37,12 @@ _PG_PURGE = sa.text(
     f"SELECT ctid FROM {runs.name} WHERE scheduled_at < :before "
     "ORDER BY scheduled_at LIMIT :limit))"
 )
+# SQLite's equivalent: its implicit rowid addresses one row whatever the key.
+_ROWID: sa.ColumnElement[int] = sa.literal_column("rowid")
 # A write that lost an insert race is redone once; the second attempt sees the row.
 _ATTEMPTS = 2
+# Newest first, a run's executions and attempts together: what ``dueq runs`` lists.
+_NEWEST_FIRST = (runs.c.scheduled_at.desc(), runs.c.attempt.desc(), runs.c.execution.desc())
 
 
 class SqlRunHistory(RunHistory):
@@ -52,14 +52,14 @@ class SqlRunHistory(RunHistory):
         self._engine = engine
 
     def record_many(self, events: Sequence[Event], now: datetime) -> None:
-        run_rows, later = _newest_per_run(events, now)
+        run_rows = [{**v, "updated_at": now} for v in map(run_values, events) if v is not None]
         worker_rows = [w for w in (worker_values(e, now) for e in events) if w is not None]
         if not run_rows and not worker_rows:
             return
         for attempt in range(_ATTEMPTS):
             try:
                 with store_errors(self._engine), self._engine.begin() as conn:
-                    self._record_runs(conn, run_rows, later)
+                    self._record_runs(conn, run_rows, now)
                     for worker in worker_rows:
                         self._record_worker(conn, worker)
                 return
@@ -67,39 +67,23 @@ class SqlRunHistory(RunHistory):
                 if attempt == _ATTEMPTS - 1:
                     raise
 
-    def _record_runs(
-        self,
-        conn: Connection,
-        rows: dict[str, dict[str, Any]],
-        later: dict[str, list[dict[str, Any]]],
-    ) -> None:
+    def _record_runs(self, conn: Connection, rows: list[dict[str, Any]], now: datetime) -> None:
         if not rows:
             return
-        query = sa.select(runs.c.run_id, runs.c.status, runs.c.worker_id).where(
-            runs.c.run_id.in_(list(rows))
-        )
-        stored = {row.run_id: (row.status, row.worker_id) for row in conn.execute(query)}
-        fresh = _of_known_jobs(conn, [v for run_id, v in rows.items() if run_id not in stored])
-        if fresh:
-            # One multi-row INSERT needs the same columns in every row.
-            columns = {name for values in fresh for name in values}
-            conn.execute(runs.insert(), [{c: v.get(c) for c in columns} for v in fresh])
-        for values in fresh:
-            self._note_conflicts(values["status"], values["worker_id"], later[values["run_id"]])
-        for run_id, (status, worker_id) in stored.items():
-            values = rows[run_id]
-            self._note_conflicts(status, worker_id, [values, *later[run_id]])
-            if status_rank(values["status"]) > status_rank(status):
-                conn.execute(runs.update().where(runs.c.run_id == run_id).values(values))
-
-    def _note_conflicts(
-        self, status: str, worker_id: str | None, candidates: list[dict[str, Any]]
-    ) -> None:
-        for values in candidates:
-            why = conflict(status, worker_id, values)
+        stored = _stored_executions(conn, {values["run_id"] for values in rows})
+        known = _known_jobs(conn, {v["job_id"] for v in rows if v["run_id"] not in stored})
+        for values in rows:
+            executions = stored.get(values["run_id"])
+            if executions is None:
+                if values["job_id"] not in known:
+                    _ignore_unknown_job(values)
+                    continue
+                executions = stored[values["run_id"]] = []
+            why = fold(executions, values)
             if why is not None:
                 self.conflicts += 1
                 log.warning("conflicting outcome: %s", why)
+        _write(conn, stored, now)
 
     def _record_worker(self, conn: Connection, values: dict[str, Any]) -> None:
         updated = conn.execute(
@@ -108,10 +92,10 @@ class SqlRunHistory(RunHistory):
         if updated == 0:
             conn.execute(workers.insert().values({**WORKER_INSERT_DEFAULTS, **values}))
 
-    def get_run(self, run_id: str) -> RunRecord | None:
+    def get_executions(self, run_id: str) -> list[RunRecord]:
+        query = sa.select(runs).where(runs.c.run_id == run_id).order_by(runs.c.execution)
         with store_errors(self._engine), self._engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one_or_none()
-        return None if row is None else _run_record(row)
+            return [_run_record(row) for row in conn.execute(query)]
 
     def get_runs(
         self,
@@ -122,7 +106,7 @@ class SqlRunHistory(RunHistory):
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> list[RunRecord]:
-        query = sa.select(runs).order_by(runs.c.scheduled_at.desc()).limit(limit)
+        query = sa.select(runs).order_by(*_NEWEST_FIRST).limit(limit)
         if job_id is not None:
             query = query.where(runs.c.job_id == job_id)
         if statuses is not None:
@@ -141,12 +125,13 @@ class SqlRunHistory(RunHistory):
             )
         else:
             oldest = (
-                sa.select(runs.c.run_id)
+                sa.select(_ROWID)
+                .select_from(runs)
                 .where(runs.c.scheduled_at < before)
                 .order_by(runs.c.scheduled_at)
                 .limit(limit)
             )
-            statement = runs.delete().where(runs.c.run_id.in_(oldest.scalar_subquery()))
+            statement = runs.delete().where(_ROWID.in_(oldest.scalar_subquery()))
         with store_errors(self._engine), self._engine.begin() as conn:
             return int(conn.execute(statement).rowcount)
 
@@ -156,47 +141,66 @@ class SqlRunHistory(RunHistory):
             return [_worker_record(row) for row in conn.execute(query)]
 
 
-def _newest_per_run(
-    events: Sequence[Event], now: datetime
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
-    """Each run's values from its highest-ranked event (the first final outcome wins),
-    and the later final outcomes of each run, to be checked for conflicts."""
-    newest: dict[str, dict[str, Any]] = {}
-    later: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        values = run_values(event)
-        if values is None:
-            continue
-        run_id = values["run_id"]
-        held = newest.get(run_id)
-        later.setdefault(run_id, [])
-        if held is None or status_rank(values["status"]) > status_rank(held["status"]):
-            newest[run_id] = {**values, "updated_at": now}
-        elif status_rank(values["status"]) == status_rank(RunStatus.EXECUTED):
-            later[run_id].append(values)
-    return newest, later
+def _stored_executions(conn: Connection, run_ids: set[str]) -> dict[str, list[Execution]]:
+    """The recorded executions of ``run_ids``, oldest first, in one query."""
+    query = (
+        sa.select(
+            runs.c.run_id,
+            runs.c.execution,
+            runs.c.status,
+            runs.c.worker_id,
+            runs.c.started_at,
+            runs.c.published_at,
+        )
+        .where(runs.c.run_id.in_(run_ids))
+        .order_by(runs.c.run_id, runs.c.execution)
+    )
+    stored: dict[str, list[Execution]] = {}
+    for row in conn.execute(query):
+        stored.setdefault(row.run_id, []).append(
+            Execution(
+                execution=row.execution,
+                status=row.status,
+                worker_id=row.worker_id,
+                started_at=row.started_at,
+                published_at=row.published_at,
+            )
+        )
+    return stored
 
 
-def _of_known_jobs(conn: Connection, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The new run rows whose job exists; events about other jobs make no ghost runs.
+def _write(conn: Connection, stored: dict[str, list[Execution]], now: datetime) -> None:
+    """Insert the new executions in one statement; update the changed recorded ones."""
+    changed = [(run_id, e) for run_id, group in stored.items() for e in group if e.changes]
+    fresh = [{**e.changes, "updated_at": now} for _, e in changed if not e.stored]
+    if fresh:
+        # One multi-row INSERT needs the same columns in every row.
+        columns = {name for values in fresh for name in values}
+        conn.execute(runs.insert(), [{c: v.get(c) for c in columns} for v in fresh])
+    for run_id, execution in changed:
+        if execution.stored:
+            key = (runs.c.run_id == run_id) & (runs.c.execution == execution.execution)
+            conn.execute(runs.update().where(key).values({**execution.changes, "updated_at": now}))
+
+
+def _known_jobs(conn: Connection, job_ids: set[str]) -> set[str]:
+    """Which of ``job_ids`` exist: events about other jobs make no ghost runs.
 
     A run not yet in the table is normal (its worker reported before the loop committed
     the publish); one of a job that does not exist was never published by us.
     """
-    if not fresh:
-        return fresh
-    wanted = {values["job_id"] for values in fresh}
-    query = sa.select(jobs.c.id).where(jobs.c.id.in_(wanted))
-    known = {row.id for row in conn.execute(query)}
-    for values in fresh:
-        if values["job_id"] not in known:
-            log.warning(
-                "ignoring a %s report for run %s: job %r does not exist",
-                values["status"],
-                values["run_id"],
-                values["job_id"],
-            )
-    return [values for values in fresh if values["job_id"] in known]
+    if not job_ids:
+        return set()
+    return set(conn.scalars(sa.select(jobs.c.id).where(jobs.c.id.in_(job_ids))))
+
+
+def _ignore_unknown_job(values: dict[str, Any]) -> None:
+    log.warning(
+        "ignoring a %s report for run %s: job %r does not exist",
+        values["status"],
+        values["run_id"],
+        values["job_id"],
+    )
 
 
 def _run_record(row: Any) -> RunRecord:

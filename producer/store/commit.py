@@ -51,7 +51,7 @@ _SQLITE_REMOVE = f"DELETE FROM {jobs.name} WHERE id = ? AND next_run_time = ?"
 # reached the history before this commit), but gains the publish time the worker's event
 # does not carry: with DO NOTHING such a run kept published_at NULL for good.
 _KEEP_RUN = (
-    "ON CONFLICT (run_id) DO UPDATE SET published_at = excluded.published_at "
+    "ON CONFLICT (run_id, execution) DO UPDATE SET published_at = excluded.published_at "
     f"WHERE {runs.name}.published_at IS NULL"
 )
 _SQLITE_RECORD = (

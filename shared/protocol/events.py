@@ -11,6 +11,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, JsonValue
 
+from dueq.shared.protocol.control import Overlap
 from dueq.shared.protocol.runs import RunRequest
 from dueq.shared.protocol.types import (
     Identifier,
@@ -180,6 +181,16 @@ class JobMaxInstances(_AboutRun):
     event: Literal[EventType.JOB_MAX_INSTANCES] = EventType.JOB_MAX_INSTANCES
     max_instances: Annotated[int, Field(ge=1)]
     running: Annotated[int, Field(ge=0)]
+    overlap_fallback: Overlap | None = Field(
+        default=None,
+        description="The run's overlap policy (buffer_one, buffer_all, cancel_other) when "
+        "this consumer cannot honour it and skipped the run instead, as overlap skip does",
+    )
+
+    EXTENSIONS: ClassVar[dict[str, object]] = {
+        **_AboutRun.EXTENSIONS,
+        "overlap_fallback": None,
+    }
 
 
 class JobRejected(_WorkerSaid):

@@ -10,7 +10,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, model_validator
 
 from dueq.shared.protocol.control import MAX_ATTEMPTS, Overlap, RetryPolicy, attempt_suffix
 from dueq.shared.protocol.types import (
@@ -81,7 +81,20 @@ class RunRequest(ProtocolModel):
 
     AMQP properties: ``message_id`` = ``correlation_id`` = ``run_id``, ``reply_to`` = the
     events queue, ``content_type`` = application/json, persistent delivery.
+
+    Unknown top-level fields are ignored, not refused: the scheduler adds optional fields
+    to protocol 1 (run control's ``coalesce`` is on every default job's runs), and a
+    consumer older than a field must still run the run (docs/protocol.md, Versioning).
     """
+
+    model_config = ConfigDict(
+        **{
+            **ProtocolModel.model_config,
+            "extra": "ignore",
+            # Said in the schema too, so a consumer validating with it ignores them alike.
+            "json_schema_extra": {"additionalProperties": True},
+        }
+    )
 
     protocol: Literal[1] = 1
     run_id: Annotated[str, Field(min_length=1, max_length=64)]

@@ -2,7 +2,9 @@
 
 attempt (echoed), coalesce + next_scheduled_at (a backlog runs once), retry (the run is
 echoed in job_error.retry_request while attempts are left), timeout (reported timed out
-at the deadline), overlap allow_all (max_instances does not apply).
+at the deadline), overlap allow_all (max_instances does not apply), and the waiting or
+cancelling policies: honoured (never two instances at once), or skipped and said so
+(``job_max_instances.overlap_fallback``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dueq.shared.protocol import JobError, JobExecuted, JobMissed, Overlap, RetryPolicy
-from tests.conformance.conformance_kit import Harness
+from dueq.shared.protocol import (
+    JobError,
+    JobExecuted,
+    JobMaxInstances,
+    JobMissed,
+    JobStarted,
+    Overlap,
+    RetryPolicy,
+)
+from tests.conformance.conformance_kit import Harness, Received
 
 pytestmark = pytest.mark.integration
 
@@ -98,3 +108,48 @@ def test_allow_all_starts_a_run_whatever_max_instances_says(harness: Harness) ->
     for run in runs:
         executed = bus.wait_event("job_executed", run_id=run.run_id, consumer=consumer).event
         assert isinstance(executed, JobExecuted)
+
+
+_FINAL = ("job_executed", "job_error", "job_max_instances")
+
+
+@pytest.mark.parametrize("overlap", [Overlap.BUFFER_ONE, Overlap.BUFFER_ALL, Overlap.CANCEL_OTHER])
+def test_a_waiting_policy_is_honoured_or_skipped_and_said_so(
+    harness: Harness, overlap: Overlap
+) -> None:
+    bus, consumer = harness.bus, harness.consumer
+    job_id, now = f"overlap-{uuid.uuid4().hex[:8]}", datetime.now(UTC)
+    older, newer = (
+        bus.run_request(
+            "conformance.sleep",
+            job_id=job_id,
+            scheduled_at=now + timedelta(milliseconds=i),
+            kwargs={"seconds": 1.0},
+            max_instances=1,
+            overlap=overlap,
+        )
+        for i in range(2)
+    )
+    bus.publish_runs(older)
+    bus.wait_event("job_started", run_id=older.run_id, consumer=consumer)
+    bus.publish_runs(newer)
+
+    old_end, new_end = (_outcome(harness, run.run_id) for run in (older, newer))
+    if isinstance(new_end.event, JobMaxInstances):  # the consumer skips: it must say so
+        assert new_end.event.overlap_fallback is overlap
+        return
+    # Honoured: the newer run started only once the older one had ended (or was cancelled).
+    new_start = bus.wait_event("job_started", run_id=newer.run_id).event
+    assert isinstance(new_start, JobStarted)
+    assert isinstance(old_end.event, JobExecuted | JobError)
+    assert new_start.started_at >= old_end.event.finished_at
+    assert isinstance(new_end.event, JobExecuted)
+
+
+def _outcome(harness: Harness, run_id: str) -> Received:
+    def final() -> Received | None:
+        return next(
+            (r for r in harness.bus.events if r.run_id == run_id and r.name in _FINAL), None
+        )
+
+    return harness.bus.wait_for(final, f"the outcome of run {run_id}", consumer=harness.consumer)

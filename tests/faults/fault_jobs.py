@@ -9,6 +9,7 @@ independent of the events the worker reports and survives a ``kill -9`` of the w
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -19,7 +20,15 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["LEDGER_TABLE", "LEDGER_URL_ENV", "create_ledger_table", "psycopg_url", "record"]
+__all__ = [
+    "LEDGER_TABLE",
+    "LEDGER_URL_ENV",
+    "create_ledger_table",
+    "psycopg_url",
+    "record",
+    "record_async",
+    "record_current",
+]
 
 # Environment variable naming the ledger database (a SQLAlchemy or libpq URL).
 LEDGER_URL_ENV = "FAULTS_LEDGER_URL"
@@ -64,6 +73,47 @@ def record(seconds: float = 0.0) -> int:
         time.sleep(seconds)  # the job's work: long enough to be killed in the middle of
     conn.execute(f"UPDATE {LEDGER_TABLE} SET finished_at = %s WHERE id = %s", (time.time(), row[0]))
     return os.getpid()
+
+
+def record_current(seconds: float = 0.0) -> int:
+    """``record`` for any executor: the run comes from ``dueq.current_run()`` (a process
+    executor's child has no worker frame to search).  Returns the worker's pid."""
+    row_id = _record_start()
+    time.sleep(seconds)
+    _record_end(row_id)
+    return os.getpid()
+
+
+async def record_async(seconds: float = 0.0) -> int:
+    """``record_current`` as a coroutine (asyncio executor): cancellable while it sleeps,
+    and a cancelled execution keeps ``finished_at`` NULL."""
+    row_id = _record_start()
+    await asyncio.sleep(seconds)
+    _record_end(row_id)
+    return os.getpid()
+
+
+def _record_start() -> int:
+    from dueq import current_run
+
+    context = current_run()
+    row = (
+        _connection()
+        .execute(
+            f"INSERT INTO {LEDGER_TABLE} (run_id, job_id, scheduled_at, pid, started_at)"
+            " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (context.run_id, context.job_id, context.scheduled_at, os.getpid(), time.time()),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return int(row[0])
+
+
+def _record_end(row_id: int) -> None:
+    _connection().execute(
+        f"UPDATE {LEDGER_TABLE} SET finished_at = %s WHERE id = %s", (time.time(), row_id)
+    )
 
 
 def _connection() -> psycopg.Connection[Any]:

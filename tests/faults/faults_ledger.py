@@ -92,17 +92,21 @@ class Ledger:
             return [Execution(*row) for row in conn.execute(query)]
 
     def statuses(self) -> dict[str, str]:
-        """run id -> status in the run history (``dueq_runs``)."""
+        """run id -> status of its newest execution in the run history (``dueq_runs``)."""
+        query = sa.select(runs.c.run_id, runs.c.status).order_by(runs.c.execution)
         with self._engine.connect() as conn:
-            return {
-                r.run_id: r.status for r in conn.execute(sa.select(runs.c.run_id, runs.c.status))
-            }
+            return {r.run_id: r.status for r in conn.execute(query)}
 
     def history(self, run_id: str) -> dict[str, Any] | None:
-        """The run history row of ``run_id``, or None."""
+        """The run history row of ``run_id``'s newest execution, or None."""
+        rows = self.history_rows(run_id)
+        return rows[-1] if rows else None
+
+    def history_rows(self, run_id: str) -> list[dict[str, Any]]:
+        """Every run history row of ``run_id``: one per execution, oldest first."""
+        query = sa.select(runs).where(runs.c.run_id == run_id).order_by(runs.c.execution)
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).one_or_none()
-        return None if row is None else dict(row._mapping)
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def jobs_left(self) -> int:
         """Jobs still in the store (a job whose trigger ended is removed after its last run)."""

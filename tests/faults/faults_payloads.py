@@ -1,11 +1,11 @@
 """Bad run messages for the fuzz test: Hypothesis strategies and a fixed set of each kind.
 
-Every payload here must be refused by a worker: it is malformed (random bytes,
-truncated JSON), breaks the RunRequest schema (wrong types, missing or unknown fields,
-out-of-range numbers), exceeds a limit (huge fields, deep nesting), or names a function
-outside the worker's allowlist (``os:system``, ``builtins:eval``, path tricks, dunder
-walks, very long names).  Hostile calls carry ``touch <marker>`` as their argument, so a
-test can tell whether anything ever ran them.
+Every payload here must be refused by a worker: it is malformed (random bytes, truncated
+JSON), breaks the RunRequest schema (wrong types, missing fields, unknown fields inside
+known ones, out-of-range numbers), exceeds a limit (huge fields, deep nesting), or names a
+function outside the worker's allowlist (``os:system``, ``builtins:eval``, path tricks,
+dunder walks, very long names). Hostile calls carry ``touch <marker>`` as their argument, so
+a test can tell whether anything ever ran them.
 """
 
 from __future__ import annotations
@@ -121,11 +121,14 @@ def truncated(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def missing_or_unknown_field(draw: st.DrawFn) -> bytes:
+    """A required field missing, or an unknown one inside the retry policy (an unknown
+    top-level field is ignored by design: docs/protocol.md, Versioning)."""
     body = _base("fuzz-fields")
     if draw(st.booleans()):
         del body[draw(st.sampled_from(["run_id", "job_id", "func", "scheduled_at", "epoch"]))]
     else:
-        body[draw(st.sampled_from(["pickle", "__class__", "callback", "x"]))] = "boom"
+        name = draw(st.sampled_from(["pickle", "__class__", "callback", "x"]))
+        body["retry"] = {"max_attempts": 2, name: "boom"}
     return _dumps(body)
 
 
@@ -179,7 +182,8 @@ def one_of_each(marker: str) -> list[bytes]:
         {**base, "args": {"not": "a list"}},
         {**base, "func": ["os", "system"]},
         {key: value for key, value in base.items() if key != "run_id"},
-        {**base, "pickle": "gASVIQAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="},
+        # An unknown top-level field is ignored by design; inside a known one it is refused.
+        {**base, "retry": {"pickle": "gASVIQAAAAAAAACMBXBvc2l4lIwGc3lzdGVtlJOUjAJpZJSFlFKULg=="}},
         {**base, "args": ["x" * 100_000]},
         {**base, "job_id": "j" * 300_000},
     ]

@@ -1,12 +1,12 @@
 """Guarantee: bad input is dead-lettered and reported, and the worker carries on.
 
 Hypothesis generates batches of hostile messages (random bytes, truncated JSON, fields of
-the wrong type, missing or unknown fields, huge fields, deep nesting, functions outside
-the allowlist such as ``os:system`` or ``builtins:eval``, path tricks, very long names)
-and publishes them raw to the run queue of ONE live ``dueq worker`` process, interleaved
-with valid runs of the fault job.  Every bad message must reach the dead-letter queue
-with an ``x-dueq-reason`` header and be reported by a ``job_rejected`` event; every
-valid run must execute; the worker must still be running after all examples.
+the wrong type, missing fields or unknown ones inside known fields, huge fields, deep
+nesting, functions outside the allowlist such as ``os:system`` or ``builtins:eval``, path
+tricks, very long names) and publishes them raw to the run queue of ONE live ``dueq worker``
+process, interleaved with valid runs of the fault job. Every bad message must reach the
+dead-letter queue with an ``x-dueq-reason`` header and be reported by a ``job_rejected``
+event; every valid run must execute; the worker must still be running after all examples.
 
 The worker is shared by every example on purpose (a fresh one per example would not show
 that one process survives all of it); examples are few and derandomized for CI.

@@ -1,4 +1,5 @@
-"""Guarantee: a retry is never lost and never run twice, across scheduler and worker kill -9.
+"""Guarantee: a retry is never lost and never run twice, across scheduler, worker and broker
+kill -9.
 
 The job ``tests.faults.fault_jobs:flaky`` records every execution in the ledger (with the
 run id of its attempt, from ``dueq.current_run()``) and fails with ``ConnectionError``
@@ -19,7 +20,9 @@ from dueq.producer import Scheduler
 from dueq.shared.protocol import RetryPolicy, make_run_id
 from dueq.shared.tables import retries
 from dueq.shared.triggers import DateTrigger
+from tests.faults.conftest import RigOn
 from tests.faults.faults_ledger import Execution
+from tests.faults.faults_rabbit import RabbitNode
 from tests.faults.faults_results import Figures
 from tests.faults.faults_rig import Rig, soon
 from tests.support.waiting import wait_until
@@ -30,14 +33,16 @@ POLICY = RetryPolicy(max_attempts=3, backoff_s=BACKOFF_S, jitter=False, retry_on
 LEAD_S = 3.0
 
 
-def _add_flaky(rig: Rig, job_ids: list[str], at: datetime, **kwargs: Any) -> None:
+def _add_flaky(
+    rig: Rig, job_ids: list[str], at: datetime, policy: RetryPolicy = POLICY, **kwargs: Any
+) -> None:
     client = Scheduler(
         database_url=rig.database_url, broker_url=rig.broker_url, prefix=rig.topology.prefix
     )
     try:
         for job_id in job_ids:
             client.add_job(
-                FLAKY_JOB, DateTrigger(run_date=at), id=job_id, retry=POLICY,
+                FLAKY_JOB, DateTrigger(run_date=at), id=job_id, retry=policy,
                 kwargs={"fail_until": 3, **kwargs},
             )  # fmt: skip
     finally:
@@ -156,3 +161,56 @@ def test_worker_kill_9_during_a_retried_run_hands_that_attempt_over_once(
     assert second_row["redelivered"]
     assert _finished(rig, make_run_id("slow", at, 4)) == []
     assert redone[0].started_at - started.started_at < timedelta(seconds=30).total_seconds()
+
+
+def test_rabbitmq_kill_9_while_retries_are_pending_loses_and_doubles_none(
+    rig_on: RigOn, rabbit_node: RabbitNode, figures: Figures
+) -> None:
+    # Backoffs long enough that the node is killed with every attempt 2 still pending, and
+    # short enough that some fall due while it is down: the loop must keep them until the
+    # broker confirms them.
+    backoff_s = 3.0
+    policy = RetryPolicy(max_attempts=3, backoff_s=backoff_s, jitter=False, retry_on=["OSError"])
+    rig = rig_on(rabbit_node.url)
+    at = soon(LEAD_S)
+    job_ids = [f"flaky-{n}" for n in range(4)]
+    _add_flaky(rig, job_ids, at, policy)
+    workers = [rig.worker(f"worker-{n}") for n in range(2)]
+    rig.wait_consuming(*workers)
+    rig.scheduler("scheduler")
+
+    wait_until(lambda: _pending_retries(rig) == len(job_ids), "every retry pending", timeout=60)
+    killed_at = rabbit_node.kill()
+    pending_at_kill = _pending_retries(rig)
+    back_at = rabbit_node.start()
+
+    lasts = [_wait_outcome(rig, _attempt_ids(job_id, at)[2], "executed", 120) for job_id in job_ids]
+    counts = Counter(e.run_id for e in rig.ledger.executions())
+    expected = {run_id: 1 for job_id in job_ids for run_id in _attempt_ids(job_id, at)}
+    waits = [_backoff_waits(rig, job_id, at) for job_id in job_ids]
+    print(
+        f"node down {back_at - killed_at:.1f} s with {pending_at_kill} retries pending; "
+        f"waits between attempts per job: {waits}"
+    )
+    figures["retries_pending_at_kill"] = pending_at_kill
+    figures["node_down_s"] = back_at - killed_at
+    figures["executions"] = sum(counts.values())
+    figures["attempts_expected"] = len(expected)
+    assert pending_at_kill >= 2, "the node must go down with several retries pending"
+    assert counts == expected, "an attempt was lost or ran twice"
+    assert all(row["attempt"] == 3 for row in lasts)
+    for first_wait, second_wait in waits:
+        assert first_wait >= backoff_s, "the first backoff was not kept"
+        assert second_wait >= 2 * backoff_s, "the second backoff was not kept"
+    assert all(w.alive for w in workers)
+    assert _pending_retries(rig) == 0
+
+
+def _backoff_waits(rig: Rig, job_id: str, at: datetime) -> list[float]:
+    """Seconds from each attempt's end to the next one's start, from the run history."""
+    rows = [rig.ledger.history(run_id) for run_id in _attempt_ids(job_id, at)]
+    assert all(row is not None for row in rows), rows
+    return [
+        (b["started_at"] - a["finished_at"]).total_seconds()
+        for a, b in itertools.pairwise(row for row in rows if row is not None)
+    ]

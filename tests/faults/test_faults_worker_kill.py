@@ -5,7 +5,8 @@ Three workers share claims in PostgreSQL (claim lease 2 s).  Two jobs have
 takes 0.7 s, so its runs keep colliding with the limit.  The worker executing ``long``
 is killed with SIGKILL one second into the run.  Its claim must lapse within the lease, a
 surviving worker must hand the run over (republished, marked redelivered) and complete
-it, and the job's own records must never show two instances of one job at once.
+it, and the job's own records must never show two instances of one job at once.  The run
+history shows both executions: the killed worker's, ``lost``, then the survivor's.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def test_worker_kill_9_mid_run_hands_the_run_over_within_the_claim_lease(
 
     executions = rig.ledger.executions()
     tally = rig.tally(killed_pids=[victim.pid])
-    history = rig.ledger.history(first.run_id)
+    history = rig.ledger.history_rows(first.run_id)
     handover = redone.started_at - killed_at
     overlaps = {job: _overlaps(executions, job, killed_at, victim.pid) for job in ("long", "busy")}
     busy_after = [
@@ -97,9 +98,13 @@ def test_worker_kill_9_mid_run_hands_the_run_over_within_the_claim_lease(
     figures["overlapping_instances"] = sum(overlaps.values())
     assert redone.pid != victim.pid
     assert redone.run_id == first.run_id
-    assert history is not None
-    assert history["status"] == "executed"
-    assert history["redelivered"]
+    # Both executions, each where it ran (a worker's id is its process name here).
+    assert [(r["execution"], r["status"], r["worker_id"]) for r in history] == [
+        (1, "lost", victim.name),
+        (2, "executed", history[1]["worker_id"]),
+    ]
+    assert history[1]["worker_id"] != victim.name
+    assert history[1]["redelivered"]
     assert handover < HANDOVER_BOUND_S, "the dead worker's claim outlived its lease"
     assert busy_after, "the busy job must go on running after the kill"
     assert overlaps == {"long": 0, "busy": 0}, "max_instances=1 was exceeded"

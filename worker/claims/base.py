@@ -125,11 +125,25 @@ class ClaimStore(ABC):
         return self.claim_many([run], worker_id, now, lease)[0]
 
     @abstractmethod
-    def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
-        """Extend the leases of ``worker_id``'s running claims; returns the run ids renewed.
+    def renew(
+        self, worker_id: str, run_ids: Sequence[str], until: datetime
+    ) -> dict[str, str | None]:
+        """Extend the leases of ``worker_id``'s running claims; returns the run ids renewed,
+        each with the run that asked it to stop (``request_cancel``), or None.
 
         A run id missing from the result was taken away (reaped) and must not be counted
-        as ours any more.
+        as ours any more.  One statement for all of them: the keeper's one round trip per
+        round also carries the fleet's cancel requests.
+        """
+
+    @abstractmethod
+    def request_cancel(self, job_id: str, by_run_id: str, now: datetime) -> int:
+        """Ask the running claims of ``job_id`` (lease live, other than ``by_run_id``) to
+        stop, on behalf of the newer run ``by_run_id``; returns how many were asked.
+
+        Only marks them: each holder's lease keeper sees the mark at its next renewal and
+        cancels the run where its executor can.  A claim already asked keeps its first
+        asker.
         """
 
     @abstractmethod

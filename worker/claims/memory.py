@@ -39,6 +39,7 @@ class _Claim:
     status: ClaimStatus
     lease_expires_at: datetime
     finished_at: datetime | None = None
+    cancelled_by: str | None = None
 
 
 class MemoryClaimStore(ClaimStore):
@@ -90,16 +91,29 @@ class MemoryClaimStore(ClaimStore):
         ids = self._running.get(job_id, ())
         return sum(1 for i in ids if i != exclude and self._claims[i].lease_expires_at > now)
 
-    def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
-        renewed = set()
+    def renew(
+        self, worker_id: str, run_ids: Sequence[str], until: datetime
+    ) -> dict[str, str | None]:
+        renewed: dict[str, str | None] = {}
         with self._lock:
             for run_id in run_ids:
                 claim = self._claims.get(run_id)
                 mine = claim is not None and claim.worker_id == worker_id
                 if mine and claim is not None and claim.status is ClaimStatus.RUNNING:
                     claim.lease_expires_at = until
-                    renewed.add(run_id)
+                    renewed[run_id] = claim.cancelled_by
         return renewed
+
+    def request_cancel(self, job_id: str, by_run_id: str, now: datetime) -> int:
+        asked = 0
+        with self._lock:
+            for run_id in self._running.get(job_id, ()):
+                claim = self._claims[run_id]
+                live = claim.lease_expires_at > now and claim.cancelled_by is None
+                if run_id != by_run_id and live:
+                    claim.cancelled_by = by_run_id
+                    asked += 1
+        return asked
 
     def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
         with self._lock:

@@ -54,7 +54,8 @@ _INSERT = (
 )
 _TAKE_OVER = (
     "UPDATE dueq_claims SET job_id = %s, worker_id = %s, status = %s, claimed_at = %s, "
-    "lease_expires_at = %s, finished_at = NULL, payload = %s WHERE run_id = %s"
+    "lease_expires_at = %s, finished_at = NULL, cancelled_by = NULL, payload = %s "
+    "WHERE run_id = %s"
 )
 
 

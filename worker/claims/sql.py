@@ -211,9 +211,11 @@ class SqlClaimStore(ClaimStore):
                 live[row.key] = int(row.live)
         return existing, live
 
-    def renew(self, worker_id: str, run_ids: Sequence[str], until: datetime) -> set[str]:
+    def renew(
+        self, worker_id: str, run_ids: Sequence[str], until: datetime
+    ) -> dict[str, str | None]:
         if not run_ids:
-            return set()
+            return {}
         statement = (
             claims.update()
             .where(
@@ -222,9 +224,24 @@ class SqlClaimStore(ClaimStore):
                 claims.c.status == _RUNNING,
             )
             .values(lease_expires_at=until)
+            .returning(claims.c.run_id, claims.c.cancelled_by)
+        )
+        return {row.run_id: row.cancelled_by for row in self._write(statement)}
+
+    def request_cancel(self, job_id: str, by_run_id: str, now: datetime) -> int:
+        statement = (
+            claims.update()
+            .where(
+                claims.c.job_id == job_id,
+                claims.c.status == _RUNNING,
+                claims.c.lease_expires_at > now,
+                claims.c.run_id != by_run_id,
+                claims.c.cancelled_by.is_(None),
+            )
+            .values(cancelled_by=by_run_id)
             .returning(claims.c.run_id)
         )
-        return {row.run_id for row in self._write(statement)}
+        return len(self._write(statement))
 
     def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
         if run_ids:
@@ -285,6 +302,7 @@ def _store(
             "lease_expires_at": now + lease,
             "finished_at": None,
             "payload": encode(run).decode(),
+            "cancelled_by": None,
         }
 
     if plan.inserts:

@@ -18,13 +18,11 @@ from typing import Any
 
 from dueq.shared.protocol import RunRequest
 from dueq.worker.context import RunContext, running
-from dueq.worker.executors.base import Executor
+from dueq.worker.executors.base import CANCELLED_FOR_NEWER, Executor
 from dueq.worker.executors.thread import call_with_timeout
 from dueq.worker.runner import Outcome, invoke_async, stopped, timed_out
 
 __all__ = ["CANCELLED_FOR_NEWER", "AsyncioExecutor"]
-
-CANCELLED_FOR_NEWER = "cancelled: a newer run of the job replaced it (overlap cancel_other)"
 
 
 class AsyncioExecutor(Executor):
@@ -37,6 +35,7 @@ class AsyncioExecutor(Executor):
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._running: dict[str, set[Future[Outcome]]] = {}
+        self._by_run: dict[str, Future[Outcome]] = {}
 
     def start(self) -> None:
         loop = asyncio.new_event_loop()
@@ -58,6 +57,7 @@ class AsyncioExecutor(Executor):
         future = asyncio.run_coroutine_threadsafe(_call(run, func, context), self._loop)
         with self._lock:
             self._running.setdefault(run.job_id, set()).add(future)
+            self._by_run[run.run_id] = future
         try:
             return future.result()
         except CancelledError:
@@ -68,11 +68,18 @@ class AsyncioExecutor(Executor):
                 futures.discard(future)
                 if not futures:
                     self._running.pop(run.job_id, None)
+                if self._by_run.get(run.run_id) is future:
+                    del self._by_run[run.run_id]
 
     def cancel(self, job_id: str) -> int:
         with self._lock:
             futures = list(self._running.get(job_id, ()))
         return sum(future.cancel() for future in futures)
+
+    def cancel_run(self, run_id: str) -> bool:
+        with self._lock:
+            future = self._by_run.get(run_id)
+        return future is not None and future.cancel()
 
     def shutdown(self) -> None:
         loop, thread = self._loop, self._thread

@@ -16,7 +16,10 @@ from dueq.shared.protocol import RunRequest
 from dueq.worker.context import RunContext
 from dueq.worker.runner import Outcome
 
-__all__ = ["Executor"]
+__all__ = ["CANCELLED_FOR_NEWER", "Executor"]
+
+# The message of a run's job_error when a newer run of its job cancelled it.
+CANCELLED_FOR_NEWER = "cancelled by a newer run of the job (overlap cancel_other)"
 
 
 class Executor(ABC):
@@ -49,6 +52,15 @@ class Executor(ABC):
         Default: none can be stopped (a thread cannot).  Used by ``overlap=cancel_other``.
         """
         return 0
+
+    def cancel_run(self, run_id: str) -> bool:
+        """Stop the running call of ``run_id`` where this executor can; True if it did.
+
+        The call then ends with a ``job_error`` saying ``CANCELLED_FOR_NEWER``.  Default:
+        it cannot (a thread cannot be stopped).  Used when a newer run on another worker
+        asks (``overlap=cancel_other`` across the fleet, through the claims).
+        """
+        return False
 
     def shutdown(self) -> None:
         """Release resources; running calls have finished (the worker waited for them)."""

@@ -4,9 +4,10 @@ Only the function reference and the JSON arguments cross to the child; the child
 the reference against the same allowlist (its own ``Registry`` built from the worker's
 ``--import`` list), so nothing but plain data is ever pickled into it.
 
-A run with a ``timeout`` gets a child of its own (``executors.isolated``): a pool child
-cannot be ended without breaking every other run it would serve, while a dedicated one
-can be killed at the deadline without touching anything else.
+A run with a ``timeout`` or ``overlap=cancel_other`` gets a child of its own
+(``executors.isolated``): a pool child cannot be ended without breaking every other run it
+would serve, while a dedicated one can be killed at the deadline, or when a newer run of
+its job cancels it, without touching anything else.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from typing import Any
 
-from dueq.shared.protocol import RunRequest
+from dueq.shared.protocol import Overlap, RunRequest
 from dueq.worker.context import RunContext, running
 from dueq.worker.executors.base import Executor
 from dueq.worker.executors.isolated import call_isolated
@@ -80,6 +81,8 @@ class ProcessExecutor(Executor):
         self._imports = imports
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        # Runs in children of their own that may be cancelled: run id -> (job id, flag).
+        self._cancellable: dict[str, tuple[str, threading.Event]] = {}
 
     def start(self) -> None:
         self._pool = self._new_pool()
@@ -96,8 +99,8 @@ class ProcessExecutor(Executor):
         return ASYNC_REFUSAL if inspect.iscoroutinefunction(func) else None
 
     def execute(self, run: RunRequest, func: Callable[..., Any], context: RunContext) -> Outcome:
-        if run.timeout is not None:
-            return call_isolated(self._imports, run, context.as_dict(), call_resolved)
+        if run.timeout is not None or run.overlap is Overlap.CANCEL_OTHER:
+            return self._execute_isolated(run, context)
         pool = self._current_pool()
         started_at, start = datetime.now(UTC), time.perf_counter()
         try:
@@ -108,6 +111,33 @@ class ProcessExecutor(Executor):
             # error and give the next run a fresh pool.
             self._replace(pool)
             return failure(exc, started_at, time.perf_counter() - start)
+
+    def _execute_isolated(self, run: RunRequest, context: RunContext) -> Outcome:
+        cancelled = threading.Event()
+        with self._lock:
+            self._cancellable[run.run_id] = (run.job_id, cancelled)
+        try:
+            return call_isolated(
+                self._imports, run, context.as_dict(), call_resolved, cancelled=cancelled
+            )
+        finally:
+            with self._lock:
+                self._cancellable.pop(run.run_id, None)
+
+    def cancel(self, job_id: str) -> int:
+        with self._lock:
+            flags = [flag for job, flag in self._cancellable.values() if job == job_id]
+        for flag in flags:
+            flag.set()
+        return len(flags)
+
+    def cancel_run(self, run_id: str) -> bool:
+        with self._lock:
+            entry = self._cancellable.get(run_id)
+        if entry is None:
+            return False
+        entry[1].set()
+        return True
 
     def _current_pool(self) -> ProcessPoolExecutor:
         with self._lock:

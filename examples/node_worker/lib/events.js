@@ -82,7 +82,10 @@ class Identity {
   }
 
   maxInstances(run, running, redelivered) {
-    return { ...this.about("job_max_instances", run, redelivered), max_instances: run.maxInstances, running };
+    const body = { ...this.about("job_max_instances", run, redelivered), max_instances: run.maxInstances, running };
+    // This consumer neither waits nor cancels: a policy that would have is skipped, and says so.
+    if (["buffer_one", "buffer_all", "cancel_other"].includes(run.overlap)) body.overlap_fallback = run.overlap;
+    return body;
   }
 
   rejected(reason, ids) {

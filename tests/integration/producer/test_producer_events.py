@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import queue
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dueq.producer import (
@@ -117,3 +117,61 @@ def test_events_reach_listeners_with_their_codes_and_land_in_run_history(
 def _depth(url: str, queue_name: str) -> int:
     with BrokerConnection(url) as connection:
         return connection.queue_depth(queue_name)
+
+
+def test_a_run_taken_over_after_its_worker_died_keeps_both_executions_in_history(
+    database_url: str, make_scheduler: MakeScheduler, rabbitmq_url: str, topology: Topology
+) -> None:
+    scheduler = make_scheduler(database_url)
+    scheduler.add_job("pkg.jobs:work", "interval", hours=1000, id="long")
+    heard: queue.Queue[SchedulerEvent] = queue.Queue()
+    scheduler.add_listener(heard.put, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.start()
+    wait_until(lambda: scheduler.is_leader, "leadership", timeout=DEADLINE_S)
+    run_id = make_run_id("long", T0)
+    first = {**about("long"), "worker_id": "w-died", "pid": 7}
+    second = {**about("long"), "worker_id": "w-took", "redelivered": True, "taken_over": True}
+    began, again = T0 + timedelta(seconds=1), T0 + timedelta(seconds=40)
+
+    # The first worker starts the run, then dies without a word.
+    send(rabbitmq_url, topology, [encode(JobStarted(**first, started_at=began, lateness_s=1.0))])
+    wait_until(
+        lambda: scheduler.history.get_run(run_id) is not None, "the first start", timeout=DEADLINE_S
+    )
+    # Its claim lapses and another worker runs it again, to the end.
+    send(
+        rabbitmq_url,
+        topology,
+        [
+            encode(JobStarted(**second, started_at=again, lateness_s=40.0)),
+            encode(JobExecuted(**second, started_at=again + timedelta(milliseconds=1),
+                               finished_at=again + timedelta(seconds=2), duration_s=2.0,
+                               lateness_s=40.0, retval="done")),
+        ],
+    )  # fmt: skip
+
+    executed = heard.get(timeout=20)
+    assert isinstance(executed, JobExecutionEvent)
+    assert (executed.code, executed.worker_id, executed.retval) == (
+        EVENT_JOB_EXECUTED,
+        "w-took",
+        "done",
+    )
+    lost, finished = scheduler.history.get_executions(run_id)
+    assert (lost.execution, lost.status, lost.worker_id, lost.started_at) == (
+        1,
+        RunStatus.LOST,
+        "w-died",
+        began,
+    )
+    assert lost.exception_message is not None
+    assert "w-took" in lost.exception_message
+    assert (finished.execution, finished.status, finished.worker_id, finished.retval) == (
+        2,
+        RunStatus.EXECUTED,
+        "w-took",
+        "done",
+    )
+    assert finished.redelivered
+    assert [r.execution for r in scheduler.history.get_runs("long")] == [2, 1]
+    assert heard.empty()  # a lost execution is no listener event: listeners hear one outcome

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from dueq.shared.db import LEGACY_VERSION_TABLE, VERSION_TABLE, create_engine, upgrade_schema
 
-HEAD = "0004"
+HEAD = "0006"
 
 
 @pytest.fixture
@@ -101,3 +101,32 @@ def test_the_head_constant_is_alembics_head() -> None:
     from dueq.shared.db import HEAD_REVISION, MIGRATIONS
 
     assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION == HEAD
+
+
+def test_run_history_from_before_executions_becomes_each_runs_first_execution(
+    engine: sa.engine.Engine,
+) -> None:
+    upgrade_schema(engine, "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO dueq_runs (run_id, job_id, scheduled_at, status, redelivered, "
+                "updated_at) VALUES ('r1', 'j', :t, 'executed', false, :t)"
+            ),
+            {"t": datetime(2026, 1, 1)},
+        )
+    upgrade_schema(engine)
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT run_id, execution, status FROM dueq_runs")).all()
+        assert [tuple(row) for row in rows] == [("r1", 1, "executed")]
+        conn.execute(  # the new key takes a second execution of the same run
+            sa.text(
+                "INSERT INTO dueq_runs (run_id, execution, job_id, scheduled_at, status, "
+                "redelivered, updated_at) VALUES ('r1', 2, 'j', :t, 'executed', true, :t)"
+            ),
+            {"t": datetime(2026, 1, 1)},
+        )
+    assert sa.inspect(engine).get_pk_constraint("dueq_runs")["constrained_columns"] == [
+        "run_id",
+        "execution",
+    ]

@@ -93,9 +93,29 @@ def test_an_expired_lease_frees_the_slot_and_the_run_can_be_taken_over(
 def test_renewing_keeps_the_slot_taken_past_the_first_lease(store: ClaimStore) -> None:
     first, second = make_run(minute=0), make_run(minute=1)
     store.claim(first, "w1", NOW, LEASE)
-    assert store.renew("w1", [first.run_id], NOW + LEASE * 2) == {first.run_id}
-    assert store.renew("someone-else", [first.run_id], NOW + LEASE * 9) == set()
+    assert store.renew("w1", [first.run_id], NOW + LEASE * 2) == {first.run_id: None}
+    assert store.renew("someone-else", [first.run_id], NOW + LEASE * 9) == {}
     assert store.claim(second, "w2", NOW + LEASE + timedelta(seconds=1), LEASE) == Full(1)
+
+
+def test_a_cancel_request_reaches_the_older_live_claims_of_the_job_at_their_renewal(
+    store: ClaimStore,
+) -> None:
+    old = make_run(minute=0, max_instances=3)
+    dead = make_run(minute=1, max_instances=3)
+    other_job = make_run("job-2", minute=0)
+    newer = make_run(minute=2, max_instances=3)
+    store.claim(dead, "dead", NOW - LEASE, LEASE)  # its lease has lapsed: nobody to ask
+    store.claim(old, "w1", NOW, LEASE)
+    store.claim(other_job, "w1", NOW, LEASE)
+    store.claim(newer, "w2", NOW, LEASE)
+
+    assert store.request_cancel(old.job_id, newer.run_id, NOW) == 1
+    # A third run asks only the one not asked yet; the old one keeps its first asker.
+    assert store.request_cancel(old.job_id, "a-third-run", NOW) == 1
+    renewed = store.renew("w1", [old.run_id, other_job.run_id], NOW + LEASE)
+    assert renewed == {old.run_id: newer.run_id, other_job.run_id: None}
+    assert store.renew("w2", [newer.run_id], NOW + LEASE) == {newer.run_id: "a-third-run"}
 
 
 def test_expired_claims_are_abandoned_once_and_returned_again_if_not_reclaimed(
@@ -109,7 +129,7 @@ def test_expired_claims_are_abandoned_once_and_returned_again_if_not_reclaimed(
     assert (expired.run_id, expired.job_id, expired.worker_id) == (run.run_id, run.job_id, "dead")
     assert decode_run(expired.payload.encode()) == run
     assert store.abandon_expired(later, LEASE) == []
-    assert store.renew("dead", [run.run_id], later + LEASE) == set()
+    assert store.renew("dead", [run.run_id], later + LEASE) == {}
     assert [e.run_id for e in store.abandon_expired(later + LEASE, LEASE)] == [run.run_id]
     assert store.claim(run, "w2", later + LEASE, LEASE) == Claimed(taken_over=True)
     assert store.abandon_expired(later + LEASE, LEASE) == []

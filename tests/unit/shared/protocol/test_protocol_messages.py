@@ -154,9 +154,18 @@ def test_naive_timestamps_are_refused_because_they_are_ambiguous() -> None:
     assert "UTC offset" in reason_of(body)
 
 
-def test_unknown_fields_are_refused() -> None:
-    body = json.dumps({**wire(a_run()), "priority": 9}).encode()
-    assert "priority" in reason_of(body)
+def test_an_unknown_top_level_run_field_is_ignored_as_a_newer_optional_field() -> None:
+    run = a_run()
+    body = json.dumps({**wire(run), "priority": 9}).encode()
+    assert decode_run(body) == run
+
+
+def test_unknown_fields_inside_a_run_field_and_in_events_are_refused() -> None:
+    body = json.dumps({**wire(a_run()), "retry": {"max_attempts": 2, "pickle": 1}}).encode()
+    assert "pickle" in reason_of(body)
+    event = {**json.loads(encode(EVERY_EVENT[0])), "priority": 9}
+    with pytest.raises(ProtocolError, match="priority"):
+        decode_event(json.dumps(event).encode())
 
 
 def test_missing_fields_are_named() -> None:

@@ -49,13 +49,18 @@ def test_every_message_dueq_writes_passes_its_schema() -> None:
         {"protocol": 2},
         {"epoch": "7"},
         {"queue": "has space"},
-        {"priority": 9},
+        {"retry": {"max_attempts": 2, "priority": 9}},
         {"max_instances": 0},
     ],
 )
 def test_the_run_schema_refuses_what_the_decoder_refuses(change: dict[str, Any]) -> None:
     data = {**json.loads(encode(a_run())), **change}
     assert not validator("run_request.json").is_valid(data)
+
+
+def test_the_run_schema_accepts_an_unknown_top_level_field_as_the_decoder_does() -> None:
+    data = {**json.loads(encode(a_run())), "priority": 9}
+    assert validator("run_request.json").is_valid(data)
 
 
 def test_the_event_schema_tells_event_types_apart() -> None:
