@@ -35,22 +35,22 @@ _RUNNING = ClaimStatus.RUNNING.value
 
 _LOCK_JOBS = (
     "SELECT pg_advisory_xact_lock(%s, t.k) "
-    "FROM unnest(%s::integer[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
+    "FROM unnest(%b::integer[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
 )
 # The batch's stored claims, then its jobs' live counts (``live`` NULL on the first).
 _EXISTING_AND_LIVE = (
     "SELECT run_id, status, lease_expires_at, NULL::bigint FROM dueq_claims "
-    "WHERE run_id = ANY(%s::text[]) "
+    "WHERE run_id = ANY(%b::text[]) "
     "UNION ALL "
     "SELECT job_id, NULL, NULL, count(*) FROM dueq_claims "
-    "WHERE job_id = ANY(%s::text[]) AND status = %s AND lease_expires_at > %s "
+    "WHERE job_id = ANY(%b::text[]) AND status = %s AND lease_expires_at > %s "
     "GROUP BY job_id"
 )
 _INSERT = (
     "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
     "lease_expires_at, finished_at, payload) "
     "SELECT r, j, %s, %s, %s, %s, NULL, p "
-    "FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(r, j, p)"
+    "FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(r, j, p)"
 )
 _TAKE_OVER = (
     "UPDATE dueq_claims SET job_id = %s, worker_id = %s, status = %s, claimed_at = %s, "
