@@ -37,6 +37,7 @@ __all__ = [
     "dueq_revisions",
     "is_sqlite",
     "migrating",
+    "open_database",
     "store_failure",
     "upgrade_schema",
 ]
@@ -113,6 +114,20 @@ def _schema_args(url: str, schema: str) -> dict[str, Any]:
             "(letters, digits and _, at most 63)"
         )
     return {"options": f"-csearch_path={schema}"}
+
+
+def open_database(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (see ``create_engine``) whose tables are at the newest schema.
+
+    The engine is disposed of again if the upgrade fails, so no connection leaks.
+    """
+    engine = create_engine(url, schema=schema, **kwargs)
+    try:
+        upgrade_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
