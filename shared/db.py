@@ -145,11 +145,20 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade_schema(engine: Engine, revision: str) -> None:
-    """Take dueq's tables back to ``revision`` (``base`` drops them all)."""
-    from alembic import command
+    """Take dueq's tables back to ``revision`` (``base`` drops them all).
 
-    with migrating(engine) as config:
-        command.downgrade(config, revision)
+    A revision Alembic cannot find or reach is the user's typing: ``ConfigError``.
+    """
+    from alembic import command
+    from alembic.util import CommandError
+
+    try:
+        with migrating(engine) as config:
+            command.downgrade(config, revision)
+    except CommandError as exc:
+        raise ConfigError(
+            f"cannot downgrade to {revision!r}: {_first_line(exc)} (see `dueq db history`)"
+        ) from exc
 
 
 @contextmanager
