@@ -1,4 +1,4 @@
-"""A claim batch in two round trips, on psycopg 3's pipeline mode (PostgreSQL).
+"""Claim batches in two round trips, finishing in one, on psycopg 3's pipeline mode.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -29,7 +29,7 @@ from dueq.shared.protocol import RunRequest, encode
 from dueq.worker.claims.base import ClaimStatus
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge
 
-__all__ = ["claim_batch", "supports"]
+__all__ = ["claim_batch", "finish", "release", "supports"]
 
 _RUNNING = ClaimStatus.RUNNING.value
 
@@ -52,6 +52,8 @@ _INSERT = (
     "SELECT r, j, %s, %s, %s, %s, NULL, p "
     "FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(r, j, p)"
 )
+_FINISH = "UPDATE dueq_claims SET status = %s, finished_at = %s WHERE run_id = ANY(%b::text[])"
+_RELEASE = "DELETE FROM dueq_claims WHERE run_id = ANY(%b::text[]) AND status = %s"
 _TAKE_OVER = (
     "UPDATE dueq_claims SET job_id = %s, worker_id = %s, status = %s, claimed_at = %s, "
     "lease_expires_at = %s, finished_at = NULL, cancelled_by = NULL, payload = %s "
@@ -123,3 +125,15 @@ def _store(raw: Any, plan: BatchPlan, worker_id: str, now: datetime, lease: time
         payload = encode(run).decode()
         row = (run.job_id, worker_id, _RUNNING, claimed_at, expires, payload, run.run_id)
         raw.cursor().execute(_TAKE_OVER, row)
+
+
+def finish(raw: Any, run_ids: Sequence[str], now: datetime) -> bool:
+    """Queue marking ``run_ids``' claims finished (sent with the caller's ``COMMIT``)."""
+    raw.cursor().execute(_FINISH, (ClaimStatus.FINISHED.value, _naive(now), list(run_ids)))
+    return True
+
+
+def release(raw: Any, run_ids: Sequence[str]) -> bool:
+    """Queue forgetting ``run_ids``' running claims (sent with the caller's ``COMMIT``)."""
+    raw.cursor().execute(_RELEASE, (list(run_ids), _RUNNING))
+    return True
