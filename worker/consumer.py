@@ -3,7 +3,7 @@
 It consumes (prefetch = concurrency x prefetch_multiplier, manual acks), parses each
 delivery and either dead-letters it or hands it to the gate (every delivery of one read
 as one batch, claimed together; a run that arrived before its time is held until it is
-due first, see ``hold``), publishes what the other
+due first, see ``hold``: by the gate with a database, else here), publishes what the other
 threads put in the outbox (events, republished runs) with one round of confirms per
 batch, and only then acks them all together.  It reconnects after a lost connection
 (tenacity, every attempt logged) and drives the graceful stop.
@@ -235,7 +235,7 @@ class BrokerLoop:
             except checks.Rejected as exc:
                 self._reject(generation, message, exc)
                 continue
-            if not self._hold.hold(delivery):
+            if self._gate.holds_early or not self._hold.hold(delivery):
                 batch.append(delivery)
         self._gate.submit(batch)
 
