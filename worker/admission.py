@@ -64,6 +64,11 @@ MAX_BATCH = 1000
 # Admission threads: while one waits for the database, the next batch is claimed by the
 # other (the job locks serialize them only where their batches share a job).
 _GATE_THREADS = 2
+# How long a due run waits for the claim in flight before a second one starts beside it.
+# Claims one after the other batch the runs that came due meanwhile (a claim costs about
+# 1 ms of CPU whatever its size: one per run at 1,000 runs/s starves a 2-core host), and
+# a slow claim (the database stalls) does not hold the next runs back for longer.
+_OVERLAP_AFTER_S = 0.005
 # How often a gate waiting for free slots looks whether it is being closed.
 _ROOM_POLL_S = 0.1
 
@@ -99,6 +104,7 @@ class Gate:
         self._admitting = 0  # deliveries submitted and not yet decided
         self._count_lock = threading.Lock()
         self._closing = False
+        self._claiming = threading.Lock()  # held by the thread claiming (see _OVERLAP_AFTER_S)
 
     @property
     def pending(self) -> int:
@@ -109,6 +115,10 @@ class Gate:
     def holds_early(self) -> bool:
         """True if ``submit`` takes runs before their time and claims each at its time."""
         return self._threaded
+
+    def seconds_to_release(self) -> float | None:
+        """How long until the next run the gate holds is due (0: due), None if none."""
+        return self._queue.seconds_to_next()
 
     def start(self) -> None:
         """Start the admission thread (durable stores only)."""
@@ -181,15 +191,22 @@ class Gate:
             if self._closing:
                 self._queue.put_all(batch)  # unclaimed: ``close`` hands it back
                 return
-            batch += self._queue.release_due(MAX_BATCH - len(batch))  # due meanwhile
+            alone = self._claiming.acquire(timeout=_OVERLAP_AFTER_S)
             try:
-                self._admit(batch)
-            except Exception:  # a last guard: the gate must keep admitting
-                log.exception("unexpected error admitting %d runs; handing them back", len(batch))
-                for delivery in batch:
-                    self._settle(delivery, Settle.REQUEUE)
+                self._admit_guarded(batch + self._queue.release_due(MAX_BATCH - len(batch)))
             finally:
-                self._count(-len(batch))
+                if alone:
+                    self._claiming.release()
+
+    def _admit_guarded(self, batch: list[Delivery]) -> None:
+        try:
+            self._admit(batch)
+        except Exception:  # a last guard: the gate must keep admitting
+            log.exception("unexpected error admitting %d runs; handing them back", len(batch))
+            for delivery in batch:
+                self._settle(delivery, Settle.REQUEUE)
+        finally:
+            self._count(-len(batch))
 
     def _wait_for_room(self) -> None:
         """Take a new batch only while fewer runs than slots wait for one.

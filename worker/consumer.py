@@ -202,6 +202,11 @@ class BrokerLoop:
 
     def _wait(self) -> None:
         until_held = self._hold.seconds_to_next()
+        in_gate = self._gate.seconds_to_release()
+        if in_gate is not None:
+            # Awake when the gate claims a held run, to ack it and refill the window.
+            in_gate = max(in_gate, _MIN_BUSY_POLL_S)
+            until_held = in_gate if until_held is None else min(until_held, in_gate)
         if self._inbox or self._held or not self._outbox.empty() or until_held == 0:
             self._conn.drain_events(_NO_WAIT_S)
         elif self._saturated():
