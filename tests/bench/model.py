@@ -75,6 +75,7 @@ class Context:
     quick: bool
     log: Callable[[str], None]
     with_references: bool = True
+    burst_sizes: list[int] | None = None  # --burst-sizes: instead of the size's default
     memo: dict[str, Any] = field(default_factory=dict)
 
     def size(self, full: T, quick: T) -> T:

@@ -58,6 +58,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument(
+        "--burst-sizes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=None,
+        help="burst sizes instead of the default (full: 10000,100000; quick: 2000)",
+    )
+    parser.add_argument(
         "--no-references",
         action="store_true",
         help="measure dueq only (development; the table has no ratios)",
@@ -103,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
     ctx = Context(services=services, quick=args.quick, log=log,
-                  with_references=not args.no_references)  # fmt: skip
+                  with_references=not args.no_references,
+                  burst_sizes=args.burst_sizes)  # fmt: skip
     meta = {"machine": machine_info(services), "quick": args.quick, "argv": sys.argv[1:],
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
     results = []

@@ -172,7 +172,7 @@ def _aps_rows(
 def run(ctx: Context) -> ScenarioResult:
     """Every burst size on both stores, then the references for the 10k case."""
     result = ScenarioResult(name="burst")
-    sizes = ctx.size([10_000, 100_000], [2_000])
+    sizes = ctx.burst_sizes or ctx.size([10_000, 100_000], [2_000])
     ceil = references.ceiling(ctx)
     for n in sizes:
         for store in ("postgresql", "sqlite"):
