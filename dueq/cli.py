@@ -13,15 +13,14 @@ does not exist), 1 when something failed (a service is down, a job is unknown).
 
 from __future__ import annotations
 
-import importlib
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from dueq import __version__
 from dueq.shared.errors import ConfigError, DueqError
+from dueq.shared.lazygroup import LazyCommand, LazyGroup
 from dueq.shared.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 from dueq.shared.redact import redact_text
 
@@ -29,20 +28,6 @@ __all__ = ["COMMANDS", "LazyCommand", "main"]
 
 USAGE_ERROR = 2
 FAILURE = 1
-
-
-@dataclass(frozen=True)
-class LazyCommand:
-    """A command known by name and summary; its module is imported when it is used."""
-
-    target: str  # "module:attribute" of the click command
-    summary: str  # the first line of its help, shown by ``dueq --help``
-
-    def load(self) -> click.Command:
-        module, _, attribute = self.target.partition(":")
-        command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command)
-        return command
 
 
 COMMANDS: dict[str, LazyCommand] = {
@@ -92,29 +77,8 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-class DueqGroup(click.Group):
+class DueqGroup(LazyGroup):
     """The ``dueq`` group: lazy subcommands, and dueq errors reported as one clear line."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *self.commands})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in COMMANDS:
-            self.add_command(COMMANDS[cmd_name].load(), cmd_name)
-        return self.commands.get(cmd_name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """List every command from its summary, without importing any of them."""
-        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
-        rows = []
-        for name in self.list_commands(ctx):
-            loaded = self.commands.get(name)
-            summary = COMMANDS[name].summary if name in COMMANDS else ""
-            if loaded is not None and name not in COMMANDS:
-                summary = loaded.get_short_help_str(limit)
-            rows.append((name, _shorten(summary, limit)))
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -125,13 +89,6 @@ class DueqGroup(click.Group):
             _fail(_one_line(exc), USAGE_ERROR)
         except DueqError as exc:
             _fail(str(exc), FAILURE)
-
-
-def _shorten(text: str, limit: int) -> str:
-    """``text`` cut at a word to fit ``limit`` columns, with "..." as click does."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 3, 1)].rsplit(" ", 1)[0] + "..."
 
 
 def _one_line(exc: ValueError) -> str:
@@ -152,7 +109,7 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
-@click.group(cls=DueqGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DueqGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dueq")
 @click.option(
     "--log-level",

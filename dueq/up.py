@@ -18,6 +18,7 @@ from rich.console import Console
 from dueq.embedded import EMBEDDED_BROKER_URL, Embedded, load_app
 from dueq.printer import PRINTED_EVENTS, EventPrinter
 from dueq.safestream import SafeStream
+from dueq.shared.errors import ConfigError
 from dueq.shared.redact import redact_url
 from dueq.shared.settings import DEFAULT_DATABASE_URL
 
@@ -141,10 +142,10 @@ def _start_dashboard(out: Console, embedded: Embedded, port: int) -> Any:
         return None
     scheduler = embedded.scheduler
     dead = DeadLetters(EMBEDDED_BROKER_URL, scheduler.settings.topology())
-    server = DashboardServer(Dashboard(scheduler, dead), host="127.0.0.1", port=port)
     try:
+        server = DashboardServer(Dashboard(scheduler, dead), host="127.0.0.1", port=port)
         server.start()
-    except RuntimeError:
+    except (ConfigError, RuntimeError):
         out.print(f"no dashboard: port {port} is in use (choose one with --dashboard-port)")
         return None
     out.print(f"dashboard: [bold]{server.url}[/]")

@@ -18,7 +18,7 @@ from dueq.producer.retrystore import MemoryRetryStore, RetryStore, SqlRetryStore
 from dueq.producer.store.base import JobStore
 from dueq.producer.store.memory import MemoryJobStore
 from dueq.producer.store.sql import SqlJobStore
-from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.db import open_database
 
 __all__ = ["MEMORY_DATABASE_URL", "Backend", "open_backend"]
 
@@ -62,12 +62,7 @@ def open_backend(
             retries=MemoryRetryStore(leader),
             close=lambda: None,
         )
-    engine = create_engine(database_url, schema=schema)
-    try:
-        upgrade_schema(engine)
-    except BaseException:
-        engine.dispose()
-        raise
+    engine = open_database(database_url, schema=schema)
     return Backend(
         store=SqlJobStore(engine, clock, lease_clock=lease_clock),
         leader=SqlLeaderLease(engine, clock=lease_clock, identity=ProcessIdentity.current()),

@@ -14,14 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from dueq.shared.broker import BrokerConnection, DeadLetter, DeadLetterQueue, ReplayResult
+from dueq.shared.errors import DueqError
 from dueq.shared.topology import Topology
 
-__all__ = ["DeadLetters", "DeadView", "describe_body"]
+__all__ = ["DeadLetterLookupError", "DeadLetters", "DeadView", "describe_body"]
 
 # Longest body shown in full; a dead letter may be a huge hostile payload.
 _BODY_CHARS = 20_000
 # Most messages a listing reads (each is held unacknowledged until the listing ends).
 MAX_LIST = 10_000
+
+
+class DeadLetterLookupError(DueqError, LookupError):
+    """No dead letter has the given key (``dueq dead list`` shows the keys)."""
+
+    def __init__(self, keys: Collection[str]) -> None:
+        self.keys = sorted(keys)
+        shown = ", ".join(repr(key) for key in self.keys)
+        super().__init__(f"no dead letter {shown} (see `dueq dead list`)")
 
 
 @dataclass(frozen=True, kw_only=True)

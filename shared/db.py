@@ -37,6 +37,7 @@ __all__ = [
     "dueq_revisions",
     "is_sqlite",
     "migrating",
+    "open_database",
     "store_failure",
     "upgrade_schema",
 ]
@@ -115,6 +116,20 @@ def _schema_args(url: str, schema: str) -> dict[str, Any]:
     return {"options": f"-csearch_path={schema}"}
 
 
+def open_database(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (see ``create_engine``) whose tables are at the newest schema.
+
+    The engine is disposed of again if the upgrade fails, so no connection leaks.
+    """
+    engine = create_engine(url, schema=schema, **kwargs)
+    try:
+        upgrade_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade dueq's tables to ``revision`` (idempotent).
 
@@ -130,11 +145,20 @@ def upgrade_schema(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade_schema(engine: Engine, revision: str) -> None:
-    """Take dueq's tables back to ``revision`` (``base`` drops them all)."""
-    from alembic import command
+    """Take dueq's tables back to ``revision`` (``base`` drops them all).
 
-    with migrating(engine) as config:
-        command.downgrade(config, revision)
+    A revision Alembic cannot find or reach is the user's typing: ``ConfigError``.
+    """
+    from alembic import command
+    from alembic.util import CommandError
+
+    try:
+        with migrating(engine) as config:
+            command.downgrade(config, revision)
+    except CommandError as exc:
+        raise ConfigError(
+            f"cannot downgrade to {revision!r}: {_first_line(exc)} (see `dueq db history`)"
+        ) from exc
 
 
 @contextmanager

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
+from dueq.shared.errors import ConfigError
 from dueq.shared.metrics import Metrics
 from dueq.shared.protocol import (
     Event,
@@ -115,7 +116,7 @@ class PrometheusMetrics(Metrics):
         if os.environ.get(MULTIPROCESS_ENV):
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped library
-        self._server, _thread = start_http_server(port, host, registry=registry)
+        self._server = _serve(port, host, registry)
         self._port = int(self._server.server_port)
         return self._port
 
@@ -243,5 +244,19 @@ def serve_multiprocess(directory: str, port: int, host: str = "127.0.0.1") -> An
     """
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]  # untyped library
-    server, _thread = start_http_server(port, host, registry=registry)
+    return _serve(port, host, registry)
+
+
+def _serve(port: int, host: str, registry: CollectorRegistry) -> Any:
+    """The HTTP server of ``registry``; a port that cannot be bound is a ``ConfigError``.
+
+    A port in use (or not ours to bind) is the setting to change, not an outage to retry.
+    """
+    try:
+        server, _thread = start_http_server(port, host, registry=registry)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve metrics on {host}:{port}: {exc.strerror or exc} "
+            "(choose another --metrics-port / DUEQ_METRICS_PORT)"
+        ) from exc
     return server

@@ -3,7 +3,7 @@
 It consumes (prefetch = concurrency x prefetch_multiplier, manual acks), parses each
 delivery and either dead-letters it or hands it to the gate (every delivery of one read
 as one batch, claimed together; a run that arrived before its time is held until it is
-due first, see ``hold``), publishes what the other
+due first, see ``hold``: by the gate with a database, else here), publishes what the other
 threads put in the outbox (events, republished runs) with one round of confirms per
 batch, and only then acks them all together.  It reconnects after a lost connection
 (tenacity, every attempt logged) and drives the graceful stop.
@@ -202,6 +202,11 @@ class BrokerLoop:
 
     def _wait(self) -> None:
         until_held = self._hold.seconds_to_next()
+        in_gate = self._gate.seconds_to_release()
+        if in_gate is not None:
+            # Awake when the gate claims a held run, to ack it and refill the window.
+            in_gate = max(in_gate, _MIN_BUSY_POLL_S)
+            until_held = in_gate if until_held is None else min(until_held, in_gate)
         if self._inbox or self._held or not self._outbox.empty() or until_held == 0:
             self._conn.drain_events(_NO_WAIT_S)
         elif self._saturated():
@@ -235,7 +240,7 @@ class BrokerLoop:
             except checks.Rejected as exc:
                 self._reject(generation, message, exc)
                 continue
-            if not self._hold.hold(delivery):
+            if self._gate.holds_early or not self._hold.hold(delivery):
                 batch.append(delivery)
         self._gate.submit(batch)
 

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pika
-from pika.exceptions import UnroutableError
+from pika.exceptions import NackError, UnroutableError
 
 from examples.pika_worker.protocol import format_utc
 from examples.pika_worker.signing import sign
@@ -22,6 +22,10 @@ from examples.pika_worker.signing import sign
 __all__ = ["Layout", "Publisher", "connection_parameters", "declare_layout", "redact_url"]
 
 log = logging.getLogger("pika_worker")
+
+# Publishes of one event before it is given up as lost when the broker nacks it: dueq's own
+# worker tries twice as well (docs/protocol.md, Events).
+EVENT_ATTEMPTS = 2
 
 # docs/protocol.md: a quorum run queue dead-letters a message after this many deliveries.
 DELIVERY_LIMIT = 20
@@ -108,11 +112,19 @@ class Publisher:
             type=kind,
             headers=sign(self._key, kind, data) if self._key else None,
         )
-        try:
-            self._channel.basic_publish("", routing_key, data, properties, mandatory=True)
-        except UnroutableError:
-            # Confirmed but unroutable: the events queue is gone. Retrying cannot help.
-            log.error("event %s lost: no queue named %r", body["event"], routing_key)
+        for attempt in range(1, EVENT_ATTEMPTS + 1):
+            try:
+                self._channel.basic_publish("", routing_key, data, properties, mandatory=True)
+                return
+            except UnroutableError:
+                # Confirmed but unroutable: the events queue is gone. Retrying cannot help.
+                log.error("event %s lost: no queue named %r", kind, routing_key)
+                return
+            except NackError:
+                # The queue refused it (a length limit, say): once more, then the run is
+                # settled anyway, so it never stays unacknowledged (docs: nacked events).
+                log.warning("event %s nacked by the broker (attempt %d)", kind, attempt)
+        log.error("event %s lost: nacked %d times", kind, EVENT_ATTEMPTS)
 
     def dead_letter(self, body: bytes, properties: Any, routing_key: str, reason: str) -> None:
         """Republish a bad message to the DLX with the reason headers (docs: Bad messages)."""

@@ -117,7 +117,7 @@ class Worker:
             tag = self._channel.basic_consume(self._layout.run_queue, self._on_message)
             self._say_online()
             self._serve()
-            self._channel.basic_cancel(tag)  # undispatched messages go back to the queue
+            self._hand_back(self._channel.basic_cancel(tag))
             self._drain()
             self._publish(self._identity.base("worker_offline") | {"reason": "shutdown"})
         finally:
@@ -132,6 +132,17 @@ class Worker:
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + interval
                 self._publish(self._liveness("worker_heartbeat"))
+
+    def _hand_back(self, pending: list[Any]) -> None:
+        """Requeue the runs delivered but never started: ``basic.cancel`` returns them.
+
+        Left unacknowledged they would wait for this connection to close (after the
+        shutdown timeout); nacked with requeue they go to another consumer at once.
+        """
+        for method, _properties, _body in pending:
+            self._channel.basic_nack(method.delivery_tag, requeue=True)
+        if pending:
+            log.info("handed %d unstarted runs back to the queue", len(pending))
 
     def _drain(self) -> None:
         """Let running jobs finish (and be reported) within the shutdown timeout."""

@@ -1,8 +1,9 @@
 """What every client command shares: the service options and a scheduler client to act with.
 
-A client command builds a ``Scheduler`` that is never started: it reads and writes the job
+A command that changes jobs builds a ``Scheduler`` that is never started: it writes the job
 store, and after a change sends a wakeup so the running scheduler (in any process) re-plans
-at once.  Options fall back to ``DUEQ_*`` environment variables, then to the defaults of
+at once.  A command that only reads uses a ``StoreReader`` (``reader.py``) instead.
+Options fall back to ``DUEQ_*`` environment variables, then to the defaults of
 ``SchedulerSettings``; only options given on the command line override them.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from dueq.producer.scheduler import BackgroundScheduler, Scheduler
 from dueq.producer.settings import SchedulerSettings, build_settings
+
+if TYPE_CHECKING:
+    from dueq.producer.scheduler import Scheduler
 
 __all__ = [
     "SERVICE_OPTION_NAMES",
@@ -81,6 +84,9 @@ def settings_from(options: dict[str, Any]) -> SchedulerSettings:
 @contextmanager
 def scheduler_client(options: dict[str, Any]) -> Iterator[Scheduler]:
     """A scheduler client (never started) for the command; its connections close after."""
+    # Imported here: the commands that only read share this module and never need it.
+    from dueq.producer.scheduler import BackgroundScheduler
+
     scheduler = BackgroundScheduler(settings_from(options))
     try:
         yield scheduler

@@ -72,8 +72,10 @@ def dashboard_command(
         raise ConfigError(f"the dashboard needs pip install 'dueq[dashboard]' ({exc})") from exc
     settings = settings_from(options)
     with scheduler_client(options) as scheduler:
+        # Open the database now: a wrong URL fails here, in one line, not on every page.
+        scheduler.get_job("")
         dead = DeadLetters(settings.broker_url.reveal(), settings.topology())
         dashboard = Dashboard(scheduler, dead, heartbeat=heartbeat_interval)
         server = DashboardServer(dashboard, host=host, port=port, token=token)
-        click.echo(f"dueq dashboard on http://{host}:{port} (Ctrl-C stops)")
+        click.echo(f"dueq dashboard on http://{host}:{server.port} (Ctrl-C stops)")
         server.run()

@@ -16,8 +16,7 @@ from rich.text import Text
 
 from dueq.producer.cli.common import json_option, service_options, settings_from
 from dueq.producer.cli.output import console, print_json, short
-from dueq.producer.deadletters import DeadLetters, DeadView
-from dueq.shared.errors import JobLookupError
+from dueq.producer.deadletters import DeadLetterLookupError, DeadLetters, DeadView
 
 __all__ = ["dead_group"]
 
@@ -83,7 +82,7 @@ def show_dead(key: str, as_json: bool, **options: Any) -> None:
     """
     view = _dead_letters(options).show(key)
     if view is None:
-        raise JobLookupError(f"no dead letter {key!r} (see `dueq dead list`)")
+        raise DeadLetterLookupError([key])
     if as_json:
         print_json(view.as_dict())
         return
@@ -125,7 +124,7 @@ def replay_dead(keys: tuple[str, ...], replay_all: bool, **options: Any) -> None
     for key, why in result.skipped:
         click.echo(f"kept {key}: {why}", err=True)
     if missing:
-        raise JobLookupError(f"no dead letter {', '.join(sorted(missing))}")
+        raise DeadLetterLookupError(missing)
 
 
 @dead_group.command(name="purge")

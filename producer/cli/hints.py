@@ -9,21 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
 
 import click
 
 from dueq.producer.cli.workers import worker_state
-from dueq.producer.job import Job
-from dueq.producer.scheduler import Scheduler
 
-__all__ = ["warn_if_past", "warn_unconsumed"]
+if TYPE_CHECKING:
+    from dueq.producer.history.base import RunHistory
+    from dueq.producer.job import Job
+
+__all__ = ["HasHistory", "warn_if_past", "warn_unconsumed"]
 
 # The workers' default heartbeat interval (DUEQ_HEARTBEAT_INTERVAL); `dueq workers` takes
 # another with --heartbeat-interval.
 _HEARTBEAT = timedelta(seconds=10)
 
 
-def warn_unconsumed(scheduler: Scheduler, jobs: Iterable[Job]) -> None:
+class HasHistory(Protocol):
+    """Anything that reads run history: a ``Scheduler`` client or a ``StoreReader``."""
+
+    @property
+    def history(self) -> RunHistory: ...
+
+
+def warn_unconsumed(source: HasHistory, jobs: Iterable[Job]) -> None:
     """Warn about each queue of ``jobs`` that no live worker reported consuming."""
     queues: dict[str, list[str]] = {}
     for job in jobs:
@@ -33,7 +43,7 @@ def warn_unconsumed(scheduler: Scheduler, jobs: Iterable[Job]) -> None:
     now = datetime.now(UTC)
     consumed = {
         queue
-        for record in scheduler.history.get_workers()
+        for record in source.history.get_workers()
         if worker_state(record, now, _HEARTBEAT) == "live"
         for queue in record.queues
     }

@@ -1,28 +1,53 @@
-"""``dueq jobs``: list, show, add, modify, pause, resume, remove and run jobs now.
+"""``dueq jobs``: list, show, add, modify, pause, resume, remove, run now and backfill.
 
-Every change is written to the job store and then announced on ``dueq.control``, so the
-running scheduler re-plans at once; no scheduler has to be running to change jobs.
+Each subcommand's module is imported only when it runs (a ``LazyGroup``): ``jobs list``
+reads the job store and never loads the ``Scheduler`` that the changing verbs write
+through, nor backfill's planner.  The summaries below are each command's first help line
+(a unit test holds them equal).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from dueq.producer.cli.backfill import backfill_command
-from dueq.producer.cli.common import json_option, scheduler_client, service_options
-from dueq.producer.cli.hints import warn_if_past, warn_unconsumed
-from dueq.producer.cli.jobedit import modify_job, run_now
-from dueq.producer.cli.jobopts import api_options, job_options, show_job_line, trigger_of
-from dueq.producer.cli.jobview import job_as_dict, job_detail, jobs_table
-from dueq.producer.cli.output import console, print_json
-from dueq.shared.errors import JobLookupError
+from dueq.shared.lazygroup import LazyCommand, LazyGroup
 
-__all__ = ["jobs_group"]
+__all__ = ["JOB_COMMANDS", "jobs_group"]
+
+_READ = "dueq.producer.cli.jobread"
+_CHANGE = "dueq.producer.cli.jobchange"
+_EDIT = "dueq.producer.cli.jobedit"
+
+JOB_COMMANDS: dict[str, LazyCommand] = {
+    "list": LazyCommand(
+        f"{_READ}:list_jobs", "List every job, soonest next run first, paused jobs last."
+    ),
+    "show": LazyCommand(f"{_READ}:show_job", "Show every attribute of the job JOB_ID."),
+    "add": LazyCommand(
+        f"{_CHANGE}:add_job", "Add a job with one trigger: --cron, --interval or --at."
+    ),
+    "pause": LazyCommand(f"{_CHANGE}:pause_job", "Stop the runs of JOB_ID until it is resumed."),
+    "resume": LazyCommand(
+        f"{_CHANGE}:resume_job",
+        "Resume JOB_ID from now (a job whose trigger has ended is removed).",
+    ),
+    "remove": LazyCommand(f"{_CHANGE}:remove_job", "Delete JOB_ID (its run history stays)."),
+    "modify": LazyCommand(
+        f"{_EDIT}:modify_job",
+        "Change the job JOB_ID; a new trigger (--cron/--interval/--at) reschedules it from now.",
+    ),
+    "run-now": LazyCommand(
+        f"{_EDIT}:run_now",
+        "Run JOB_ID now: its next run time becomes now and the scheduler is woken.",
+    ),
+    "backfill": LazyCommand(
+        "dueq.producer.cli.backfill:backfill_command",
+        "Run JOB_ID once for every run-time its trigger has from --from to --to.",
+    ),
+}
 
 
-@click.group(name="jobs")
+@click.group(name="jobs", cls=LazyGroup, lazy=JOB_COMMANDS)
 def jobs_group() -> None:
     """List and change scheduled jobs in the job store.
 
@@ -32,130 +57,3 @@ def jobs_group() -> None:
       dueq jobs list
       dueq jobs run-now daily
     """
-
-
-@jobs_group.command(name="list")
-@json_option
-@service_options
-def list_jobs(as_json: bool, **options: Any) -> None:
-    """List every job, soonest next run first, paused jobs last.
-
-    \b
-    Example:
-      dueq jobs list --database-url postgresql+psycopg://dueq@db/dueq --timezone Europe/Berlin
-    """
-    with scheduler_client(options) as scheduler:
-        jobs = scheduler.get_jobs()
-        if as_json:
-            print_json([job_as_dict(job) for job in jobs])
-        else:
-            console().print(jobs_table(jobs, scheduler.settings.zone))
-
-
-@jobs_group.command(name="show")
-@click.argument("job_id")
-@json_option
-@service_options
-def show_job(job_id: str, as_json: bool, **options: Any) -> None:
-    """Show every attribute of the job JOB_ID.
-
-    \b
-    Example:
-      dueq jobs show daily
-    """
-    with scheduler_client(options) as scheduler:
-        job = scheduler.get_job(job_id)
-        if job is None:
-            raise JobLookupError(job_id)
-        if as_json:
-            print_json(job_as_dict(job))
-        else:
-            console().print(job_detail(job, scheduler.settings.zone))
-
-
-@jobs_group.command(name="add")
-@click.option("--func", required=True, help="Registered job name or module:function.")
-@click.option("--id", "job_id", help="Job id (default: a random one).")
-@job_options
-@click.option("--replace-existing", is_flag=True, help="Overwrite a job with the same id.")
-@click.option("--paused", is_flag=True, help="Add the job paused (resume it later).")
-@service_options
-def add_job(job_id: str | None, replace_existing: bool, paused: bool, **options: Any) -> None:
-    """Add a job with one trigger: --cron, --interval or --at.
-
-    \b
-    Examples:
-      dueq jobs add --func reports:daily --id daily --cron "0 6 * * 1-5" --timezone Europe/Berlin
-      dueq jobs add --func billing.sync --id sync --interval 1h30m --args '["eu"]'
-      dueq jobs add --func mail:send --at 2026-12-01T09:00 --kwargs '{"to": "ops"}'
-    """
-    trigger = trigger_of(options)
-    if trigger is None:
-        raise click.UsageError("give a trigger: --cron, --interval or --at")
-    name, trigger_args = trigger
-    extra: dict[str, Any] = {"next_run_time": None} if paused else {}
-    with scheduler_client(options) as scheduler:
-        job = scheduler.add_job(
-            trigger=name,
-            id=job_id,
-            replace_existing=replace_existing,
-            **api_options(options),
-            **extra,
-            **trigger_args,
-        )
-        show_job_line(scheduler, job, "added", job.id)
-        if options["at"] is not None:
-            warn_if_past(job, job.next_fire_time)
-        if not paused:
-            warn_unconsumed(scheduler, [job])
-
-
-@jobs_group.command(name="pause")
-@click.argument("job_id")
-@service_options
-def pause_job(job_id: str, **options: Any) -> None:
-    """Stop the runs of JOB_ID until it is resumed.
-
-    \b
-    Example:
-      dueq jobs pause daily
-    """
-    with scheduler_client(options) as scheduler:
-        show_job_line(scheduler, scheduler.pause_job(job_id), "paused", job_id)
-
-
-@jobs_group.command(name="resume")
-@click.argument("job_id")
-@service_options
-def resume_job(job_id: str, **options: Any) -> None:
-    """Resume JOB_ID from now (a job whose trigger has ended is removed).
-
-    \b
-    Example:
-      dueq jobs resume daily
-    """
-    with scheduler_client(options) as scheduler:
-        job = scheduler.resume_job(job_id)
-        show_job_line(
-            scheduler, job, "resumed" if job else "removed (its trigger has ended)", job_id
-        )
-
-
-@jobs_group.command(name="remove")
-@click.argument("job_id")
-@service_options
-def remove_job(job_id: str, **options: Any) -> None:
-    """Delete JOB_ID (its run history stays).
-
-    \b
-    Example:
-      dueq jobs remove daily
-    """
-    with scheduler_client(options) as scheduler:
-        scheduler.remove_job(job_id)
-        click.echo(f"job {job_id} removed")
-
-
-jobs_group.add_command(backfill_command)
-jobs_group.add_command(modify_job)
-jobs_group.add_command(run_now)

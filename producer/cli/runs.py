@@ -11,12 +11,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.common import json_option, service_options
 from dueq.producer.cli.hints import warn_unconsumed
 from dueq.producer.cli.output import console, format_duration, format_time, print_json, short
+from dueq.producer.cli.reader import StoreReader, store_reader
 from dueq.producer.cli.specs import ISO_DATETIME
-from dueq.producer.history import RunRecord, RunStatus
-from dueq.producer.scheduler import Scheduler
+from dueq.producer.history.base import RunRecord, RunStatus
 
 __all__ = ["runs_command"]
 
@@ -76,9 +76,9 @@ def runs_command(
       dueq runs --since 2026-12-01T00:00 --until 2026-12-02T00:00
     """
     chosen = [RunStatus(s) for s in statuses] or None
-    with scheduler_client(options) as scheduler:
-        zone = scheduler.settings.zone
-        records = scheduler.history.get_runs(
+    with store_reader(options) as reader:
+        zone = reader.settings.zone
+        records = reader.history.get_runs(
             job_id,
             limit,
             statuses=chosen,
@@ -92,14 +92,14 @@ def runs_command(
         out.print(runs_table(records, zone))
         if show_traceback:
             _print_tracebacks(out, records)
-        _warn_waiting(scheduler, records)
+        _warn_waiting(reader, records)
 
 
-def _warn_waiting(scheduler: Scheduler, records: list[RunRecord]) -> None:
+def _warn_waiting(reader: StoreReader, records: list[RunRecord]) -> None:
     """Runs still submitted: say so if their job's queue has no live worker."""
     waiting = {r.job_id for r in records if r.status == RunStatus.SUBMITTED}
-    jobs = [job for job in map(scheduler.get_job, sorted(waiting)) if job is not None]
-    warn_unconsumed(scheduler, jobs)
+    jobs = [job for job in map(reader.store.get_job, sorted(waiting)) if job is not None]
+    warn_unconsumed(reader, jobs)
 
 
 def _aware(moment: datetime | None, zone: tzinfo) -> datetime | None:

@@ -16,10 +16,11 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from dueq.producer.cli.common import json_option, scheduler_client, service_options
+from dueq.producer.cli.common import json_option, service_options
 from dueq.producer.cli.output import console, format_time, print_json
+from dueq.producer.cli.reader import store_reader
 from dueq.producer.cli.specs import DURATION
-from dueq.producer.history import WorkerRecord
+from dueq.producer.history.base import WorkerRecord
 
 __all__ = ["worker_state", "workers_command"]
 
@@ -63,9 +64,9 @@ def workers_command(
       dueq workers --all --json
     """
     now = datetime.now(UTC)
-    with scheduler_client(options) as scheduler:
-        records = scheduler.history.get_workers()
-        zone = scheduler.settings.zone
+    with store_reader(options) as reader:
+        records = reader.history.get_workers()
+        zone = reader.settings.zone
     states = [(r, worker_state(r, now, heartbeat_interval)) for r in records]
     if not show_all:
         states = [(r, state) for r, state in states if state == "live"]

@@ -1,4 +1,4 @@
-"""A claim batch in two round trips, on psycopg 3's pipeline mode (PostgreSQL).
+"""Claim batches in two round trips, finishing in one, on psycopg 3's pipeline mode.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -29,29 +29,31 @@ from dueq.shared.protocol import RunRequest, encode
 from dueq.worker.claims.base import ClaimStatus
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge
 
-__all__ = ["claim_batch", "supports"]
+__all__ = ["claim_batch", "finish", "release", "supports"]
 
 _RUNNING = ClaimStatus.RUNNING.value
 
 _LOCK_JOBS = (
     "SELECT pg_advisory_xact_lock(%s, t.k) "
-    "FROM unnest(%s::integer[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
+    "FROM unnest(%b::integer[]) WITH ORDINALITY AS t(k, i) ORDER BY t.i"
 )
 # The batch's stored claims, then its jobs' live counts (``live`` NULL on the first).
 _EXISTING_AND_LIVE = (
     "SELECT run_id, status, lease_expires_at, NULL::bigint FROM dueq_claims "
-    "WHERE run_id = ANY(%s::text[]) "
+    "WHERE run_id = ANY(%b::text[]) "
     "UNION ALL "
     "SELECT job_id, NULL, NULL, count(*) FROM dueq_claims "
-    "WHERE job_id = ANY(%s::text[]) AND status = %s AND lease_expires_at > %s "
+    "WHERE job_id = ANY(%b::text[]) AND status = %s AND lease_expires_at > %s "
     "GROUP BY job_id"
 )
 _INSERT = (
     "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
     "lease_expires_at, finished_at, payload) "
     "SELECT r, j, %s, %s, %s, %s, NULL, p "
-    "FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(r, j, p)"
+    "FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(r, j, p)"
 )
+_FINISH = "UPDATE dueq_claims SET status = %s, finished_at = %s WHERE run_id = ANY(%b::text[])"
+_RELEASE = "DELETE FROM dueq_claims WHERE run_id = ANY(%b::text[]) AND status = %s"
 _TAKE_OVER = (
     "UPDATE dueq_claims SET job_id = %s, worker_id = %s, status = %s, claimed_at = %s, "
     "lease_expires_at = %s, finished_at = NULL, cancelled_by = NULL, payload = %s "
@@ -123,3 +125,15 @@ def _store(raw: Any, plan: BatchPlan, worker_id: str, now: datetime, lease: time
         payload = encode(run).decode()
         row = (run.job_id, worker_id, _RUNNING, claimed_at, expires, payload, run.run_id)
         raw.cursor().execute(_TAKE_OVER, row)
+
+
+def finish(raw: Any, run_ids: Sequence[str], now: datetime) -> bool:
+    """Queue marking ``run_ids``' claims finished (sent with the caller's ``COMMIT``)."""
+    raw.cursor().execute(_FINISH, (ClaimStatus.FINISHED.value, _naive(now), list(run_ids)))
+    return True
+
+
+def release(raw: Any, run_ids: Sequence[str]) -> bool:
+    """Queue forgetting ``run_ids``' running claims (sent with the caller's ``COMMIT``)."""
+    raw.cursor().execute(_RELEASE, (list(run_ids), _RUNNING))
+    return True

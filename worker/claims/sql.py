@@ -12,9 +12,9 @@ transaction with one pool checkout, whatever the batch size.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -28,6 +28,8 @@ from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplic
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge, row_duplicate
 
 __all__ = ["SqlClaimStore"]
+
+_T = TypeVar("_T")
 
 # First key of the two-key advisory lock: keeps dueq's per-job claim locks apart from any
 # other advisory locks the application's database may use ("dqcl").
@@ -133,48 +135,54 @@ class SqlClaimStore(ClaimStore):
     ) -> list[ClaimResult]:
         if not runs:
             return []
-        try:
-            with self._engine.connect() as conn:
-                raw = conn.connection.driver_connection
-                if not self._sqlite and pipelined.supports(raw):
-                    plan = self._claim_pipelined(conn, raw, runs, worker_id, now, lease)
-                else:
+        keys = sorted({_job_lock_key(run.job_id) for run in runs})
+        plan = self._pipelined(
+            lambda raw: pipelined.claim_batch(
+                raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
+            )
+        )
+        if plan is None:
+            try:
+                with self._engine.connect() as conn:
                     job_ids = {run.job_id for run in runs}
                     self._lock_jobs(conn, job_ids)
                     existing, live = self._existing_and_live(conn, runs, job_ids, now)
                     plan = judge(runs, existing, live, now)
                     _store(conn, plan, worker_id, now, lease)
                     conn.commit()
-        except sa.exc.OperationalError as exc:
-            raise self._unavailable(exc) from exc
+            except sa.exc.OperationalError as exc:
+                raise self._unavailable(exc) from exc
         return plan.results
 
-    def _claim_pipelined(
-        self,
-        conn: Connection,
-        raw: Any,
-        runs: Sequence[RunRequest],
-        worker_id: str,
-        now: datetime,
-        lease: timedelta,
-    ) -> BatchPlan:
-        """``claim_many`` in two round trips (see ``pipelined``); SQLAlchemy begins and
-        commits, so the engine's events and the pool see the transaction as usual."""
-        import psycopg  # the driver of this connection
+    def _pipelined(self, work: Callable[[Any], _T]) -> _T | None:
+        """``work(raw)`` in one transaction in psycopg 3's pipeline mode, its ``COMMIT``
+        sent with whatever ``work`` queued last; None on another driver (or SQLite).
 
-        keys = sorted({_job_lock_key(run.job_id) for run in runs})
-        transaction = conn.begin()
+        SQLAlchemy begins and commits, so the engine's events and the pool see the
+        transaction as usual; a lost connection is invalidated and becomes
+        ``StoreUnavailable`` as on the unpipelined path.
+        """
+        if self._sqlite:
+            return None
         try:
-            with raw.pipeline():
-                plan = pipelined.claim_batch(
-                    raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
-                )
-                transaction.commit()  # joins the insert in the pipeline's second round trip
-        except psycopg.OperationalError as exc:
-            conn.invalidate(exc)  # the pool must not hand this connection out again
-            url = self._engine.url.render_as_string(hide_password=False)
-            raise StoreUnavailable(url, str(exc)) from exc
-        return plan
+            with self._engine.connect() as conn:
+                raw: Any = conn.connection.driver_connection
+                if not pipelined.supports(raw):
+                    return None
+                import psycopg  # the driver of this connection
+
+                transaction = conn.begin()
+                try:
+                    with raw.pipeline():
+                        result = work(raw)
+                        transaction.commit()
+                except psycopg.OperationalError as exc:
+                    conn.invalidate(exc)  # the pool must not hand this connection out again
+                    url = self._engine.url.render_as_string(hide_password=False)
+                    raise StoreUnavailable(url, str(exc)) from exc
+                return result
+        except sa.exc.OperationalError as exc:
+            raise self._unavailable(exc) from exc
 
     def _lock_jobs(self, conn: Connection, job_ids: Collection[str]) -> None:
         if self._sqlite:
@@ -244,11 +252,12 @@ class SqlClaimStore(ClaimStore):
         return len(self._write(statement))
 
     def finish_many(self, run_ids: Sequence[str], now: datetime) -> None:
-        if run_ids:
+        # One round trip on psycopg 3 (begin, update and commit in one pipeline sync).
+        if run_ids and self._pipelined(lambda raw: pipelined.finish(raw, run_ids, now)) is None:
             self._write(self._sql.finish, {"run_ids": list(run_ids), "finished_at": now})
 
     def release_many(self, run_ids: Sequence[str]) -> None:
-        if run_ids:
+        if run_ids and self._pipelined(lambda raw: pipelined.release(raw, run_ids)) is None:
             self._write(self._sql.release, {"run_ids": list(run_ids)})
 
     def abandon_expired(self, now: datetime, lease: timedelta) -> list[Expired]:

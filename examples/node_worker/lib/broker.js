@@ -42,11 +42,16 @@ async function declareLayout(channel, layout) {
   await channel.bindQueue(layout.runQueue, layout.runsExchange, layout.queue);
 }
 
+// Publishes of one event before it is given up as lost when the broker nacks it: dueq's own
+// worker tries twice as well (docs/protocol.md, Events).
+const EVENT_ATTEMPTS = 2;
+
 // Publishes on a confirm channel; each call resolves once the broker confirmed.
 class Publisher {
   constructor(channel, layout, log, signingKey = null) {
     this.channel = channel;
     this.layout = layout;
+    this.log = log;
     this.signingKey = signingKey;
     // Confirmed but unroutable (the events queue is gone): retrying cannot help.
     channel.on("return", (msg) => log(`event lost: no queue named ${msg.fields.routingKey}`));
@@ -54,7 +59,22 @@ class Publisher {
 
   // Publish an event to the events queue through the default exchange, signed with a key.
   // Never to a run's reply_to: whoever can publish a run could name any queue there.
-  event(body) {
+  // An event the broker nacks (the queue refused it, at a length limit say) is published
+  // once more, then logged as lost and the promise resolves: the run is settled anyway, so
+  // it never stays unacknowledged. Any other failure (the channel is gone) rejects.
+  async event(body) {
+    for (let attempt = 1; attempt <= EVENT_ATTEMPTS; attempt++) {
+      try {
+        return await this.publishEvent(body);
+      } catch (err) {
+        if (!isNack(err)) throw err;
+        this.log(`event ${body.event} nacked by the broker (attempt ${attempt})`);
+      }
+    }
+    this.log(`event ${body.event} lost: nacked ${EVENT_ATTEMPTS} times`);
+  }
+
+  publishEvent(body) {
     const content = Buffer.from(JSON.stringify(body));
     const headers = this.signingKey ? sign(this.signingKey, body.event, content) : undefined;
     return this.publish("", this.layout.eventsQueue, content, {
@@ -90,6 +110,11 @@ class Publisher {
       this.channel.publish(exchange, routingKey, content, options, (err) => (err ? reject(err) : resolve()));
     });
   }
+}
+
+// amqplib fails a confirm-channel publish the broker nacked with exactly this message.
+function isNack(err) {
+  return err instanceof Error && err.message === "message nacked";
 }
 
 function withoutUndefined(object) {

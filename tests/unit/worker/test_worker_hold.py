@@ -1,7 +1,10 @@
-"""Holding early runs until their time: which clock wins, the cap, the order of release."""
+"""Holding early runs until their time: which clock wins, the cap, the order of release,
+and the gate threads' blocking wait for the next due run."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -97,3 +100,69 @@ def test_take_all_empties_the_queue_for_handing_runs_back() -> None:
     assert hold.take_all() == [runs[1], runs[0]]
     assert len(hold) == 0
     assert hold.release_due() == []
+
+
+def _real_delivery(lead: float, job: str = "job") -> Delivery:
+    """A run due ``lead`` seconds from now by the real clock, published now."""
+    now = datetime.now(UTC)
+    scheduled_at = now + timedelta(seconds=lead)
+    run = RunRequest(
+        run_id=make_run_id(job, scheduled_at),
+        job_id=job,
+        job_name=job,
+        func="tests.jobs_for_tests.worker_jobs:add",
+        scheduled_at=scheduled_at,
+        published_at=now,
+        epoch=1,
+    )
+    return Delivery(message(encode(run)), 1, run, print)
+
+
+def test_put_all_keeps_due_runs_too_and_wait_due_hands_them_out_at_once() -> None:
+    hold = HoldQueue(clock=FakeClock())
+    due = [delivery(0.0, published=-0.2, job="a"), delivery(-5.0, job="b")]
+    hold.put_all(due)
+    assert len(hold) == 2
+    assert hold.wait_due(10) == due
+
+
+def test_wait_due_returns_an_early_run_at_its_scheduled_time_and_not_before() -> None:
+    hold = HoldQueue()
+    early = _real_delivery(0.05)
+    hold.put_all([early])
+    assert hold.wait_due(10) == [early]
+    assert time.time() >= early.run.scheduled_at.timestamp()
+
+
+def test_wait_due_wakes_for_a_run_put_while_it_waits_for_a_later_one() -> None:
+    hold = HoldQueue()
+    later, sooner = _real_delivery(5.0, job="later"), _real_delivery(0.05, job="sooner")
+    hold.put_all([later])
+    got: list[list[Delivery] | None] = []
+    waiter = threading.Thread(target=lambda: got.append(hold.wait_due(10)))
+    waiter.start()
+    hold.put_all([sooner])
+    waiter.join(timeout=2)
+    assert got == [[sooner]]
+    assert hold.take_all() == [later]
+
+
+def test_wait_due_hands_out_at_most_limit_runs() -> None:
+    hold = HoldQueue(clock=FakeClock())
+    runs = [delivery(-1.0, job=f"j{n}") for n in range(3)]
+    hold.put_all(runs)
+    assert hold.wait_due(2) == runs[:2]
+    assert hold.wait_due(2) == runs[2:]
+
+
+def test_close_wakes_a_waiting_thread_with_none_and_keeps_the_held_runs() -> None:
+    hold = HoldQueue()
+    held = _real_delivery(5.0)
+    hold.put_all([held])
+    got: list[list[Delivery] | None] = []
+    waiter = threading.Thread(target=lambda: got.append(hold.wait_due(10)))
+    waiter.start()
+    hold.close()
+    waiter.join(timeout=2)
+    assert got == [None]
+    assert hold.take_all() == [held]
