@@ -36,6 +36,9 @@ LEDGER_TABLE = "fault_executions"
 # How many caller frames to search for the worker's RunRequest (invoke -> execute -> ...).
 _FRAME_SEARCH_DEPTH = 8
 
+# How often a gated run looks for its gate file: short next to any fault's duration.
+_GATE_POLL_S = 0.02
+
 # One connection per slot thread: a fresh one per execution would cost more than the job.
 _local = threading.local()
 
@@ -56,9 +59,11 @@ def create_ledger_table(conn: psycopg.Connection[Any]) -> None:
     )
 
 
-def record(seconds: float = 0.0) -> int:
+def record(seconds: float = 0.0, gate: str | None = None) -> int:
     """Record this execution, sleep ``seconds`` (a job that takes time), record its end.
 
+    With ``gate`` (a file path), the run then holds until the test creates that file: a
+    run that is surely still executing when the test strikes, however loaded the host.
     Returns the worker's pid, so the job_executed event also says where it ran.
     """
     run = _current_run()
@@ -71,6 +76,8 @@ def record(seconds: float = 0.0) -> int:
     assert row is not None
     if seconds > 0:
         time.sleep(seconds)  # the job's work: long enough to be killed in the middle of
+    while gate is not None and not os.path.exists(gate):
+        time.sleep(_GATE_POLL_S)
     conn.execute(f"UPDATE {LEDGER_TABLE} SET finished_at = %s WHERE id = %s", (time.time(), row[0]))
     return os.getpid()
 

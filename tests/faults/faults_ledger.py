@@ -119,6 +119,13 @@ class Ledger:
             rows = conn.execute(sa.select(jobs.c.id, jobs.c.next_run_time))
             return {row.id: row.next_run_time for row in rows}
 
+    def claim(self, run_id: str) -> dict[str, Any] | None:
+        """The fleet's claim row of ``run_id`` (holder, lease, status), or None."""
+        query = sa.select(claims).where(claims.c.run_id == run_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+            return dict(row._mapping) if row is not None else None
+
     def running_claims(self) -> int:
         """Claims in state running (a run executing somewhere, or an unreaped dead one)."""
         query = sa.select(sa.func.count()).where(claims.c.status == "running")

@@ -62,6 +62,8 @@ class JobSpec:
     seconds: float = 0.0
     misfire_grace_time: float | None = None
     max_instances: int = 1
+    # A file the run waits for before it ends (``Rig.gate``): it runs until the test says.
+    gate: Path | None = None
 
 
 def interval_jobs(
@@ -170,6 +172,16 @@ class Rig:
                 self._probe = None  # idle too long (heartbeats): open a new one
         raise AssertionError("cannot read the run queue's depth")
 
+    def gate(self, name: str) -> Path:
+        """A gate for ``JobSpec.gate``: its runs hold until ``open_gate`` (not yet open)."""
+        return self.directory / f"gate-{name}"
+
+    @staticmethod
+    def open_gate(gate: Path) -> float:
+        """Let the runs held by ``gate`` end; returns the time."""
+        gate.touch()
+        return time.time()
+
     # -- the deployment ---------------------------------------------------------------
 
     def add_jobs(
@@ -199,7 +211,10 @@ class Rig:
                     FAULT_JOB,
                     spec.trigger,
                     id=spec.job_id,
-                    kwargs={"seconds": spec.seconds},
+                    kwargs={
+                        "seconds": spec.seconds,
+                        **({"gate": str(spec.gate)} if spec.gate is not None else {}),
+                    },
                     coalesce=False,
                     misfire_grace_time=spec.misfire_grace_time,
                     max_instances=spec.max_instances,
@@ -244,12 +259,30 @@ class Rig:
             for run_id, at in runs.items():
                 (self.expected if at < until else self._uncommitted)[run_id] = at
 
-    def wait_drained(self, *, timeout: float) -> float:
+    def keep_history(self, name: str = "history") -> Proc:
+        """After ``stop_and_expect_committed``: a scheduler that only records outcomes.
+
+        Only the leader records the workers' events in the run history (missed and
+        max_instances outcomes live nowhere else).  The test's jobs are removed from the
+        store first, so this leader publishes nothing and records what is still coming.
+        """
+        client = Scheduler(
+            database_url=self.database_url, broker_url=self.broker_url, prefix=self.topology.prefix
+        )
+        try:
+            client.remove_all_jobs()
+        finally:
+            client.shutdown()
+        return self.scheduler(name)
+
+    def wait_drained(self, *, timeout: float, killed_pids: Iterable[int] = ()) -> float:
         """Wait until the queue is empty, no claim runs, every expected run-time executed.
 
         ``wait_settled`` for open jobs (which stay in the store); returns the wait in s.
+        ``killed_pids``: workers the test killed (their executions are interrupted).
         """
         begin = time.monotonic()
+        killed = list(killed_pids)
         wait_until(
             lambda: self.queue_depth() == 0 and self.ledger.running_claims() == 0,
             "the run queue and the claims to be idle",
@@ -258,10 +291,10 @@ class Rig:
         executed = {e.run_id for e in self.ledger.executions()}
         self.expected.update({r: at for r, at in self._uncommitted.items() if r in executed})
         wait_until(
-            lambda: self.ledger.settled(self.expected),
-            "every published run-time to execute",
+            lambda: self.ledger.settled(self.expected, killed),
+            "every published run-time to execute or be reported",
             timeout=timeout,
-            describe=lambda: f" ({self.tally().line()})",
+            describe=lambda: f" ({self.tally(killed_pids=killed).line()})",
         )
         return time.monotonic() - begin
 

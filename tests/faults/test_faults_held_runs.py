@@ -23,9 +23,12 @@ from tests.support.waiting import wait_until
 LOOKAHEAD_S = 5.0
 # Tolerance of "not before scheduled_at": float rounding of epoch seconds, nothing more.
 EARLY_TOLERANCE_S = 0.001
-# The instant of the held runs, from when the workers consume: the scheduler has this
-# long minus the look-ahead to start and publish (3 s, ample on a busy 2-core host).
-LEAD_S = 8.0
+# The instant of the held runs, from when they are added: the scheduler, already leading
+# (its start-up, the slow part on a loaded host, is over), publishes them when the
+# look-ahead reaches them, 1.5 s later; the test then has the look-ahead (5 s) to strike.
+LEAD_S = LOOKAHEAD_S + 1.5
+# Deadline of each wait that no instant bounds: only a stuck deployment takes this long.
+STUCK_S = 60.0
 # A kill or pause must come this long before the instant to count as "while held".
 MARGIN_S = 0.5
 
@@ -34,11 +37,12 @@ def test_a_worker_killed_while_holding_early_runs_loses_none_and_runs_none_twice
     rig: Rig, figures: Figures
 ) -> None:
     victim = rig.worker("holder", concurrency=10)  # prefetch 20: holds every run
+    scheduler = rig.scheduler("scheduler", extra=["--lookahead-seconds", str(LOOKAHEAD_S)])
     rig.wait_consuming(victim)
+    scheduler.wait_for_log(r"is the leader", timeout=STUCK_S)
+    tap = rig.tap_runs()
     at = soon(LEAD_S)
     rig.add_jobs(JobSpec(f"held-{n}", DateTrigger(run_date=at)) for n in range(12))
-    tap = rig.tap_runs()
-    rig.scheduler("scheduler", extra=["--lookahead-seconds", str(LOOKAHEAD_S)])
 
     wait_until(
         lambda: len(tap.runs()) == len(rig.expected) and rig.queue_depth() == 0,
@@ -78,22 +82,29 @@ def test_pausing_a_job_whose_runs_are_held_runs_those_once_at_their_time_and_no_
     rig: Rig, figures: Figures
 ) -> None:
     worker = rig.worker("worker", concurrency=10)
+    scheduler = rig.scheduler("scheduler", extra=["--lookahead-seconds", str(LOOKAHEAD_S)])
     rig.wait_consuming(worker)
+    scheduler.wait_for_log(r"is the leader", timeout=STUCK_S)
+    tap = rig.tap_runs()
+    client = Scheduler(  # ready before the runs are published: the pause is one commit
+        database_url=rig.database_url, broker_url=rig.broker_url, prefix=rig.topology.prefix
+    )
     start = soon(LEAD_S)
     window = timedelta(seconds=9.5)
     trigger = IntervalTrigger(seconds=1, start_date=start, end_date=start + window)
     paused_runs = rig.add_jobs([JobSpec("paused", trigger)])
     other_runs = rig.add_jobs([JobSpec("other", trigger)])
-    tap = rig.tap_runs()
-    rig.scheduler("scheduler", extra=["--lookahead-seconds", str(LOOKAHEAD_S)])
 
-    held_before = wait_until(
-        lambda: _published(tap, "paused") if len(_published(tap, "paused")) >= 3 else None,
-        "the paused job's first runs to be published ahead",
-        timeout=LEAD_S,
-    )
-    _pause(rig, "paused")
-    paused_at = time.time()
+    try:
+        held_before = wait_until(
+            lambda: _published(tap, "paused") if len(_published(tap, "paused")) >= 3 else None,
+            "the paused job's first runs to be published ahead",
+            timeout=LEAD_S,
+        )
+        client.pause_job("paused")
+        paused_at = time.time()
+    finally:
+        client.shutdown()
     assert paused_at < start.timestamp() - MARGIN_S, "too late to pause before the first run"
     wait_until(
         lambda: time.time() > (start + window).timestamp() + 1, "the window to pass", timeout=30
@@ -105,7 +116,7 @@ def test_pausing_a_job_whose_runs_are_held_runs_those_once_at_their_time_and_no_
     wait_until(
         lambda: rig.ledger.settled(rig.expected),
         "the submitted runs to run",
-        timeout=60,
+        timeout=STUCK_S,
         describe=lambda: f" ({rig.tally(tap=tap).line()}; {rig.tally().lost})",
     )
 
@@ -130,16 +141,6 @@ def test_pausing_a_job_whose_runs_are_held_runs_those_once_at_their_time_and_no_
 
 def _published(tap: RabbitTap, job_id: str) -> list[RunRequest]:
     return [run for _, run in tap.runs() if run.job_id == job_id]
-
-
-def _pause(rig: Rig, job_id: str) -> None:
-    client = Scheduler(
-        database_url=rig.database_url, broker_url=rig.broker_url, prefix=rig.topology.prefix
-    )
-    try:
-        client.pause_job(job_id)
-    finally:
-        client.shutdown()
 
 
 def _started_early(executions: list[Execution], expected: dict[str, datetime]) -> list[str]:

@@ -10,8 +10,10 @@ While several jobs fire four times a second, the scheduler is killed again and a
 
 A restarted hooked scheduler keeps its id (like a pod with a stable name) and takes the
 lease at once; ``dueq scheduler`` starts under a fresh id and waits for the dead leader's
-lease to expire.  At the end one clean scheduler runs until every run-time is accounted
-for: executed exactly once, or reported missed (two jobs have a 1 s misfire grace time).
+lease to expire.  The jobs are open-ended, so the kills can take as long as a loaded
+host needs: at the end one clean scheduler leads and publishes, is stopped, and every
+run-time before what it committed must be accounted for: executed exactly once, or
+reported missed (two jobs have a 1 s misfire grace time; how many is a figure).
 """
 
 from __future__ import annotations
@@ -24,15 +26,13 @@ from pathlib import Path
 
 from tests.faults.faults_procs import Proc
 from tests.faults.faults_results import Figures
-from tests.faults.faults_rig import Rig, interval_jobs, soon
+from tests.faults.faults_rig import OPEN_WINDOW_S, Rig, interval_jobs, soon
 from tests.support.waiting import wait_until
 
 HOOKED_SCHEDULER = Path(__file__).with_name("faults_hooked_scheduler.py")
 # Kills in all; every other one between publish and commit.
 KILLS = 10
 JOBS, GRACE_JOBS, EVERY_S = 6, 2, 0.25
-# Long enough for all kills (1.5 to 3 s each, with other load on 2 cores) while runs are due.
-WINDOW_S = 32.0
 LEAD_S = 4.0
 # Due jobs per store transaction: small, so one tick is several publish/commit rounds.
 BATCH_SIZE = "2"
@@ -41,6 +41,11 @@ KILL_AT_BATCH = (1, 3)
 # A random kill comes this long (at most) after the scheduler became leader.
 MAX_KILL_DELAY_S = 1.0
 SEED = 20240607
+LEADER_LOG = r"is the leader \(epoch (\d+)\)"
+# Runs the final scheduler publishes before it is stopped: proof that it dispatches.
+FINAL_RUNS = 2 * JOBS
+# Deadline of each wait: only a stuck deployment takes this long, on any host.
+STUCK_S = 60.0
 
 
 def test_scheduler_kill_9_during_dispatch_loses_and_doubles_no_run(
@@ -49,12 +54,12 @@ def test_scheduler_kill_9_during_dispatch_loses_and_doubles_no_run(
     chance = random.Random(SEED)
     tap = rig.tap_runs()
     start = soon(LEAD_S)
-    specs = interval_jobs(JOBS - GRACE_JOBS, every=EVERY_S, start=start, window=WINDOW_S)
+    specs = interval_jobs(JOBS - GRACE_JOBS, every=EVERY_S, start=start, window=OPEN_WINDOW_S)
     specs += interval_jobs(
-        GRACE_JOBS, every=EVERY_S, start=start, window=WINDOW_S, prefix="grace",
+        GRACE_JOBS, every=EVERY_S, start=start, window=OPEN_WINDOW_S, prefix="grace",
         misfire_grace_time=1.0,
     )  # fmt: skip
-    rig.add_jobs(specs)
+    rig.add_open_jobs(specs)
     workers = [rig.worker(f"worker-{n}") for n in range(2)]
     rig.wait_consuming(*workers)
 
@@ -69,25 +74,37 @@ def test_scheduler_kill_9_during_dispatch_loses_and_doubles_no_run(
             random_kills += 1
     kills_done = time.time()
     final = rig.scheduler("scheduler-final")
-    settle = rig.wait_settled(timeout=60)
+    epoch = int(final.wait_for_log(LEADER_LOG, timeout=STUCK_S))
+    wait_until(
+        lambda: sum(r.epoch == epoch for _, r in tap.runs()) >= FINAL_RUNS,
+        "the final scheduler to publish",
+        timeout=STUCK_S,
+    )
+    assert final.alive
+    rig.stop_and_expect_committed(final)
+    rig.keep_history()
+    settle = rig.wait_drained(timeout=STUCK_S)
+    # The tap has seen every run the schedulers published before the last one stopped.
+    wait_until(
+        lambda: {e.run_id for e in rig.ledger.executions()} <= {r.run_id for _, r in tap.runs()},
+        "the tap to see every run that executed",
+        timeout=STUCK_S,
+    )
 
     tally = rig.tally(tap=tap)
     published = Counter(run.run_id for _, run in tap.runs())
     doubled_batches = [b for b in hook_batches if all(published[r] >= 2 for r in b)]
-    window_end = start.timestamp() + WINDOW_S
     print(tally.line())
     print(
         f"scheduler kills: {len(hook_batches)} between publish and commit "
         f"({sum(map(len, hook_batches))} runs published then not committed), "
         f"{random_kills} at random moments, in {kills_done - kills_began:.1f} s; "
-        f"settled {settle:.1f} s after the last restart"
+        f"settled {settle:.1f} s after the final scheduler stopped"
     )
     figures["kills"] = len(hook_batches) + random_kills
     figures["kills_between_publish_and_commit"] = len(hook_batches)
     figures["kills_at_random_moments"] = random_kills
     figures.values.update(tally.figures())
-    assert kills_done < window_end, "the kills must all happen while runs are due"
-    assert final.alive
     tally.assert_nothing_lost_or_doubled()
     assert len(doubled_batches) == len(hook_batches), (
         "a batch killed before its commit must be published again by the next leader"
@@ -112,9 +129,8 @@ def _hooked_run(rig: Rig, number: int, chance: random.Random) -> list[str]:
     proc = rig.procs.script(f"hooked-{number}", HOOKED_SCHEDULER, env)
     wait_until(
         lambda: not proc.alive,
-        f"{proc.name} to kill itself after publishing "
-        "(if the test window ended first, the machine is too slow for WINDOW_S)",
-        timeout=30,
+        f"{proc.name} to kill itself after publishing",
+        timeout=STUCK_S,
     )
     assert proc.popen.returncode == -9, proc.tail()
     return _killed_batch(proc)
@@ -130,6 +146,6 @@ def _killed_batch(proc: Proc) -> list[str]:
 
 def _random_kill(rig: Rig, number: int, chance: random.Random) -> None:
     proc = rig.scheduler(f"scheduler-{number}", extra=["--batch-size", BATCH_SIZE])
-    proc.wait_for_log(r"is the leader", timeout=30)
+    proc.wait_for_log(LEADER_LOG, timeout=STUCK_S)
     time.sleep(chance.uniform(0, MAX_KILL_DELAY_S))  # the random kill point itself
     proc.kill()
