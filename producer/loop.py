@@ -61,6 +61,8 @@ class TickResult:
     wake_at: datetime
     published: int
     leader: bool
+    more: bool = False
+    """The batch was full: more runs may be due, the loop is in a burst."""
 
 
 class SchedulingLoop:
@@ -139,7 +141,7 @@ class SchedulingLoop:
         published = 0 if current is None else len(current.batch.runs)
         published += self._publish_retries(lease, now)
         wake_at = now if full else self._next_wake(now)
-        return TickResult(wake_at=wake_at, published=published, leader=True)
+        return TickResult(wake_at=wake_at, published=published, leader=True, more=full)
 
     def _send(self, jobs: Sequence[Job], lease: Lease, horizon: datetime) -> _InFlight:
         batch = plan_batch(
