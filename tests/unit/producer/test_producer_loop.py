@@ -275,9 +275,11 @@ def test_a_full_batch_asks_for_an_immediate_next_tick() -> None:
     first = rig.loop.tick()
     assert first.published == 3
     assert first.wake_at == rig.clock()
+    assert first.more  # the service tells the events consumer a burst is going out
     second = rig.loop.tick()
     assert second.published == 2
     assert second.wake_at > rig.clock()
+    assert not second.more
 
 
 def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() -> None:
