@@ -13,7 +13,11 @@ horizon instead of up to now.
 During a burst (full batches) the loop is a two-stage pipeline: each tick fetches, plans
 and sends the next batch while the broker confirms the previous one, and only then waits
 for those confirms and commits them.  The next fetch skips the jobs of the batch in flight,
-whose new run times are not committed yet.
+whose new run times are not committed yet.  While batches keep coming back full, each one
+is larger than the last (``_BURST_GROWTH``), up to ``_BURST_GROWTH_CAP`` times
+``batch_size``: a tick's round trips (due query, confirms, the commit's statements and
+fsync) are paid per batch, and a 10k burst in 500s paid them twenty times.  The first
+batch of a burst is still ``batch_size``, so its first runs go out as early as before.
 """
 
 from __future__ import annotations
@@ -39,6 +43,16 @@ from dueq.shared.protocol.runbytes import EncodedRun
 __all__ = ["AfterPublish", "SchedulingLoop", "TickResult"]
 
 logger = logging.getLogger(__name__)
+
+# While a burst's batches come back full, each is this many times the last, up to
+# _BURST_GROWTH_CAP times ``batch_size``: 500, 2,000, 8,000 by default, so 10k due runs go
+# out in 3 ticks instead of 20.  Alternated on the shared 2-core host (10k one-shot burst,
+# PostgreSQL, 2 bare workers, load 4-6), publish span: fixed batches of 500 3.4-4.0 s;
+# doubling up to 4,000: 2.3-4.1 s; x4 up to 8,000: 0.9-3.5 s, better in each pair.
+# Bounded, because the batches in flight are what a crash between publish and commit
+# sends again (same run ids, deduplicated) and what the loop holds in memory.
+_BURST_GROWTH = 4
+_BURST_GROWTH_CAP = 16
 
 AfterPublish = Callable[[list[EncodedRun]], None]
 """Test hook called between publish and commit (raise or kill the process there)."""
@@ -96,6 +110,7 @@ class SchedulingLoop:
         self._max_sleep = timedelta(seconds=settings.max_sleep_seconds)
         self._lookahead = timedelta(seconds=settings.lookahead_seconds)
         self._in_flight: _InFlight | None = None
+        self._limit = settings.batch_size  # the next fetch's size: grows during a burst
 
     def tick(self) -> TickResult:
         """Publish one batch of due runs if this process leads; say when to tick again.
@@ -111,6 +126,7 @@ class SchedulingLoop:
             return self._tick()
         except BaseException:
             self._in_flight = None
+            self._limit = self._settings.batch_size
             raise
 
     def drain(self) -> None:
@@ -124,15 +140,19 @@ class SchedulingLoop:
         lease = self._leadership.ensure(now)
         if lease is None:
             self._in_flight = None
+            self._limit = self._settings.batch_size
             return TickResult(wake_at=self._leadership.next_check(now), published=0, leader=False)
         horizon = now + self._lookahead  # runs due by then go out now; workers hold them
         previous = self._in_flight
         exclude = previous.job_ids if previous is not None else frozenset()
-        jobs = self._store.get_due_jobs(horizon, self._settings.batch_size, exclude=exclude)
+        limit = self._limit
+        jobs = self._store.get_due_jobs(horizon, limit, exclude=exclude)
         current = self._send(jobs, lease, horizon) if jobs else None
         # The previous batch's confirms arrived while this one was fetched and planned.
         self.drain()
-        full = len(jobs) >= self._settings.batch_size
+        full = len(jobs) >= limit
+        base = self._settings.batch_size
+        self._limit = min(limit * _BURST_GROWTH, base * _BURST_GROWTH_CAP) if full else base
         if current is not None:
             if full:
                 self._in_flight = current

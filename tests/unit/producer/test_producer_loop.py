@@ -284,20 +284,31 @@ def test_a_full_batch_asks_for_an_immediate_next_tick() -> None:
 
 def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() -> None:
     rig = Rig(batch_size=2)
-    for index in range(5):
+    for index in range(11):
         rig.add(f"j{index}", every(60))
     assert rig.loop.tick().published == 2
     assert len(rig.publisher.runs) == 2
-    assert rig.history.get_runs(limit=10) == []  # sent, not committed yet
-    assert rig.loop.tick().published == 2  # the next batch skips the two in flight
-    assert len(rig.history.get_runs(limit=10)) == 2  # ... and the first is now committed
+    assert rig.history.get_runs(limit=20) == []  # sent, not committed yet
+    # The next batch skips the two in flight, and is larger: the first was full.
+    assert rig.loop.tick().published == 8
+    assert len(rig.history.get_runs(limit=20)) == 2  # ... and the first is now committed
     last = rig.loop.tick()
-    assert last.published == 1
+    assert last.published == 1  # 32 allowed, 1 left: partial
     assert last.wake_at > rig.clock()  # a partial batch: everything committed, sleep
-    assert len({run.job_id for run in rig.publisher.runs}) == 5
-    assert len(rig.publisher.runs) == 5
-    assert len(rig.history.get_runs(limit=10)) == 5
+    assert len({run.job_id for run in rig.publisher.runs}) == 11
+    assert len(rig.publisher.runs) == 11
+    assert len(rig.history.get_runs(limit=20)) == 11
     assert rig.store.get_next_run_time() == T0 + timedelta(seconds=60)
+
+
+def test_batches_grow_while_full_up_to_sixteen_times_the_batch_size_then_start_over() -> None:
+    rig = Rig(batch_size=1)
+    for index in range(40):
+        rig.add(f"j{index}", every(60))
+    sizes = [rig.loop.tick().published for _ in range(5)]
+    assert sizes == [1, 4, 16, 16, 3]  # x4 while full, capped at 16 x 1; 3 left: partial
+    rig.clock.advance(60)
+    assert rig.loop.tick().published == 1  # the next burst starts small again
 
 
 def test_a_failure_mid_burst_drops_the_batch_in_flight_so_it_is_published_again() -> None:
