@@ -13,7 +13,9 @@ horizon instead of up to now.
 During a burst (full batches) the loop is a two-stage pipeline: each tick fetches, plans
 and sends the next batch while the broker confirms the previous one, and only then waits
 for those confirms and commits them.  The next fetch skips the jobs of the batch in flight,
-whose new run times are not committed yet.  While batches keep coming back full, each one
+whose new run times are not committed yet.  The confirmed batch's commit then runs on a
+helper thread (``producer.committing``) while the next tick fetches, plans and sends, and
+that fetch skips its jobs too.  While batches keep coming back full, each one
 is larger than the last (``_BURST_GROWTH``), up to ``_BURST_GROWTH_CAP`` times
 ``batch_size``: a tick's round trips (due query, confirms, the commit's statements and
 fsync) are paid per batch, and a 10k burst in 500s paid them twenty times.  The first
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dueq.producer.clock import Clock, utc_now
+from dueq.producer.committing import BackgroundCommit
 from dueq.producer.job import Job
 from dueq.producer.leader.base import Lease, LeaseLost
 from dueq.producer.leadership import Leadership
@@ -110,6 +113,7 @@ class SchedulingLoop:
         self._max_sleep = timedelta(seconds=settings.max_sleep_seconds)
         self._lookahead = timedelta(seconds=settings.lookahead_seconds)
         self._in_flight: _InFlight | None = None
+        self._committing: BackgroundCommit[_InFlight] | None = None
         self._limit = settings.batch_size  # the next fetch's size: grows during a burst
 
     def tick(self) -> TickResult:
@@ -125,34 +129,56 @@ class SchedulingLoop:
         try:
             return self._tick()
         except BaseException:
-            self._in_flight = None
-            self._limit = self._settings.batch_size
+            self._reset()
             raise
 
     def drain(self) -> None:
-        """Confirm and commit the batch in flight, if any (before pausing or stopping)."""
+        """Commit the batch being committed and the batch in flight, if any (before pausing
+        or stopping)."""
+        self._settle_commit()
         previous, self._in_flight = self._in_flight, None
         if previous is not None:
             self._finish(previous)
+
+    def _reset(self) -> None:
+        """Drop the batch in flight (it is published again, same run ids) and end a burst.
+
+        A commit still running on its thread is waited for: its jobs must not be fetched
+        again while it may still commit.  Whether it commits or fails, nothing is lost.
+        """
+        self._in_flight = None
+        self._limit = self._settings.batch_size
+        try:
+            self._settle_commit()
+        except Exception as exc:
+            logger.warning("a batch's commit failed (it will be published again): %s", exc)
 
     def _tick(self) -> TickResult:
         now = self._clock()
         lease = self._leadership.ensure(now)
         if lease is None:
-            self._in_flight = None
-            self._limit = self._settings.batch_size
+            self._reset()
             return TickResult(wake_at=self._leadership.next_check(now), published=0, leader=False)
         horizon = now + self._lookahead  # runs due by then go out now; workers hold them
-        previous = self._in_flight
+        previous, self._in_flight = self._in_flight, None
         exclude = previous.job_ids if previous is not None else frozenset()
+        if self._committing is not None:
+            exclude |= self._committing.batch.job_ids
         limit = self._limit
         jobs = self._store.get_due_jobs(horizon, limit, exclude=exclude)
         current = self._send(jobs, lease, horizon) if jobs else None
-        # The previous batch's confirms arrived while this one was fetched and planned.
-        self.drain()
         full = len(jobs) >= limit
         base = self._settings.batch_size
         self._limit = min(limit * _BURST_GROWTH, base * _BURST_GROWTH_CAP) if full else base
+        if previous is not None:
+            # Its confirms arrived while this batch was fetched and planned.
+            self._confirm(previous)
+            self._settle_commit()  # one commit at a time, in order
+            if full:
+                self._committing = BackgroundCommit(previous, self._commit)
+            else:
+                self._commit(previous)
+                self._announce(previous)
         if current is not None:
             if full:
                 self._in_flight = current
@@ -180,15 +206,35 @@ class SchedulingLoop:
 
     def _finish(self, flight: _InFlight) -> None:
         """Wait for the batch's confirms, then commit it and tell the listeners."""
+        self._confirm(flight)
+        self._commit(flight)
+        self._announce(flight)
+
+    def _confirm(self, flight: _InFlight) -> None:
+        """Wait until the broker has confirmed every run of the batch."""
         batch = flight.batch
         if flight.sent is not None:
             self._publisher.confirm_runs(flight.sent)
             self._metrics.runs_published(batch.runs, self._clock())
             if self._after_publish is not None:
                 self._after_publish(list(batch.runs))
+
+    def _commit(self, flight: _InFlight) -> None:
+        """Move the batch's jobs on and record its runs (fenced); on any thread."""
+        batch = flight.batch
         self._store.commit_batch(
             batch.updates, batch.submitted, lease=flight.lease, now=self._clock()
         )
+
+    def _settle_commit(self) -> None:
+        """Wait for the commit running on its thread, if any, then tell the listeners."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            self._announce(committing.wait())
+
+    def _announce(self, flight: _InFlight) -> None:
+        """A committed batch's events for the listeners, and its log line."""
+        batch = flight.batch
         for event in batch.events:
             self._emit(event)
         if batch.runs:
