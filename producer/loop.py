@@ -121,10 +121,11 @@ class SchedulingLoop:
 
         A full batch means more may be due: the result then asks for an immediate tick,
         and the batch stays in flight (sent, not yet confirmed and committed) until that
-        tick has sent the next one.  Raises ``StoreUnavailable``/``BrokerUnavailable``
-        (transient), ``PublishError`` and ``LeaseLost`` for the runner to handle; a batch
-        in flight is then dropped uncommitted, so its jobs are published again (same run
-        ids) by the next tick or the next leader.
+        tick has sent the next one, then commits on a helper thread during the tick after.
+        Raises ``StoreUnavailable``/``BrokerUnavailable`` (transient), ``PublishError`` and
+        ``LeaseLost`` (also when they ended a background commit) for the runner to handle;
+        the uncommitted batches are then dropped, so their jobs are published again (same
+        run ids) by the next tick or the next leader.
         """
         try:
             return self._tick()
@@ -134,9 +135,9 @@ class SchedulingLoop:
 
     def drain(self) -> None:
         """Commit the batch being committed and the batch in flight, if any (before pausing
-        or stopping)."""
-        self._settle_commit()
+        or stopping).  If either fails, the batch in flight is dropped (published again)."""
         previous, self._in_flight = self._in_flight, None
+        self._settle_commit()
         if previous is not None:
             self._finish(previous)
 
