@@ -67,6 +67,9 @@ class SchedulerService:
         self._woken = threading.Event()
         self._leading = threading.Event()
         self._paused = threading.Event()
+        # Set while the loop publishes a burst (full batches): the events consumer records
+        # later, so the loop has the process's GIL (producer.events, docs/dispatch.md).
+        self._bursting = threading.Event()
         self._threads: list[threading.Thread] = []
         self._leadership = Leadership(
             backend.leader,
@@ -107,6 +110,7 @@ class SchedulerService:
             retries=self._backend.retries,
             on_retry=self.wake,
             leading=self._leading,
+            publishing_burst=self._bursting,
             feed_ready=feed.ready,
             stopping=self._stopping,
             clock=self._clock,
@@ -239,11 +243,13 @@ class SchedulerService:
         try:
             self._serve_until_stopped()
         finally:
+            self._bursting.clear()
             self._drain()
 
     def _serve_until_stopped(self) -> None:
         while not self._stopping.is_set():
             if self._paused.is_set():
+                self._bursting.clear()
                 self._drain()
                 self._step_down()
                 wake_at = self._clock() + timedelta(seconds=self._settings.max_sleep_seconds)
@@ -253,13 +259,21 @@ class SchedulerService:
 
     def _tick(self) -> datetime:
         try:
-            return retry_until_stopped(
+            result = retry_until_stopped(
                 "database", logger, self._loop.tick, self._stopping, sleep=self._sleep_for
-            ).wake_at
+            )
         except PublishError as exc:
             logger.error("the broker refused runs (will retry): %s", exc)
         except LeaseLost as exc:
             self._leadership.lost(str(exc))
+        else:
+            # Set from one full batch to the next, so the events consumer sees one burst.
+            if result.more:
+                self._bursting.set()
+            else:
+                self._bursting.clear()
+            return result.wake_at
+        self._bursting.clear()
         return self._clock() + timedelta(seconds=_ERROR_PAUSE_S)
 
     def _drain(self) -> None:

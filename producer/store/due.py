@@ -30,11 +30,14 @@ _COLUMNS = (
     "CAST(run_control AS text)"
 )
 # The ids of the batch in flight go as one JSON array (psycopg formats a list parameter
-# element by element in Python, a JSON text in C); ``<> ALL`` of an empty array is true,
-# so it is one statement whether or not a batch is in flight.
+# element by element in Python, a JSON text in C); ``NOT IN`` an empty set is true, so it
+# is one statement whether or not a batch is in flight.  ``NOT IN (subquery)`` is a hashed
+# subplan, one probe per row; ``<> ALL(ARRAY(...))`` compared each row with every id in
+# flight, and in a burst, before autovacuum has analyzed the new jobs, the planner scans
+# them all: 10k rows x 500 ids took 100-140 ms per tick instead of 3-5 ms.
 _DUE = (
     f"SELECT {_COLUMNS} FROM {jobs.name} WHERE next_run_time <= %(now)s "
-    "AND id <> ALL(ARRAY(SELECT json_array_elements_text(CAST(%(exclude)s AS json)))) "
+    "AND id NOT IN (SELECT json_array_elements_text(CAST(%(exclude)s AS json))) "
     "ORDER BY next_run_time LIMIT %(limit)s"
 )
 _EMPTY_ARGS = "[]"

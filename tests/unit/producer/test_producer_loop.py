@@ -45,11 +45,12 @@ class Rig:
         batch_size: int = 500,
         cap: int = 1000,
         lookahead: float = 0.25,
+        store_type: type[MemoryJobStore] = MemoryJobStore,
     ) -> None:
         self.clock = FakeClock(T0)
         self.lease = MemoryLeaderLease()
         self.history = MemoryRunHistory()
-        self.store = MemoryJobStore(leader=self.lease, history=self.history)
+        self.store = store_type(leader=self.lease, history=self.history)
         self.publisher = MemoryRunPublisher()
         self.events: list[SchedulerEvent] = []
         self.failures_left = 0
@@ -275,27 +276,39 @@ def test_a_full_batch_asks_for_an_immediate_next_tick() -> None:
     first = rig.loop.tick()
     assert first.published == 3
     assert first.wake_at == rig.clock()
+    assert first.more  # the service tells the events consumer a burst is going out
     second = rig.loop.tick()
     assert second.published == 2
     assert second.wake_at > rig.clock()
+    assert not second.more
 
 
 def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() -> None:
     rig = Rig(batch_size=2)
-    for index in range(5):
+    for index in range(11):
         rig.add(f"j{index}", every(60))
     assert rig.loop.tick().published == 2
     assert len(rig.publisher.runs) == 2
-    assert rig.history.get_runs(limit=10) == []  # sent, not committed yet
-    assert rig.loop.tick().published == 2  # the next batch skips the two in flight
-    assert len(rig.history.get_runs(limit=10)) == 2  # ... and the first is now committed
+    assert rig.history.get_runs(limit=20) == []  # sent, not committed yet
+    # The next batch skips the two in flight, and is larger: the first was full.
+    assert rig.loop.tick().published == 8  # the first is being committed meanwhile
     last = rig.loop.tick()
-    assert last.published == 1
+    assert last.published == 1  # 32 allowed, 1 left: partial
     assert last.wake_at > rig.clock()  # a partial batch: everything committed, sleep
-    assert len({run.job_id for run in rig.publisher.runs}) == 5
-    assert len(rig.publisher.runs) == 5
-    assert len(rig.history.get_runs(limit=10)) == 5
+    assert len({run.job_id for run in rig.publisher.runs}) == 11
+    assert len(rig.publisher.runs) == 11
+    assert len(rig.history.get_runs(limit=20)) == 11
     assert rig.store.get_next_run_time() == T0 + timedelta(seconds=60)
+
+
+def test_batches_grow_while_full_up_to_sixteen_times_the_batch_size_then_start_over() -> None:
+    rig = Rig(batch_size=1)
+    for index in range(40):
+        rig.add(f"j{index}", every(60))
+    sizes = [rig.loop.tick().published for _ in range(5)]
+    assert sizes == [1, 4, 16, 16, 3]  # x4 while full, capped at 16 x 1; 3 left: partial
+    rig.clock.advance(60)
+    assert rig.loop.tick().published == 1  # the next burst starts small again
 
 
 def test_a_failure_mid_burst_drops_the_batch_in_flight_so_it_is_published_again() -> None:
