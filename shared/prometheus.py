@@ -34,7 +34,6 @@ from dueq.shared.protocol import (
     JobMaxInstances,
     JobMissed,
     JobRejected,
-    JobStarted,
 )
 from dueq.shared.protocol.runbytes import EncodedRun
 
@@ -160,14 +159,15 @@ class PrometheusMetrics(Metrics):
     def _observe(self, events: Sequence[Event]) -> None:
         for event in events:
             self._events.labels(event.event.value).inc()
-            if isinstance(event, JobStarted):
-                self._start_lag.observe(max(event.lateness_s, 0.0))
             outcome = _OUTCOMES.get(type(event))
             if outcome is None:
                 continue
             labels = self._labels(outcome, event)
             self._outcomes.labels(*labels).inc()
             if isinstance(event, JobExecuted | JobError):
+                # The start lag from the outcome, which every run that ran reports once: a
+                # worker may fold a short job's job_started into it (docs/protocol.md).
+                self._start_lag.observe(max(event.lateness_s, 0.0))
                 self._durations.labels(*labels).observe(event.duration_s)
 
     def _labels(self, outcome: str, event: Event) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from dueq.shared.topology import Topology
 from dueq.worker import checks
 from dueq.worker.admission import Gate
 from dueq.worker.executors import Executor
+from dueq.worker.folding import StartFolder
 from dueq.worker.hold import HoldQueue
 from dueq.worker.outbox import Outbound, Outbox, Settle
 from dueq.worker.registry import Registry
@@ -65,6 +66,11 @@ _SATURATED_WAIT_S = 0.05
 def _capped(wait: float, until_held: float | None) -> float:
     """``wait``, shortened so the broker thread is awake when the next held run is due."""
     return wait if until_held is None else max(min(wait, until_held), _NO_WAIT_S)
+
+
+def _earliest(*seconds: float | None) -> float | None:
+    """The smallest of the waits that are set, or None."""
+    return min((s for s in seconds if s is not None), default=None)
 
 
 class _Stopping(Exception):
@@ -118,7 +124,8 @@ class BrokerLoop:
         self._consumer: Consumer | None = None
         self._generation = 0
         self._inbox: deque[tuple[int, IncomingMessage]] = deque()
-        self._held: list[Outbound] = []
+        self._held: list[Outbound] = []  # taken from the outbox, not yet confirmed
+        self._folder = StartFolder()
         self._poll = _MIN_BUSY_POLL_S
         self._next_heartbeat = 0.0
 
@@ -201,7 +208,9 @@ class BrokerLoop:
             self._tick()
 
     def _wait(self) -> None:
-        until_held = self._hold.seconds_to_next()
+        until_held = _earliest(
+            self._hold.seconds_to_next(), self._folder.seconds_to_next(time.monotonic())
+        )
         in_gate = self._gate.seconds_to_release()
         if in_gate is not None:
             # Awake when the gate claims a held run, to ack it and refill the window.
@@ -287,9 +296,16 @@ class BrokerLoop:
 
     # -- publishing and settling ----------------------------------------------------
 
-    def _flush(self) -> None:
-        """Publish everything waiting (one round of confirms), then settle deliveries."""
-        self._held.extend(self._outbox.take())
+    def _flush(self, *, final: bool = False) -> None:
+        """Publish everything waiting (one round of confirms), then settle deliveries.
+
+        Starts wait a moment for their runs' outcomes (``folding``); ``final`` sends the
+        ones still held (the worker is stopping).
+        """
+        waiting = [*self._held, *self._outbox.take()]
+        self._held = self._folder.sort(waiting, time.monotonic())
+        if final:
+            self._held += self._folder.take_all()
         if not self._held:
             return
         items = self._held
@@ -400,7 +416,7 @@ class BrokerLoop:
                     self._running(),
                     self._config.shutdown_timeout,
                 )
-            self._flush()
+            self._flush(final=True)
             self._outbox.put(Outbound((self._reporter.message(self._reporter.offline()),)))
             self._flush()
             if self._consumer is not None:

@@ -12,6 +12,7 @@ killed worker's run is redelivered by the broker.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -142,7 +143,7 @@ class RunHandler:
             run, worker_id=self._worker_id, redelivered=redelivered, taken_over=taken_over
         )
         begun = self._reporter.started(run, redelivered, self._clock(), taken_over=taken_over)
-        self._outbox.put(Outbound((self._message(delivery, begun),)))
+        self._outbox.put(Outbound((self._message(delivery, begun),), start_of=run.run_id))
         try:
             outcome = self._executor.execute(run, delivery.func, context)
         except BaseException:
@@ -154,15 +155,18 @@ class RunHandler:
         finished = self._reporter.finished(
             run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
         )
-        report = self._message(delivery, finished)
+        report, run_id = (self._message(delivery, finished),), run.run_id
         if self._durable:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.
-            run_id = run.run_id
-            self._outbox.put(Outbound((report,), then=lambda: self._closer.finish(run_id)))
+            finish = functools.partial(self._closer.finish, run_id)
+            self._outbox.put(Outbound(report, then=finish, outcome_of=run_id))
         else:
-            self._closer.finish(run.run_id)
-            self._settle(delivery, Settle.ACK, report)
+            self._closer.finish(run_id)
+            settle = Settle.ACK
+            self._outbox.put(
+                Outbound(report, delivery.message, delivery.generation, settle, outcome_of=run_id)
+            )
 
     def _request_cancel(self, run: RunRequest) -> int:
         """Ask the job's other running instances, wherever they run, to stop for ``run``."""

@@ -36,7 +36,9 @@ class Outbound:
     ``generation`` names the consumer that delivered ``delivery``: after a reconnect its
     tag means nothing (the broker has already given the message to someone again).
     ``then`` is called by the broker thread once the messages are confirmed (never if
-    they are not), so it must be quick: hand the work on, don't do it.
+    they are not), so it must be quick: hand the work on, don't do it.  An item with
+    ``start_of`` carries only that run's ``job_started``; ``outcome_of`` names the run whose
+    outcome an item carries (see ``folding``).
     """
 
     messages: Sequence[OutgoingMessage] = ()
@@ -46,6 +48,8 @@ class Outbound:
     reason: str = ""
     done: threading.Event | None = field(default=None, compare=False)
     then: Callable[[], None] | None = field(default=None, compare=False)
+    start_of: str | None = None
+    outcome_of: str | None = None
 
 
 class Outbox:

@@ -73,11 +73,11 @@ def _read_events(broker_url: str, queue: str, expected: int, timeout: float) -> 
                 continue
             event = json.loads(message.body)
             kinds[event["event"]] = kinds.get(event["event"], 0) + 1
-            if event["event"] == "job_started":
+            if "started_at" in event:  # a job_started, or an outcome sent without one
                 first_start = min(
                     first_start, datetime.fromisoformat(event["started_at"]).timestamp()
                 )
-            elif event["event"] == "job_executed":
+            if event["event"] == "job_executed":
                 last_end = max(last_end, datetime.fromisoformat(event["finished_at"]).timestamp())
     return {"events": kinds, "span_s": round(last_end - first_start, 3)}
 

@@ -9,6 +9,11 @@ does not fails the test that is waiting.
 
 Everything runs in the test's thread: ``Bus`` owns one ``BrokerConnection`` and pumps it
 only while a test waits for something, always against a deadline, never by sleeping.
+
+A consumer may fold a run's ``job_started`` into its outcome (docs/protocol.md, "Folded
+starts"): an outcome with no ``job_started`` of its own before it stands for both, and the
+kit lists the start it carries (``Received.folded``) in front of it, so a test states a run's
+life the same way whichever a consumer sends.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ from jsonschema import Draft202012Validator
 
 from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
 from dueq.shared.errors import BrokerUnavailable, ProtocolError
-from dueq.shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
+from dueq.shared.protocol import (
+    Event,
+    JobStarted,
+    RunRequest,
+    decode_event,
+    encode,
+    make_run_id,
+)
 from dueq.shared.signing import RUN_TYPE, Signer
 from dueq.shared.topology import Topology
 from tests.conformance.conformance_process import REPO, ConsumerProcess
@@ -59,6 +71,10 @@ EVENT_TIMEOUT = 10.0
 
 # How long one pump of the connection lasts while waiting.
 _PUMP_SECONDS = 0.05
+# Events that end a run's execution, and so may carry its start folded in.
+_OUTCOMES = frozenset({"job_executed", "job_error"})
+# What a job_started holds: every field of it is also in the outcome it is folded into.
+_STARTED_FIELDS = frozenset(JobStarted.model_fields)
 
 T = TypeVar("T")
 
@@ -75,6 +91,7 @@ class Received:
     message: IncomingMessage
     body: dict[str, Any]
     event: Event
+    folded: bool = False  # a job_started the consumer folded into the outcome after it
 
     @property
     def name(self) -> str:
@@ -272,7 +289,8 @@ class Bus:
 
     def _on_event(self, message: IncomingMessage) -> None:
         try:
-            self.events.append(self._check(message))
+            received = self._check(message)
+            self.events.extend([*self._folded_start(received), received])
         except (AssertionError, ProtocolError, ValueError) as exc:
             self._problems.append(f"{exc}\n  body: {message.body[:2000]!r}")
         self._consumers[0].ack(message.delivery_tag)
@@ -295,6 +313,19 @@ class Bus:
                 f"correlation_id {message.correlation_id!r} is not the run_id {body['run_id']!r}"
             )
         return Received(message=message, body=body, event=event)
+
+    def _folded_start(self, received: Received) -> list[Received]:
+        """The ``job_started`` an outcome stands for, when its consumer sent none before it."""
+        if received.name not in _OUTCOMES:
+            return []
+        key = (received.run_id, received.body["worker_id"])
+        of_worker = [r.name for r in self.events if (r.run_id, r.body["worker_id"]) == key]
+        if of_worker.count("job_started") > sum(name in _OUTCOMES for name in of_worker):
+            return []
+        fields = _STARTED_FIELDS & received.body.keys()
+        body = {name: received.body[name] for name in fields} | {"event": "job_started"}
+        event = decode_event(json.dumps(body).encode())
+        return [Received(message=received.message, body=body, event=event, folded=True)]
 
     def _raise_problems(self, consumer: ConsumerProcess | None) -> None:
         if self._problems:

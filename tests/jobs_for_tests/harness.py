@@ -13,7 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
-from dueq.shared.protocol import Event, RunRequest, decode_event, encode, make_run_id
+from dueq.shared.protocol import (
+    Event,
+    JobError,
+    JobExecuted,
+    JobStarted,
+    RunRequest,
+    decode_event,
+    encode,
+    make_run_id,
+)
 from dueq.shared.topology import Topology
 from tests.support.waiting import wait_until
 
@@ -149,6 +158,32 @@ class BrokerProbe:
             for e in self.events
             if getattr(e, "run_id", None) == run_id and (event is None or e.event == event)
         ]
+
+    def starts(self, run_id: str) -> list[datetime]:
+        """When ``run_id`` started, once per execution, as its events tell.
+
+        A ``job_started``, or an outcome with no ``job_started`` of its worker before it: a
+        short job's start is folded into its outcome (docs/protocol.md, "Folded starts").
+        """
+        started: list[datetime] = []
+        open_starts: dict[str, int] = {}
+        for event in self.of_run(run_id):
+            if not isinstance(event, JobStarted | JobExecuted | JobError):
+                continue
+            going = open_starts.get(event.worker_id, 0)
+            if isinstance(event, JobStarted):
+                open_starts[event.worker_id] = going + 1
+                started.append(event.started_at)
+            elif going:
+                open_starts[event.worker_id] = going - 1
+            else:
+                started.append(event.started_at)
+        return started
+
+    def wait_start(self, run_id: str, timeout: float = 15.0) -> datetime:
+        """When ``run_id`` first started, waiting for a ``job_started`` or an outcome."""
+        self.wait_for(lambda _: bool(self.starts(run_id)), timeout, f"a start of {run_id}")
+        return self.starts(run_id)[0]
 
     def wait_event(self, run_id: str, event: str, timeout: float = 15.0) -> Event:
         """The first ``event`` about ``run_id``, waiting for it if needed."""

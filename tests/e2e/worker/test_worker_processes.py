@@ -115,7 +115,7 @@ def test_three_workers_sharing_a_database_never_exceed_max_instances(
     assert _max_overlap(doubles) == 2, doubles  # reached, never exceeded
     executed = probe.of_type("job_executed")
     assert len(singles) + len(doubles) == len(executed)
-    assert len({e.pid for e in probe.of_type("job_started")}) >= 2  # the fleet shared the work
+    assert len({e.pid for e in probe.of_type("job_executed")}) >= 2  # the fleet shared the work
     assert probe.of_type("job_max_instances")  # the limit was really contended
 
 
@@ -136,7 +136,7 @@ def test_a_killed_workers_run_is_completed_by_another_and_its_slot_frees_when_th
     held = _claim(pg_schema_url, run.run_id)  # the victim's lease as last seen alive
     os.kill(victim.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    probe.wait_for(lambda _: len(probe.of_run(run.run_id, "job_started")) == 2, 60, "takeover")
+    probe.wait_for(lambda _: len(probe.starts(run.run_id)) == 2, 60, "takeover")
     took_over_after = time.monotonic() - killed_at
     taken = _claim(pg_schema_url, run.run_id)
     print(f"taken over {took_over_after:.2f} s after the kill (claim lease {LEASE_S:.0f} s)")

@@ -58,7 +58,7 @@ def test_scheduler_and_worker_metrics_count_published_executed_and_failed_runs(
 
     assert value(at_scheduler, "dueq_scheduler_runs_published_total", queue="default") == 2
     assert value(at_scheduler, "dueq_scheduler_publish_lag_seconds_count", queue="default") == 2
-    assert value(at_scheduler, "dueq_scheduler_events_total", event="job_started") == 2
+    assert value(at_scheduler, "dueq_scheduler_events_total", event="job_executed") == 1
     assert value(at_scheduler, "dueq_scheduler_run_duration_seconds_count", outcome="error") == 1
     assert value(at_scheduler, "dueq_scheduler_start_lag_seconds_count") == 2
     assert value(at_worker, "dueq_worker_run_outcomes_total", outcome="executed") == 1
@@ -66,6 +66,7 @@ def test_scheduler_and_worker_metrics_count_published_executed_and_failed_runs(
     assert value(at_worker, "dueq_worker_start_lag_seconds_count") == 2
     assert value(at_worker, "dueq_worker_run_duration_seconds_count", outcome="executed") == 1
     assert value(at_worker, "dueq_worker_events_total", event="worker_online") == 1
+    assert value(at_worker, "dueq_worker_events_total", event="job_started") == 2  # folded or not
 
     def sampled() -> bool:
         samples = scrape(worker.metrics_port)

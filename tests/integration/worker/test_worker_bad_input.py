@@ -77,7 +77,7 @@ def test_a_function_outside_the_allowlist_is_never_run_and_is_dead_lettered(
     assert (rejected.job_id, rejected.scheduled_at) == (hostile.job_id, hostile.scheduled_at)
     assert dead.body == encode(hostile)
     assert "is not allowed" in dead.headers[REASON_HEADER]
-    assert probe.of_run(hostile.run_id, "job_started") == []
+    assert probe.starts(hostile.run_id) == []
 
 
 def test_an_async_job_on_the_thread_executor_is_refused_with_a_clear_reason(

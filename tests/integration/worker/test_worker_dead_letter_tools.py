@@ -126,7 +126,7 @@ def test_replay_runs_a_parked_run_once_and_drops_a_run_that_had_already_executed
     sentinel = make_run(f"{JOBS}:add", args=[5, 6])
     probe.publish(sentinel)
     probe.wait_event(sentinel.run_id, "job_executed")
-    assert len(probe.of_run(executed.run_id, "job_started")) == 1
+    assert len(probe.starts(executed.run_id)) == 1
     assert len(probe.of_run(executed.run_id, "job_executed")) == 1
     assert len(probe.of_run(parked.run_id, "job_executed")) == 1
     assert _settles_at(probe, 0)

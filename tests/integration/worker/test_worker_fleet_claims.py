@@ -37,7 +37,7 @@ def test_the_same_run_delivered_to_two_workers_sharing_a_database_executes_once(
     follow_up = make_run(f"{JOBS}:add", args=[1, 1])
     probe.publish(follow_up)
     probe.wait_event(follow_up.run_id, "job_executed")
-    assert len(probe.of_run(run.run_id, "job_started")) == 1
+    assert len(probe.starts(run.run_id)) == 1
     assert len(probe.of_run(run.run_id, "job_executed")) == 1
 
 
@@ -114,7 +114,7 @@ def test_a_job_outliving_the_consumer_ack_timeout_is_not_redelivered_with_a_data
     assert isinstance(executed, JobExecuted)
     assert executed.worker_id == durable.worker_id
     assert executed.redelivered is False
-    assert len(probe.of_run(long_run.run_id, "job_started")) == 1
+    assert len(probe.starts(long_run.run_id)) == 1
     lost = [
         r.getMessage() for r in caplog.records if "lost the broker connection" in r.getMessage()
     ]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dueq.shared.protocol import JobStarted
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 from tests.support.waiting import wait_until
@@ -34,10 +33,8 @@ def test_a_run_published_early_starts_at_its_scheduled_time_and_not_before(
         kwargs={"directory": str(tmp_path), "seconds": 0},
     )
     probe.publish(run)
-    started = probe.wait_event(run.run_id, "job_started")
     probe.wait_event(run.run_id, "job_executed")
-    assert isinstance(started, JobStarted)
-    assert started.started_at >= at
+    assert probe.wait_start(run.run_id) >= at
     (start,) = _starts(tmp_path)
     assert start >= at.timestamp()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dueq.shared.protocol import JobError, JobStarted, Overlap, RunRequest
+from dueq.shared.protocol import JobError, Overlap, RunRequest
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 from tests.support.waiting import wait_until
@@ -52,9 +52,7 @@ def _hold_then(probe: BrokerProbe, tmp_path: Path, overlap: Overlap) -> tuple[Ru
 
 
 def _started_at(probe: BrokerProbe, run_id: str) -> datetime:
-    event = probe.wait_event(run_id, "job_started")
-    assert isinstance(event, JobStarted)
-    return event.started_at
+    return probe.wait_start(run_id)
 
 
 def test_skip_reports_the_overlapping_runs_max_instances(

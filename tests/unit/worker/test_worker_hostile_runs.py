@@ -98,6 +98,6 @@ def test_with_a_key_only_signed_runs_run_and_every_event_is_signed(
             assert message.type is not None
             signer.verify(message.type, message.body, message.headers)
             assert SIGNATURE_HEADER in message.headers
-        assert not probe.of_run(unsigned.run_id, "job_started")
+        assert not probe.starts(unsigned.run_id)
     finally:
         worker.stop()

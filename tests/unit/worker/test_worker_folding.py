@@ -1,0 +1,56 @@
+"""Folded starts: the broker thread holds a job_started back a moment for its outcome."""
+
+from __future__ import annotations
+
+from dueq.shared.broker import OutgoingMessage
+from dueq.worker.folding import StartFolder
+from dueq.worker.outbox import Outbound, Settle
+
+WINDOW = 0.02
+
+
+def _event(body: str) -> OutgoingMessage:
+    return OutgoingMessage(body=body.encode(), exchange="", routing_key="events")
+
+
+def _start(run_id: str) -> Outbound:
+    return Outbound((_event(f"started {run_id}"),), start_of=run_id)
+
+
+def _outcome(run_id: str) -> Outbound:
+    return Outbound((_event(f"executed {run_id}"),), settle=Settle.NOTHING, outcome_of=run_id)
+
+
+def test_a_start_whose_outcome_comes_in_the_same_batch_is_dropped() -> None:
+    folder = StartFolder(WINDOW)
+    start, outcome, other = _start("a"), _outcome("a"), Outbound(())
+    assert folder.sort([start, other, outcome], now=0.0) == [other, outcome]
+    assert folder.seconds_to_next(0.0) is None
+
+
+def test_a_start_waits_for_its_window_and_is_dropped_if_its_outcome_comes_meanwhile() -> None:
+    folder = StartFolder(WINDOW)
+    assert folder.sort([_start("a")], now=0.0) == []
+    assert folder.seconds_to_next(0.005) == WINDOW - 0.005
+    outcome = _outcome("a")
+    assert folder.sort([outcome], now=0.01) == [outcome]
+    assert folder.seconds_to_next(0.01) is None
+    assert folder.sort([], now=1.0) == []
+
+
+def test_a_start_goes_out_once_its_window_has_passed_without_its_outcome() -> None:
+    folder = StartFolder(WINDOW)
+    start, other_outcome = _start("long"), _outcome("short")
+    assert folder.sort([start, other_outcome], now=0.0) == [other_outcome]
+    assert folder.sort([], now=WINDOW / 2) == []
+    assert folder.sort([], now=WINDOW) == [start]
+    later = _outcome("long")
+    assert folder.sort([later], now=5.0) == [later]  # its start went out: both are sent
+
+
+def test_take_all_hands_back_every_held_start_when_the_worker_stops() -> None:
+    folder = StartFolder(WINDOW)
+    first, second = _start("a"), _start("b")
+    folder.sort([first, second], now=0.0)
+    assert folder.take_all() == [first, second]
+    assert folder.seconds_to_next(0.0) is None
