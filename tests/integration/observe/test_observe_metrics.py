@@ -73,7 +73,7 @@ def test_scheduler_and_worker_metrics_count_published_executed_and_failed_runs(
         # says 1 until the next; the gauges must come back to zero once the runs are done.
         samples = scrape(worker.metrics_port)
         depth = ("dueq_worker_queue_depth", frozenset({("queue", "default")}))
-        held = ("dueq_worker_claims_held", frozenset())
+        held: tuple[str, frozenset[tuple[str, str]]] = ("dueq_worker_claims_held", frozenset())
         return samples.get(depth) == 0 and samples.get(held) == 0
 
     wait_until(settled, "queue depth and claims held sampled at 0", timeout=DEADLINE_S)
