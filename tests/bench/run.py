@@ -29,7 +29,7 @@ from tests.bench import (
 from tests.bench.model import Context, ScenarioResult
 from tests.bench.procs import REPO_ROOT
 from tests.bench.report import format_table, write_json
-from tests.bench.services import BENCH_STEM, Services, machine_info, sweep_broker
+from tests.bench.services import Services, issued_names, machine_info, sweep_broker
 
 __all__ = ["SCENARIOS", "main"]
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"scenario {name}")
             results.append(_run_one(name, ctx))
     finally:
-        sweep_broker(services.broker_url, BENCH_STEM)
+        sweep_broker(services.broker_url, issued_names())
     meta["load_average_end"] = list(__import__("os").getloadavg())
     path = write_json(args.out, results, meta)
     print(format_table(results))

@@ -13,7 +13,7 @@ import platform
 import shutil
 import subprocess
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ __all__ = [
     "amqp_connection",
     "database",
     "delete_broker_names",
+    "issued_names",
     "machine_info",
     "queue_depth",
     "sweep_broker",
@@ -63,9 +64,22 @@ class Services:
         return cls(broker_url=broker, postgres_url=postgres, workdir=workdir)
 
 
+# The names this process handed out: the end-of-run sweep deletes only what starts with one
+# of them, so a bench running beside another (two engineers, one broker) never deletes the
+# other's queues mid-scenario (it did: "404 NOT_FOUND - no queue 'dqb-burst-...'").
+_ISSUED: set[str] = set()
+
+
 def unique_name(tag: str) -> str:
     """``dqb-<tag>-<random>``: a prefix, queue or schema name of one scenario's own."""
-    return f"{BENCH_STEM}{tag}-{uuid.uuid4().hex[:8]}"
+    name = f"{BENCH_STEM}{tag}-{uuid.uuid4().hex[:8]}"
+    _ISSUED.add(name)
+    return name
+
+
+def issued_names() -> frozenset[str]:
+    """Every name ``unique_name`` gave out in this process."""
+    return frozenset(_ISSUED)
 
 
 def amqp_connection(url: str) -> amqp.Connection:
@@ -115,16 +129,18 @@ def _listed(kind: str) -> list[str]:
     return listing.stdout.split()
 
 
-def sweep_broker(url: str, prefix: str) -> None:
-    """Delete every queue and exchange whose name starts with ``prefix`` (rabbitmqctl).
+def sweep_broker(url: str, prefixes: Collection[str]) -> None:
+    """Delete every queue and exchange whose name starts with one of ``prefixes``
+    (rabbitmqctl).
 
     Scenarios delete what they know they made; this catches the rest (exchanges declared
-    by API clients, leftovers of an interrupted run).
+    by API clients, leftovers of an interrupted scenario).
     """
-    if shutil.which("rabbitmqctl") is None:
+    if shutil.which("rabbitmqctl") is None or not prefixes:
         return
-    queues = [n for n in _listed("queues") if n.startswith(prefix)]
-    exchanges = [n for n in _listed("exchanges") if n.startswith(prefix)]
+    stems = tuple(prefixes)
+    queues = [n for n in _listed("queues") if n.startswith(stems)]
+    exchanges = [n for n in _listed("exchanges") if n.startswith(stems)]
     if queues or exchanges:
         delete_broker_names(url, queues, exchanges)
 
