@@ -16,9 +16,9 @@ __all__ = ["job_as_dict", "job_detail", "jobs_table"]
 
 def jobs_table(jobs: list[Job], zone: tzinfo) -> Table:
     """One row per job, soonest next run first (as the store returns them)."""
-    table = Table(title=f"{len(jobs)} job(s)", title_justify="left")
+    table = Table(title=Text(f"{len(jobs)} job(s)", style="table.title"), title_justify="left")
     for header in ("id", "name", "func", "trigger", "next run", "queue"):
-        table.add_column(header, overflow="fold")
+        table.add_column(Text(header), overflow="fold")
     for job in jobs:
         table.add_row(
             *(

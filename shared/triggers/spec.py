@@ -3,6 +3,10 @@
 One model per trigger type, told apart by ``type``.  Datetimes are ISO 8601 with their
 offset, zones are IANA names.  The models check the *shape*; the trigger constructors,
 which ``trigger_from_dict`` calls, check the meaning (a cron field's syntax, a zone name).
+
+Every model, and the union's adapter, builds its validator on first use (``defer_build``):
+reading a cron job validates with ``CronSpec`` alone, so ``dueq jobs list`` does not pay
+for building the other five.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, TypeAdapter
 
 __all__ = [
+    "SPEC_MODELS",
     "AndSpec",
+    "AnySpec",
     "CalendarIntervalSpec",
     "CronSpec",
     "DateSpec",
@@ -28,7 +34,7 @@ Count = Annotated[int, Field(ge=0)]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, defer_build=True)
 
 
 class CronSpec(_Spec):
@@ -112,9 +118,19 @@ TriggerSpec = Annotated[
 ]
 """Any trigger's JSON form; validate with ``trigger_spec_adapter``."""
 
-AndSpec.model_rebuild()
-OrSpec.model_rebuild()
+AnySpec = CronSpec | IntervalSpec | DateSpec | CalendarIntervalSpec | AndSpec | OrSpec
+"""Any trigger's validated JSON form."""
 
-trigger_spec_adapter: TypeAdapter[
-    CronSpec | IntervalSpec | DateSpec | CalendarIntervalSpec | AndSpec | OrSpec
-] = TypeAdapter(TriggerSpec)
+SPEC_MODELS: dict[str, type[AnySpec]] = {
+    "cron": CronSpec,
+    "interval": IntervalSpec,
+    "date": DateSpec,
+    "calendarinterval": CalendarIntervalSpec,
+    "and": AndSpec,
+    "or": OrSpec,
+}
+"""Each model by its ``type``: one trigger's JSON is validated by its own model alone."""
+
+trigger_spec_adapter: TypeAdapter[AnySpec] = TypeAdapter(
+    TriggerSpec, config=ConfigDict(defer_build=True)
+)

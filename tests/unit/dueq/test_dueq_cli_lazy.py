@@ -30,9 +30,14 @@ NOT_FOR_READING = (
     "dueq.producer.store.memory", "dueq.producer.history.memory",
     "dueq.producer.leader.memory", "dueq.shared.protocol.codec",
 )  # fmt: skip
-# ... and what only `runs` and `workers` need: the history, and through it the events.
+# ... and what only `runs` and `workers` need: the history, and through it the events;
+# nor the trigger classes no stored job uses (the fixture's job is an interval one), nor
+# the factory building triggers from add_job's arguments.
 NOT_FOR_LISTING_JOBS = (
     *NOT_FOR_READING, "dueq.producer.history.sql", "dueq.shared.protocol.events",
+    "dueq.shared.triggers.cron", "dueq.shared.triggers.calendarinterval",
+    "dueq.shared.triggers.combining", "dueq.shared.triggers.date",
+    "dueq.shared.triggers.factory",
 )  # fmt: skip
 
 # Every lazily mounted command by its path: the top level and ``dueq jobs``.

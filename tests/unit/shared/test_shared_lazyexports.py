@@ -16,6 +16,7 @@ LAZY_PACKAGES = (
     "dueq.producer.store",
     "dueq.producer.history",
     "dueq.producer.leader",
+    "dueq.shared.triggers",
 )
 
 

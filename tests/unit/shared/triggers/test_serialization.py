@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,6 +166,39 @@ def test_bad_json_raises_invalid_trigger_error_naming_the_field(
         trigger_from_dict(data)
 
     assert field in caught.value.field
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"type": "cron", "minute": "5"}, "cron.timezone"),
+        ({"type": "date", "run_date": "soon", "timezone": "UTC"}, "date.run_date"),
+        ({"type": "or", "triggers": [{"type": "cron"}]}, "or.triggers.0.cron.timezone"),
+        ({"type": "crontab"}, "type"),
+    ],
+)
+def test_the_field_is_named_by_its_whole_path_from_the_trigger_type(
+    data: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidTriggerError) as caught:
+        trigger_from_dict(data)
+
+    assert caught.value.field == field
+
+
+def test_reading_a_cron_trigger_loads_no_other_trigger() -> None:
+    probe = (
+        "import sys; from dueq.shared.triggers import trigger_from_dict\n"
+        "trigger_from_dict({'type': 'cron', 'minute': '5', 'timezone': 'UTC'})\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dueq.shared.triggers.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = ast.literal_eval(done.stdout.strip())
+    others = ("calendarinterval", "combining", "date", "interval", "factory")
+    assert [m for m in loaded if m.rsplit(".", 1)[-1] in others] == []
+    assert "dueq.shared.triggers.cron.trigger" in loaded
 
 
 def test_non_mapping_is_refused() -> None:

@@ -1,0 +1,54 @@
+"""A short command runs with the garbage collector paused and skips the final collection."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from dueq.shared.collector import collector_paused
+
+
+@pytest.fixture
+def collector_enabled() -> Iterator[None]:
+    """The collector enabled for the test, and left as the test found it."""
+    was_enabled = gc.isenabled()
+    gc.enable()
+    yield
+    if not was_enabled:
+        gc.disable()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_the_collector_is_paused_inside_and_running_again_after() -> None:
+    with collector_paused():
+        assert not gc.isenabled()
+
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_enabled")
+def test_a_collector_that_was_paused_stays_paused() -> None:
+    gc.disable()
+    with collector_paused():
+        pass
+
+    assert not gc.isenabled()
+
+
+def test_what_is_alive_at_exit_is_frozen_before_the_final_collection() -> None:
+    # atexit runs its hooks last-registered first: this probe's hook runs after dueq's.
+    probe = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from dueq.shared.collector import collector_paused\n"
+        "with collector_paused(): pass\n"
+        "with collector_paused(): pass\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["frozen", "True"]
