@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from dueq.cli import COMMANDS, SERVICES, DueqGroup
-
-
-@pytest.fixture
-def collector_enabled() -> Iterator[None]:
-    """The collector enabled for the test, and left as the test found it."""
-    was_enabled = gc.isenabled()
-    gc.enable()
-    yield
-    if not was_enabled:
-        gc.disable()
 
 
 def _group_recording(names: list[str], seen: dict[str, bool]) -> click.Group:

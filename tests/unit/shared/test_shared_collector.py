@@ -5,21 +5,10 @@ from __future__ import annotations
 import gc
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from dueq.shared.collector import collector_paused
-
-
-@pytest.fixture
-def collector_enabled() -> Iterator[None]:
-    """The collector enabled for the test, and left as the test found it."""
-    was_enabled = gc.isenabled()
-    gc.enable()
-    yield
-    if not was_enabled:
-        gc.disable()
 
 
 @pytest.mark.usefixtures("collector_enabled")
