@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from dueq.producer.listeners import ListenerDispatcher
-from dueq.producer.outcomes import listener_event
+from dueq.producer.outcomes import OUTCOME_CODES, listener_event
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.shared.broker import BrokerConnection, Consumer, IncomingMessage, OutgoingMessage
 from dueq.shared.errors import ServiceUnavailable
@@ -145,6 +145,8 @@ class ListenerFeed:
 
     def _on_message(self, message: IncomingMessage) -> None:
         self._unacked.append(message.delivery_tag)
+        if not self._dispatcher.wants(OUTCOME_CODES):
+            return  # no listener for outcomes here: not even worth decoding (1,000/s at scale)
         try:
             outcome = listener_event(decode_event(message.body))
         except Exception as exc:  # anyone who may publish here could send anything

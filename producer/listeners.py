@@ -179,6 +179,10 @@ class ListenerDispatcher:
         with self._lock:
             self._listeners = [(cb, mask) for cb, mask in self._listeners if cb != callback]
 
+    def wants(self, codes: int) -> bool:
+        """True if a listener's mask takes any of ``codes`` (a cheap look, no lock)."""
+        return any(mask & codes for _, mask in self._listeners)
+
     def dispatch(self, event: SchedulerEvent) -> None:
         """Queue ``event`` for the listeners; never blocks and never raises."""
         with self._lock:

@@ -19,7 +19,11 @@ from dueq.shared.protocol import (
     JobRejected,
 )
 
-__all__ = ["listener_event"]
+__all__ = ["OUTCOME_CODES", "listener_event"]
+
+# Every code ``listener_event`` gives: a scheduler whose listeners take none of them has
+# nothing to do with an outcome.
+OUTCOME_CODES = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
 
 
 def listener_event(event: Event) -> JobExecutionEvent | None:

@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 
 from dueq.producer.feed import ListenerFeed, outcome_messages
-from dueq.producer.listeners import EVENT_JOB_EXECUTED, ListenerDispatcher, SchedulerEvent
-from dueq.shared.broker import BrokerConnection, OutgoingMessage
-from dueq.shared.protocol import JobExecuted, JobStarted, encode, make_run_id
+from dueq.producer.listeners import (
+    EVENT_JOB_EXECUTED,
+    EVENT_SCHEDULER_STARTED,
+    ListenerDispatcher,
+    SchedulerEvent,
+)
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage
+from dueq.shared.protocol import JobExecuted, JobStarted, decode_event, encode, make_run_id
 from dueq.shared.topology import Topology
 from tests.support.waiting import wait_until
 
@@ -79,3 +84,39 @@ def test_an_outcome_published_twice_is_heard_once(
                          started_at=T0, finished_at=T0, duration_s=0.1, retval="end")  # fmt: skip
     _publish(memory_broker_url, outcome_messages(topology, [(marker, encode(marker))]))
     assert getattr(heard.get(timeout=10), "retval", None) == "end"  # nothing came in between
+
+
+def _delivery(body: bytes, tag: int) -> IncomingMessage:
+    return IncomingMessage(
+        body=body, delivery_tag=tag, redelivered=False, routing_key="", exchange="p.listeners",
+        message_id=None, correlation_id=None, reply_to=None, type="dueq.outcome",
+        content_type="application/json", headers={}, delivery_count=None,
+    )  # fmt: skip
+
+
+def test_outcomes_are_not_even_decoded_while_no_listener_takes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[bytes] = []
+
+    def spy(body: bytes) -> Any:
+        decoded.append(body)
+        return decode_event(body)
+
+    monkeypatch.setattr("dueq.producer.feed.decode_event", spy)
+    heard: list[SchedulerEvent] = []
+    dispatcher = ListenerDispatcher()
+    dispatcher.add_listener(heard.append, EVENT_SCHEDULER_STARTED)  # no outcome in its mask
+    feed = ListenerFeed(
+        broker_url="memory://", topology=Topology(prefix="p"), dispatcher=dispatcher,
+        stopping=threading.Event(),
+    )  # fmt: skip
+    feed._on_message(_delivery(encode(EXECUTED), 1))
+    assert decoded == []  # acknowledged with the rest, never decoded
+
+    dispatcher.add_listener(heard.append, EVENT_JOB_EXECUTED)
+    feed._on_message(_delivery(encode(EXECUTED), 2))
+    dispatcher.close()
+    assert len(decoded) == 1
+    assert [e.code for e in heard] == [EVENT_JOB_EXECUTED]
+    assert feed._unacked == [1, 2]
