@@ -163,10 +163,8 @@ class RunHandler:
             self._outbox.put(Outbound(report, then=finish, outcome_of=run_id))
         else:
             self._closer.finish(run_id)
-            settle = Settle.ACK
-            self._outbox.put(
-                Outbound(report, delivery.message, delivery.generation, settle, outcome_of=run_id)
-            )
+            message, generation = delivery.message, delivery.generation
+            self._outbox.put(Outbound(report, message, generation, Settle.ACK, outcome_of=run_id))
 
     def _request_cancel(self, run: RunRequest) -> int:
         """Ask the job's other running instances, wherever they run, to stop for ``run``."""
