@@ -379,6 +379,17 @@ class Rig:
         )
         return time.monotonic() - begin
 
+    def wait_tap_caught_up(self, tap: RabbitTap, *, timeout: float) -> None:
+        """Wait until ``tap`` has seen every run that executed (it reads in a thread of its
+        own, so the last runs the schedulers published may still be on their way to it)."""
+        wait_until(
+            lambda: (
+                {e.run_id for e in self.ledger.executions()} <= {r.run_id for _, r in tap.runs()}
+            ),
+            "the tap to see every run that executed",
+            timeout=timeout,
+        )
+
     def tally(self, *, tap: RabbitTap | None = None, killed_pids: Iterable[int] = ()) -> Tally:
         """The ledger's verdict on every expected run-time so far."""
         published = [run for _, run in tap.runs()] if tap is not None else []

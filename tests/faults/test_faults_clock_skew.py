@@ -96,12 +96,7 @@ def test_schedulers_30_s_apart_never_lead_together(rig: Rig, figures: Figures) -
     # only the history records, so a leader must go on recording.
     rig.keep_history()
     settle = rig.wait_drained(timeout=STUCK_S)
-    # The tap has seen every run the leaders published before they stopped.
-    wait_until(
-        lambda: {e.run_id for e in rig.ledger.executions()} <= {r.run_id for _, r in tap.runs()},
-        "the tap to see every run that executed",
-        timeout=STUCK_S,
-    )
+    rig.wait_tap_caught_up(tap, timeout=STUCK_S)
 
     tally = rig.tally(tap=tap)
     epochs = [r.epoch for _, r in tap.runs()]

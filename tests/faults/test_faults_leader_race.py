@@ -61,12 +61,7 @@ def test_racing_schedulers_never_double_a_run_and_a_deposed_leader_publishes_not
     assert all(p.alive for p in (standby, third, worker))
     rig.stop_and_expect_committed(standby, third)
     settle = rig.wait_drained(timeout=STUCK_S)
-    # The tap has seen every run the leaders published before they stopped.
-    wait_until(
-        lambda: {e.run_id for e in rig.ledger.executions()} <= {r.run_id for _, r in tap.runs()},
-        "the tap to see every run that executed",
-        timeout=STUCK_S,
-    )
+    rig.wait_tap_caught_up(tap, timeout=STUCK_S)
 
     tally = rig.tally(tap=tap)
     epochs = [run.epoch for _, run in tap.runs()]

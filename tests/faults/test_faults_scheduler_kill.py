@@ -84,12 +84,7 @@ def test_scheduler_kill_9_during_dispatch_loses_and_doubles_no_run(
     rig.stop_and_expect_committed(final)
     rig.keep_history()
     settle = rig.wait_drained(timeout=STUCK_S)
-    # The tap has seen every run the schedulers published before the last one stopped.
-    wait_until(
-        lambda: {e.run_id for e in rig.ledger.executions()} <= {r.run_id for _, r in tap.runs()},
-        "the tap to see every run that executed",
-        timeout=STUCK_S,
-    )
+    rig.wait_tap_caught_up(tap, timeout=STUCK_S)
 
     tally = rig.tally(tap=tap)
     published = Counter(run.run_id for _, run in tap.runs())

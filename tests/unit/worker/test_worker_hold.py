@@ -28,9 +28,12 @@ class FakeClock:
         self.now += seconds
 
 
-def delivery(at: float, *, published: float | None = None, job: str = "job") -> Delivery:
-    scheduled_at = NOW + timedelta(seconds=at)
-    published_at = NOW + timedelta(seconds=at if published is None else published)
+def delivery(
+    at: float, *, published: float | None = None, job: str = "job", now: datetime = NOW
+) -> Delivery:
+    """A run due ``at`` seconds after ``now``, published ``published`` seconds after it."""
+    scheduled_at = now + timedelta(seconds=at)
+    published_at = now + timedelta(seconds=at if published is None else published)
     run = RunRequest(
         run_id=make_run_id(job, scheduled_at),
         job_id=job,
@@ -104,18 +107,7 @@ def test_take_all_empties_the_queue_for_handing_runs_back() -> None:
 
 def _real_delivery(lead: float, job: str = "job") -> Delivery:
     """A run due ``lead`` seconds from now by the real clock, published now."""
-    now = datetime.now(UTC)
-    scheduled_at = now + timedelta(seconds=lead)
-    run = RunRequest(
-        run_id=make_run_id(job, scheduled_at),
-        job_id=job,
-        job_name=job,
-        func="tests.jobs_for_tests.worker_jobs:add",
-        scheduled_at=scheduled_at,
-        published_at=now,
-        epoch=1,
-    )
-    return Delivery(message(encode(run)), 1, run, print)
+    return delivery(lead, published=0.0, job=job, now=datetime.now(UTC))
 
 
 def test_put_all_keeps_due_runs_too_and_wait_due_hands_them_out_at_once() -> None:
