@@ -69,18 +69,12 @@ class _Statements:
             claims.c.lease_expires_at,
             sa.null().label("live"),
         ).where(run_ids)
-        counts = (
-            sa.select(claims.c.job_id, sa.null(), sa.null(), sa.func.count())
-            .where(
-                _matching(claims.c.job_id, "job_ids", sqlite),
-                claims.c.status == _RUNNING,
-                claims.c.lease_expires_at
-                > sa.bindparam("now", type_=claims.c.lease_expires_at.type),
-            )
-            .group_by(claims.c.job_id)
+        live = sa.and_(
+            claims.c.status == _RUNNING,
+            claims.c.lease_expires_at > sa.bindparam("now", type_=claims.c.lease_expires_at.type),
         )
         # The batch's stored claims and its jobs' live counts in one round trip.
-        self.existing_and_live = sa.union_all(stored, counts)
+        self.existing_and_live = sa.union_all(stored, _live_counts(live, sqlite))
         self.existing = sa.select(
             claims.c.run_id, claims.c.status, claims.c.lease_expires_at
         ).where(run_ids)
@@ -93,6 +87,33 @@ class _Statements:
             )
         )
         self.release = claims.delete().where(run_ids, claims.c.status == _RUNNING)
+
+
+def _live_counts(live: sa.ColumnElement[bool], sqlite: bool) -> sa.Select[Any]:
+    """``(job_id, NULL, NULL, count)`` of the ``live`` claims of each job bound as ``job_ids``.
+
+    PostgreSQL counts each job in a subquery of its own, an index lookup on (job_id,
+    status) whatever the planner knows (see ``pipelined._EXISTING_AND_LIVE``); SQLite
+    groups.
+    """
+    if sqlite:
+        return (
+            sa.select(claims.c.job_id, sa.null(), sa.null(), sa.func.count())
+            .where(_matching(claims.c.job_id, "job_ids", sqlite), live)
+            .group_by(claims.c.job_id)
+        )
+    jobs = (
+        sa.func.unnest(sa.bindparam("job_ids", type_=postgresql.ARRAY(sa.String)))
+        .table_valued("job_id")
+        .render_derived(name="j")
+    )
+    count = (
+        sa.select(sa.func.count())
+        .select_from(claims)
+        .where(claims.c.job_id == jobs.c.job_id, live)
+        .scalar_subquery()
+    )
+    return sa.select(jobs.c.job_id, sa.null(), sa.null(), count)
 
 
 def _job_lock_key(job_id: str) -> int:

@@ -1,4 +1,5 @@
-"""One contract suite for every ClaimStore: memory, SQLite and PostgreSQL."""
+"""One contract suite for every ClaimStore: memory, SQLite and PostgreSQL (psycopg's
+pipelined statements, and SQLAlchemy's, which other PostgreSQL drivers take)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dueq.worker.claims import (
     Full,
     MemoryClaimStore,
     SqlClaimStore,
+    pipelined,
 )
 
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -40,11 +42,13 @@ def make_run(job_id: str = "job-1", minute: int = 0, max_instances: int = 1) -> 
     )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest) -> Iterator[ClaimStore]:
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "postgresql-sqlalchemy"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[ClaimStore]:
     if request.param == "memory":
         yield MemoryClaimStore()
         return
+    if request.param == "postgresql-sqlalchemy":
+        monkeypatch.setattr(pipelined, "supports", lambda _connection: False)
     url_fixture = "sqlite_url" if request.param == "sqlite" else "pg_schema_url"
     engine = create_engine(request.getfixturevalue(url_fixture), pre_ping=False)  # as workers
     upgrade_schema(engine)
