@@ -223,6 +223,26 @@ def test_a_batch_across_several_jobs_at_their_limit(store: ClaimStore) -> None:
     ]
 
 
+def test_a_batch_of_different_jobs_takes_over_a_lapsed_claim_among_new_ones(
+    store: ClaimStore,
+) -> None:
+    lapsed, running, done = make_run("lapsed"), make_run("running"), make_run("done")
+    store.claim(lapsed, "dead", NOW - 2 * LEASE, LEASE)
+    store.claim(running, "w0", NOW, LEASE)
+    store.claim(done, "w0", NOW, LEASE)
+    store.finish(done.run_id, NOW)
+    store.claim(make_run("busy"), "w0", NOW, LEASE)
+    batch = [make_run("new"), lapsed, running, make_run("busy", minute=1), done]
+    assert store.claim_many(batch, "w1", NOW, LEASE) == [
+        Claimed(),
+        Claimed(taken_over=True),
+        Duplicate(ClaimStatus.RUNNING),
+        Full(1),
+        Duplicate(ClaimStatus.FINISHED),
+    ]
+    assert store.lookup(lapsed.run_id, NOW) == Duplicate(ClaimStatus.RUNNING)
+
+
 def test_batches_of_the_same_jobs_in_opposite_orders_neither_deadlock_nor_overrun(
     store: ClaimStore,
 ) -> None:
