@@ -1,4 +1,5 @@
-"""Claim batches in two round trips, finishing in one, on psycopg 3's pipeline mode.
+"""Claim batches in two round trips, looking up and finishing in one, on psycopg 3's
+pipeline mode.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -58,6 +59,7 @@ _EXISTING_AND_LIVE = (
     "WHERE c.job_id = j.job_id AND c.status = %s AND c.lease_expires_at > %s) "
     "FROM unnest(%b::text[]) AS j(job_id)"
 )
+_STORED = "SELECT run_id, status, lease_expires_at FROM dueq_claims WHERE run_id = ANY(%b::text[])"
 _INSERT = (
     "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
     "lease_expires_at, finished_at, payload) "
@@ -81,6 +83,16 @@ def supports(driver_connection: Any) -> bool:
 
 def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def stored(raw: Any, run_ids: Sequence[str]) -> dict[str, ClaimRow]:
+    """The stored claims of ``run_ids`` (one statement, read in the caller's pipeline)."""
+    cursor = raw.cursor()
+    cursor.execute(_STORED, (list(run_ids),), prepare=False)
+    return {
+        run_id: ClaimRow(status, lease_expires_at.replace(tzinfo=UTC))
+        for run_id, status, lease_expires_at in cursor.fetchall()
+    }
 
 
 def claim_batch(

@@ -142,12 +142,14 @@ class SqlClaimStore(ClaimStore):
     def lookup_many(self, run_ids: Sequence[str], now: datetime) -> dict[str, Duplicate]:
         if not run_ids:
             return {}
-        try:
-            with self._engine.connect() as conn:
-                result = conn.execute(self._sql.existing, {"run_ids": list(run_ids)})
-                rows = {r.run_id: ClaimRow(r.status, r.lease_expires_at) for r in result}
-        except sa.exc.OperationalError as exc:
-            raise self._unavailable(exc) from exc
+        rows = self._pipelined(lambda raw: pipelined.stored(raw, run_ids))
+        if rows is None:
+            try:
+                with self._engine.connect() as conn:
+                    result = conn.execute(self._sql.existing, {"run_ids": list(run_ids)})
+                    rows = {r.run_id: ClaimRow(r.status, r.lease_expires_at) for r in result}
+            except sa.exc.OperationalError as exc:
+                raise self._unavailable(exc) from exc
         found = {run_id: row_duplicate(row, now) for run_id, row in rows.items()}
         return {run_id: duplicate for run_id, duplicate in found.items() if duplicate}
 

@@ -33,6 +33,7 @@ def test_the_claim_statements_that_find_rows_by_an_array_are_never_prepared(
     for minute in range(10):  # psycopg would prepare from the 5th execution on
         run = _run("job-1", NOW + timedelta(minutes=minute))
         store.claim_many([run], "worker-1", NOW, timedelta(minutes=5))
+        store.lookup_many([run.run_id], NOW)
         store.finish_many([run.run_id], NOW)
         store.release_many([run.run_id])
     with engine.connect() as conn:
