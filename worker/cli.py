@@ -43,9 +43,9 @@ __all__ = ["worker_command"]
     "--prefetch-multiplier",
     type=click.IntRange(1, 16),
     default=None,
-    help="Runs prefetched per slot: 4 keeps the next runs in hand while outcomes are "
-    "confirmed and claims committed; 1 for jobs near RabbitMQ's consumer ack timeout "
-    "without a database. [env DUEQ_PREFETCH_MULTIPLIER; default: 4]",
+    help="Runs prefetched per slot, so the next runs are in hand while outcomes are "
+    "confirmed and claims committed; 1 for jobs near RabbitMQ's consumer ack timeout. "
+    "[env DUEQ_PREFETCH_MULTIPLIER; default: 4, 16 with --database-url]",
 )
 @click.option(
     "--processes",

@@ -21,6 +21,7 @@ from dueq.shared.settings import DueqSettings, ServiceUrl
 from dueq.shared.topology import DEFAULT_QUEUE, validate_name
 
 __all__ = [
+    "DEFAULT_CLAIMING_PREFETCH_MULTIPLIER",
     "DEFAULT_PREFETCH_MULTIPLIER",
     "DEFAULT_THREAD_CONCURRENCY",
     "ExecutorKind",
@@ -32,8 +33,10 @@ __all__ = [
 # more is one flag away (--concurrency).
 DEFAULT_THREAD_CONCURRENCY = 8
 
-# Runs prefetched per execution slot (see ``WorkerSettings.prefetch_multiplier``).
+# Runs prefetched per execution slot (see ``WorkerSettings.prefetch_multiplier``), without
+# and with a database.
 DEFAULT_PREFETCH_MULTIPLIER = 4
+DEFAULT_CLAIMING_PREFETCH_MULTIPLIER = 16
 
 # Coroutines are cheap: an asyncio worker can keep many more runs in flight than threads.
 DEFAULT_ASYNCIO_CONCURRENCY = 64
@@ -59,17 +62,19 @@ class WorkerSettings(DueqSettings):
     queues: tuple[str, ...] = (DEFAULT_QUEUE,)
     # Runs executed at once; 0 picks the executor's default.
     concurrency: int = Field(default=0, ge=0, le=10_000)
-    # Prefetch = concurrency x this.  The prefetch window bounds the runs in flight
-    # between the broker and the slots: a run is acked only after its outcome is
-    # confirmed (without a database) or its claim is committed (with one), so the window
-    # must cover runs/s x that cycle (a confirm, and a claim transaction, each a few ms).
-    # Measured with 8 no-op slots: multiplier 2 gave half the runs/s of 4, with a
-    # database too; 4 is also Celery's default, so the two compare like for like.  The
-    # cost: an unstarted run may wait in this worker for up to one job's duration while
-    # another worker idles, and without a database it stays unacked all that time, so
-    # keep (multiplier x the longest job) under RabbitMQ's consumer ack timeout (30 min
-    # by default), or use 1.
-    prefetch_multiplier: int = Field(default=DEFAULT_PREFETCH_MULTIPLIER, ge=1, le=16)
+    # Prefetch = concurrency x this; 0 picks the default for the worker's mode.  The
+    # prefetch window bounds the deliveries not yet acknowledged: without a database a run
+    # is acked once its outcome is confirmed, with one once its claim is committed, so the
+    # window must cover runs/s x that cycle.  Measured with 8 no-op slots: without a
+    # database 4 (Celery's default too) reaches ~3,000 runs/s, 2 half that.  With one, the
+    # cycle also holds the claim's round trips and the ack's wait for the broker thread: 4
+    # gave 1,600-1,700 runs/s, 8 2,100-2,350 and 16 2,950-3,150, as fast as without a
+    # database, hence 16 there.  Claimed runs do not count against it (they are acked; the
+    # gate claims only while fewer runs than slots wait), but runs that arrive while every
+    # slot is busy do: they may wait in this worker for up to one job's duration while
+    # another worker idles, unacknowledged, so keep (multiplier x the longest job) under
+    # RabbitMQ's consumer ack timeout (30 min by default), or use 1 for long jobs.
+    prefetch_multiplier: int = Field(default=0, ge=0, le=16)
     executor: ExecutorKind = ExecutorKind.THREAD
     # Worker processes under one supervisor (``--processes``): one process uses about one
     # core (one thread runs Python at a time), so N uses N.  Each is a complete worker.
@@ -129,6 +134,17 @@ class WorkerSettings(DueqSettings):
         if isinstance(data, dict) and not data.get("concurrency"):
             kind = str(data.get("executor") or ExecutorKind.THREAD)
             data = {**data, "concurrency": _default_for(kind)}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_prefetch_multiplier(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("prefetch_multiplier"):
+            claiming = bool(data.get("database_url"))
+            multiplier = (
+                DEFAULT_CLAIMING_PREFETCH_MULTIPLIER if claiming else DEFAULT_PREFETCH_MULTIPLIER
+            )
+            data = {**data, "prefetch_multiplier": multiplier}
         return data
 
 

@@ -20,6 +20,22 @@ def test_defaults_need_no_database_and_use_eight_threads() -> None:
     assert settings.heartbeat_interval == timedelta(seconds=10)
 
 
+def test_the_prefetch_multiplier_defaults_to_4_and_to_16_with_claims_to_commit() -> None:
+    # With a database a run is acked once its claim commits: the window must cover the
+    # claim's round trips too (docs/worker-claims.md).
+    assert WorkerSettings().prefetch_multiplier == 4
+    with_database = WorkerSettings(database_url="postgresql+psycopg://db/dueq")
+    assert with_database.prefetch_multiplier == 16
+
+
+def test_a_prefetch_multiplier_given_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUEQ_DATABASE_URL", "sqlite:///dueq.db")
+    assert WorkerSettings().prefetch_multiplier == 16  # the database from the environment
+    monkeypatch.setenv("DUEQ_PREFETCH_MULTIPLIER", "2")
+    assert WorkerSettings().prefetch_multiplier == 2
+    assert WorkerSettings(prefetch_multiplier=1).prefetch_multiplier == 1
+
+
 def test_every_worker_gets_its_own_id() -> None:
     assert WorkerSettings().worker_id != WorkerSettings().worker_id
 
