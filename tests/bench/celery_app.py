@@ -19,6 +19,9 @@ _BEAT_ENTRIES = int(os.environ.get("DQB_BEAT_ENTRIES", "0"))
 # "1": the worker configured for dueq's guarantees: a task is acked only after it ran
 # (a killed worker loses nothing) and every task's outcome is published as an event.
 _GUARANTEED = os.environ.get("DQB_CELERY_GUARANTEED") == "1"
+# Tasks prefetched per worker thread (Celery's default 4; the worker reference is also run
+# with a dueq worker's prefetch when it has a database, 16).
+_PREFETCH_MULTIPLIER = int(os.environ.get("DQB_CELERY_PREFETCH_MULTIPLIER", "4"))
 
 app = Celery("dqb", broker=os.environ.get("DQB_CELERY_BROKER", "amqp://guest:guest@127.0.0.1//"))
 app.conf.update(
@@ -30,6 +33,7 @@ app.conf.update(
     worker_hijack_root_logger=False,
     task_acks_late=_GUARANTEED,
     worker_send_task_events=_GUARANTEED,
+    worker_prefetch_multiplier=_PREFETCH_MULTIPLIER,
     beat_schedule={
         f"entry-{i}": {"task": "dqb.noop", "schedule": timedelta(seconds=1)}
         for i in range(_BEAT_ENTRIES)

@@ -32,13 +32,19 @@ WORKER_THREADS = 8
 
 
 def _env(
-    services: Services, queue: str, entries: int = 0, *, guaranteed: bool = False
+    services: Services,
+    queue: str,
+    entries: int = 0,
+    *,
+    guaranteed: bool = False,
+    prefetch_multiplier: int = 4,
 ) -> dict[str, str]:
     return {
         "DQB_CELERY_BROKER": services.broker_url,
         "DQB_CELERY_QUEUE": queue,
         "DQB_BEAT_ENTRIES": str(entries),
         "DQB_CELERY_GUARANTEED": "1" if guaranteed else "0",
+        "DQB_CELERY_PREFETCH_MULTIPLIER": str(prefetch_multiplier),
     }
 
 
@@ -89,7 +95,9 @@ def beat_rate(
     }
 
 
-def worker_rate(services: Services, *, tasks: int, guaranteed: bool = False) -> dict[str, Any]:
+def worker_rate(
+    services: Services, *, tasks: int, guaranteed: bool = False, prefetch_multiplier: int = 4
+) -> dict[str, Any]:
     """No-op tasks/s of one Celery worker (threads pool) draining a pre-filled queue.
 
     ``guaranteed`` configures it like a dueq worker: acks late (after the task ran) and
@@ -97,7 +105,7 @@ def worker_rate(services: Services, *, tasks: int, guaranteed: bool = False) -> 
     """
     queue = unique_name("celery-worker")
     _declare(services, queue)
-    env = _env(services, queue, guaranteed=guaranteed)
+    env = _env(services, queue, guaranteed=guaranteed, prefetch_multiplier=prefetch_multiplier)
     fill = python_process(["-m", "tests.bench.ref_celery", "--n", str(tasks)], env, services)
     if fill.wait(timeout=600) != 0:
         raise RuntimeError("filling the Celery queue failed")
@@ -121,6 +129,7 @@ def worker_rate(services: Services, *, tasks: int, guaranteed: bool = False) -> 
         "tasks": tasks,
         "threads": WORKER_THREADS,
         "guaranteed": guaranteed,
+        "prefetch_multiplier": prefetch_multiplier,
         "cpu_ms_per_task": round(1000 * cpu / tasks, 3),
         **drained,
     }

@@ -110,15 +110,23 @@ def celery_beat(ctx: Context, entries: int = 1000) -> dict[str, Any]:
     return ctx.once(f"celery-beat-{entries}", measure)
 
 
-def celery_worker(ctx: Context, *, guaranteed: bool = False) -> dict[str, Any]:
+def celery_worker(
+    ctx: Context, *, guaranteed: bool = False, prefetch_multiplier: int = 4
+) -> dict[str, Any]:
     """One Celery worker (threads pool): no-op tasks per second.
 
-    ``guaranteed``: acks late and task events on, the guarantees a dueq worker gives.
+    ``guaranteed``: acks late and task events on, the guarantees a dueq worker gives;
+    ``prefetch_multiplier``: Celery's default 4, or a dueq worker's with a database.
     """
 
     def measure() -> dict[str, Any]:
         how = "acks late, events on" if guaranteed else "plain"
-        ctx.log(f"reference: Celery worker no-op throughput ({how})")
-        return worker_rate(ctx.services, tasks=ctx.size(20_000, 3_000), guaranteed=guaranteed)
+        ctx.log(f"reference: Celery worker no-op throughput ({how}, x{prefetch_multiplier})")
+        return worker_rate(
+            ctx.services,
+            tasks=ctx.size(20_000, 3_000),
+            guaranteed=guaranteed,
+            prefetch_multiplier=prefetch_multiplier,
+        )
 
-    return ctx.once(f"celery-worker-{guaranteed}", measure)
+    return ctx.once(f"celery-worker-{guaranteed}-{prefetch_multiplier}", measure)
