@@ -1,5 +1,4 @@
-"""Claim batches in two round trips, looking up and finishing in one, on psycopg 3's
-pipeline mode.
+"""Claim batches in two round trips, finishing in one, on psycopg 3's pipeline mode.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -86,7 +85,8 @@ def _naive(moment: datetime) -> datetime:
 
 
 def stored(raw: Any, run_ids: Sequence[str]) -> dict[str, ClaimRow]:
-    """The stored claims of ``run_ids`` (one statement, read in the caller's pipeline)."""
+    """The stored claims of ``run_ids``, read in the caller's transaction (the lookup of
+    late runs, which are only deduped)."""
     cursor = raw.cursor()
     cursor.execute(_STORED, (list(run_ids),), prepare=False)
     return {

@@ -7,17 +7,16 @@ batches slowed from ~1 ms to 15 ms within 25,000 claims).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from dueq.shared.db import create_engine, upgrade_schema
-from dueq.shared.protocol import RunRequest, make_run_id
 from dueq.worker.claims import SqlClaimStore
 from dueq.worker.claims.pipelined import _EXISTING_AND_LIVE
+from tests.integration.worker.test_worker_claim_store_contract import NOW, make_run
 
-NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 _ANALYZED = sa.text(
     "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables "
     "WHERE relname = 'dueq_claims' AND schemaname = current_schema()"
@@ -31,7 +30,7 @@ def test_the_claim_statements_that_find_rows_by_an_array_are_never_prepared(
     upgrade_schema(engine)
     store = SqlClaimStore(engine)
     for minute in range(10):  # psycopg would prepare from the 5th execution on
-        run = _run("job-1", NOW + timedelta(minutes=minute))
+        run = make_run("job-1", minute)
         store.claim_many([run], "worker-1", NOW, timedelta(minutes=5))
         store.lookup_many([run.run_id], NOW)
         store.finish_many([run.run_id], NOW)
@@ -44,23 +43,11 @@ def test_the_claim_statements_that_find_rows_by_an_array_are_never_prepared(
     assert not [s for s in statements if "ANY(" in s or "unnest($1::text[])" in s], statements
 
 
-def _run(job_id: str, scheduled_at: datetime) -> RunRequest:
-    return RunRequest(
-        run_id=make_run_id(job_id, scheduled_at),
-        job_id=job_id,
-        job_name=job_id,
-        func="tests.jobs:noop",
-        scheduled_at=scheduled_at,
-        published_at=scheduled_at,
-        epoch=1,
-    )
-
-
 def _finished_claims(store: SqlClaimStore, count: int) -> None:
     """``count`` claims of as many jobs, each claimed and then finished (so the (status,
     lease) index keeps an entry for each finished claim's running version)."""
     for first in range(0, count, 500):
-        runs = [_run(f"job-{i}", NOW) for i in range(first, first + 500)]
+        runs = [make_run(f"job-{i}") for i in range(first, first + 500)]
         store.claim_many(runs, "worker-1", NOW, timedelta(minutes=5))
         store.finish_many([run.run_id for run in runs], NOW)
 
