@@ -2,7 +2,7 @@
 thread hands over at once, then the admitted runs go to the slots.
 
 The broker thread parses what one read of the socket brought and submits it as a batch.
-With a database the gate runs in two threads of its own, each taking every batch waiting: one
+With a database the gate runs in a thread of its own, taking every batch waiting: one
 ``claim_many`` transaction dedupes, counts and claims them all, where one transaction per
 run (each with a pool checkout) bounded a worker to a few hundred runs a second.  Late
 runs are only deduped (one ``lookup_many``) and reported missed.  A claimed run joins
@@ -20,7 +20,7 @@ claims past ``max_instances``, ``overlap.as_claimed``); a run whose policy may w
 there by its policy, per run, as it waits there (``overlap.may_wait``).
 
 With a database the gate also holds the runs that arrive before their time (``hold``):
-the broker thread hands every parsed run over at once, and a gate thread wakes at the
+the broker thread hands every parsed run over at once, and the gate thread wakes at the
 run's instant and claims it there and then.  The claim (the live count of ``max_instances``
 included) still happens only once the run is due, but no hop to another thread lies
 between the instant and the claim, and the broker thread's own waits (the confirms of a
@@ -61,14 +61,14 @@ log = logging.getLogger(__name__)
 # Most runs claimed in one transaction: a full prefetch of a big worker in one go, while
 # the statements (IN lists, multi-row INSERT) stay small.
 MAX_BATCH = 1000
-# Admission threads: while one waits for the database, the next batch is claimed by the
-# other (the job locks serialize them only where their batches share a job).
-_GATE_THREADS = 2
-# How long a due run waits for the claim in flight before a second one starts beside it.
-# Claims one after the other batch the runs that came due meanwhile (a claim costs about
-# 1 ms of CPU whatever its size: one per run at 1,000 runs/s starves a 2-core host), and
-# a slow claim (the database stalls) does not hold the next runs back for longer.
-_OVERLAP_AFTER_S = 0.005
+# Admission threads.  One: claims one after the other batch the runs that came due
+# meanwhile (a claim costs about 1 ms of CPU whatever its size).  Two, a second claim
+# starting beside one in flight for over 5 ms, was measured against it at 1,000 jobs/s on 2
+# cores (30 s runs, alternating): start lag p99 50-117 ms with two against 42-48 ms with
+# one, p50 18.5-21 against 16.4-18.2 ms, the same runs/s; four were worse still (p99 ~96
+# ms): claims at once contend for the GIL and the database.  A claim waiting on a job lock
+# that another worker holds (for one short transaction) delays the next batch meanwhile.
+_GATE_THREADS = 1
 # How often a gate waiting for free slots looks whether it is being closed.
 _ROOM_POLL_S = 0.1
 
@@ -99,12 +99,11 @@ class Gate:
         self._lease = lease
         self._clock = clock
         self._threaded = claims.durable
-        self._queue = HoldQueue()  # submitted and not yet taken by a gate thread
+        self._queue = HoldQueue()  # submitted and not yet taken by the gate thread
         self._threads: list[threading.Thread] = []
         self._admitting = 0  # deliveries submitted and not yet decided
         self._count_lock = threading.Lock()
         self._closing = False
-        self._claiming = threading.Lock()  # held by the thread claiming (see _OVERLAP_AFTER_S)
 
     @property
     def pending(self) -> int:
@@ -191,12 +190,7 @@ class Gate:
             if self._closing:
                 self._queue.put_all(batch)  # unclaimed: ``close`` hands it back
                 return
-            alone = self._claiming.acquire(timeout=_OVERLAP_AFTER_S)
-            try:
-                self._admit_guarded(batch + self._queue.release_due(MAX_BATCH - len(batch)))
-            finally:
-                if alone:
-                    self._claiming.release()
+            self._admit_guarded(batch + self._queue.release_due(MAX_BATCH - len(batch)))
 
     def _admit_guarded(self, batch: list[Delivery]) -> None:
         try:
