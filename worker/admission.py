@@ -61,14 +61,6 @@ log = logging.getLogger(__name__)
 # Most runs claimed in one transaction: a full prefetch of a big worker in one go, while
 # the statements (IN lists, multi-row INSERT) stay small.
 MAX_BATCH = 1000
-# Admission threads.  One: claims one after the other batch the runs that came due
-# meanwhile (a claim costs about 1 ms of CPU whatever its size).  Two, a second claim
-# starting beside one in flight for over 5 ms, was measured against it at 1,000 jobs/s on 2
-# cores (30 s runs, alternating): start lag p99 50-117 ms with two against 42-48 ms with
-# one, p50 18.5-21 against 16.4-18.2 ms, the same runs/s; four were worse still (p99 ~96
-# ms): claims at once contend for the GIL and the database.  A claim waiting on a job lock
-# that another worker holds (for one short transaction) delays the next batch meanwhile.
-_GATE_THREADS = 1
 # How often a gate waiting for free slots looks whether it is being closed.
 _ROOM_POLL_S = 0.1
 
@@ -100,7 +92,7 @@ class Gate:
         self._clock = clock
         self._threaded = claims.durable
         self._queue = HoldQueue()  # submitted and not yet taken by the gate thread
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._admitting = 0  # deliveries submitted and not yet decided
         self._count_lock = threading.Lock()
         self._closing = False
@@ -120,14 +112,19 @@ class Gate:
         return self._queue.seconds_to_next()
 
     def start(self) -> None:
-        """Start the admission thread (durable stores only)."""
+        """Start the admission thread (durable stores only).
+
+        One thread: claims one after the other batch the runs that came due meanwhile (a
+        claim costs about 1 ms of CPU whatever its size).  Two, a second claim starting
+        beside one in flight for over 5 ms, was measured against it at 1,000 jobs/s on 2
+        cores (30 s runs, alternating): start lag p99 50-117 ms with two against 42-48 ms
+        with one, p50 18.5-21 against 16.4-18.2 ms, the same runs/s; four were worse still
+        (p99 ~96 ms): claims at once contend for the GIL and the database.  A claim waiting
+        on a job lock that another worker holds (one short transaction) delays the next.
+        """
         if self._threaded:
-            for number in range(_GATE_THREADS):
-                thread = threading.Thread(
-                    target=self._loop, name=f"dueq-gate-{number}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
+            self._thread = threading.Thread(target=self._loop, name="dueq-gate", daemon=True)
+            self._thread.start()
 
     def submit(self, batch: list[Delivery]) -> None:
         """Admit ``batch`` (broker thread): at once, or in the admission threads, each
@@ -167,9 +164,9 @@ class Gate:
         """Stop admitting (after the batch in hand) and take back everything unstarted."""
         self._closing = True
         self._queue.close()
-        for thread in self._threads:
-            thread.join()
-        self._threads = []
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
         return self.take_back()
 
     def _count(self, change: int) -> None:

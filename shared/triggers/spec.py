@@ -12,7 +12,7 @@ for building the other five.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, TypeAdapter
 
@@ -112,22 +112,14 @@ class OrSpec(_Spec):
     jitter: NonNegativeFloat | None = None
 
 
-TriggerSpec = Annotated[
-    CronSpec | IntervalSpec | DateSpec | CalendarIntervalSpec | AndSpec | OrSpec,
-    Field(discriminator="type"),
-]
-"""Any trigger's JSON form; validate with ``trigger_spec_adapter``."""
-
 AnySpec = CronSpec | IntervalSpec | DateSpec | CalendarIntervalSpec | AndSpec | OrSpec
 """Any trigger's validated JSON form."""
 
+TriggerSpec = Annotated[AnySpec, Field(discriminator="type")]
+"""Any trigger's JSON form; validate with ``trigger_spec_adapter``."""
+
 SPEC_MODELS: dict[str, type[AnySpec]] = {
-    "cron": CronSpec,
-    "interval": IntervalSpec,
-    "date": DateSpec,
-    "calendarinterval": CalendarIntervalSpec,
-    "and": AndSpec,
-    "or": OrSpec,
+    model.model_fields["type"].default: model for model in get_args(AnySpec)
 }
 """Each model by its ``type``: one trigger's JSON is validated by its own model alone."""
 
