@@ -50,11 +50,13 @@ __all__ = ["BrokerLoop", "LoopConfig"]
 
 log = logging.getLogger(__name__)
 
-# Socket wait while nothing is in flight: a delivery wakes it at once, so this only
-# bounds how late a heartbeat or a stop request is noticed.
+# Socket wait while nothing is in flight (or on RabbitMQ, where the outbox wakes it): a
+# delivery wakes it at once, so this only bounds how late a heartbeat or a stop request
+# is noticed.
 _IDLE_POLL_S = 0.25
-# Socket wait while runs are in flight starts tiny (an outcome is usually milliseconds
-# away) and doubles up to the maximum while nothing happens, so long jobs cost no CPU.
+# memory://: the wait while runs are in flight starts tiny (an outcome is usually
+# milliseconds away) and doubles up to the maximum while nothing happens, so long jobs
+# cost no CPU.
 _MIN_BUSY_POLL_S = 0.0005
 _MAX_BUSY_POLL_S = 0.05
 # A "look, don't wait" read (0 would switch the socket to non-blocking mode).
@@ -143,6 +145,7 @@ class BrokerLoop:
             log.info("stop requested while the broker was unreachable")
         finally:
             self._conn.close()
+            self._outbox.waker.close()
             self._release_waiters()
 
     def _serve_with_reconnects(self, stop: threading.Event) -> None:
@@ -208,10 +211,17 @@ class BrokerLoop:
             self._tick()
 
     def _wait(self) -> None:
+        """Sleep until there is something to do: a frame, work in the outbox, a held run.
+
+        On RabbitMQ the socket wait also ends when another thread puts work in the
+        outbox (its ``waker``).  memory:// has no socket to wait on: there the wait is a
+        short read, doubled while nothing happens (``_poll``).
+        """
         until_held = _earliest(
             self._hold.seconds_to_next(), self._folder.seconds_to_next(time.monotonic())
         )
-        in_gate = self._gate.seconds_to_release()
+        wakeable = self._conn.wakeable
+        in_gate = None if wakeable else self._gate.seconds_to_release()
         if in_gate is not None:
             # Awake when the gate claims a held run, to ack it and refill the window.
             in_gate = max(in_gate, _MIN_BUSY_POLL_S)
@@ -221,6 +231,8 @@ class BrokerLoop:
         elif self._saturated():
             self._held.extend(self._outbox.take(timeout=_capped(_SATURATED_WAIT_S, until_held)))
             self._conn.drain_events(_NO_WAIT_S)
+        elif wakeable:
+            self._conn.wait(_capped(_IDLE_POLL_S, until_held), self._outbox.waker)
         elif self._slots.busy == 0 and self._running() == 0 and self._gate.pending == 0:
             self._conn.drain_events(_capped(_IDLE_POLL_S, until_held))
         elif self._conn.drain_events(_capped(self._poll, until_held)) or not self._outbox.empty():

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from dueq.shared.broker import IncomingMessage, OutgoingMessage
+from dueq.shared.broker.waker import Waker
 
 __all__ = ["Outbound", "Outbox", "Settle"]
 
@@ -53,19 +54,24 @@ class Outbound:
 
 
 class Outbox:
-    """A thread-safe FIFO of ``Outbound`` items, taken in batches by the broker thread."""
+    """A thread-safe FIFO of ``Outbound`` items, taken in batches by the broker thread.
+
+    Every put wakes the broker thread if it sleeps on the socket (``waker``).
+    """
 
     def __init__(self) -> None:
         self._items: queue.SimpleQueue[Outbound] = queue.SimpleQueue()
+        self.waker = Waker()
 
     def put(self, item: Outbound) -> None:
         """Hand ``item`` to the broker thread (any thread)."""
         self._items.put(item)
+        self.waker.wake()
 
     def send(self, messages: Sequence[OutgoingMessage]) -> threading.Event:
         """Publish ``messages``; the returned event is set once they are confirmed."""
         done = threading.Event()
-        self._items.put(Outbound(messages, done=done))
+        self.put(Outbound(messages, done=done))
         return done
 
     def empty(self) -> bool:

@@ -18,11 +18,15 @@ from dueq.shared.broker.dead_queue import DeadLetterQueue
 from dueq.shared.broker.link import Link, describe, kombu_connection
 from dueq.shared.broker.messages import IncomingMessage
 from dueq.shared.broker.publisher import DEFAULT_MAX_IN_FLIGHT, Publisher
+from dueq.shared.broker.waker import Waker
 from dueq.shared.errors import BrokerUnavailable, ConfigError
 from dueq.shared.redact import redact_url, split_urls
 from dueq.shared.topology import DEFAULT_QUEUE, Topology
 
 __all__ = ["BrokerConnection"]
+
+# A read that takes what is there without waiting (0 would make the socket non-blocking).
+_LOOK_S = 0.0001
 
 # A write blocked this long means the broker stopped reading from us (a resource alarm
 # blocks publishers) or the network is gone; failing lets the caller reconnect and retry.
@@ -187,6 +191,27 @@ class BrokerConnection:
         received = link.pump(0 if ran else timeout)
         ran += self._run_ready()
         return received or ran > 0
+
+    @property
+    def wakeable(self) -> bool:
+        """True if ``wait`` sleeps until the broker or a ``Waker`` has something (RabbitMQ);
+        False for memory://, whose owner must poll with short ``drain_events`` instead."""
+        return self._current_link().waitable
+
+    def wait(self, timeout: float, waker: Waker) -> bool:
+        """``drain_events(timeout)`` that also returns as soon as ``waker`` is woken.
+
+        Clears ``waker`` before returning, so the caller takes the work it announced
+        after this call.  Returns True if frames or queued work were processed.  Requires
+        ``wakeable``.
+        """
+        link = self._current_link()
+        if self._ready:
+            waker.clear()
+            return self.drain_events(_LOOK_S)
+        sent = link.wait_readable(timeout, waker.fileno())
+        waker.clear()
+        return self.drain_events(_LOOK_S) if sent else False
 
     def call_soon(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` in the connection's thread at the next ``drain_events``.

@@ -14,6 +14,7 @@ example while a publisher waits for confirms).  Consumers queue a callback with
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -193,6 +194,30 @@ class Link:
                     return False
             else:
                 return True
+
+    @property
+    def waitable(self) -> bool:
+        """True if ``wait_readable`` can sleep on the socket (py-amqp), False for memory://."""
+        return bool(self.is_amqp)
+
+    def wait_readable(self, timeout: float, wake_fd: int) -> bool:
+        """Sleep until the broker sent bytes (True), ``wake_fd`` is readable or ``timeout``
+        passed (False); no longer than a heartbeat slice.  py-amqp only (``waitable``).
+
+        Bytes already read from the socket and not yet handed out count as sent: a TLS
+        record holds several frames, and py-amqp keeps a partly read one.
+        """
+        with self.guard("receive"):
+            transport = self._raw.transport
+            sock = transport.sock
+            pending = getattr(sock, "pending", None)  # ssl.SSLSocket: decrypted, unread
+            if getattr(transport, "_read_buffer", b"") or (pending is not None and pending()):
+                return True
+            if self._read_slice is not None:
+                timeout = min(timeout, self._read_slice)
+            readable, _, _ = select.select([sock, wake_fd], [], [], max(timeout, 0.0))
+            self.heartbeat()
+            return bool(sock in readable)
 
     def heartbeat(self) -> None:
         """Send a heartbeat if one is due; raise if the broker's stopped arriving."""
