@@ -139,13 +139,14 @@ def test_runs_due_within_the_lookahead_are_published_ahead_and_the_loop_wakes_th
     assert rig.times() == [T0 + timedelta(seconds=10)]  # its own time, not the publish time
     assert rig.publisher.runs[0].published_at == T0 + timedelta(seconds=9.8)
     assert rig.store.get_next_run_time() == T0 + timedelta(seconds=20)
-    # Asleep until the next run is half the window away, or the lease renewal if sooner.
+    # Asleep until the next run has been in the window for 25 ms, or the lease renewal if
+    # sooner.
     assert result.wake_at == min(
-        T0 + timedelta(seconds=19.875), rig.leadership.next_check(rig.clock())
+        T0 + timedelta(seconds=19.775), rig.leadership.next_check(rig.clock())
     )
 
 
-def test_a_steady_stream_goes_out_in_batches_each_run_half_a_window_to_a_window_early() -> None:
+def test_a_steady_stream_goes_out_in_batches_each_run_early_by_the_window_less_25_ms() -> None:
     rig = Rig(lookahead=0.25)
     for i in range(200):  # 200 one-second jobs spread over the second: a run every 5 ms
         start = T0 + timedelta(seconds=1 + i / 200)
@@ -157,10 +158,10 @@ def test_a_steady_stream_goes_out_in_batches_each_run_half_a_window_to_a_window_
         rig.clock.now = result.wake_at
     assert len(rig.publisher.runs) >= 400
     leads = [run.scheduled_at - run.published_at for run in rig.publisher.runs]
-    assert min(leads) >= timedelta(seconds=0.125)
+    assert min(leads) >= timedelta(seconds=0.225)
     assert max(leads) <= timedelta(seconds=0.25)
-    # About one tick per half window (a renewal of the lease may add one), not one per run.
-    assert ticks <= 3 / 0.125 + 3
+    # About one tick per 25 ms (a renewal of the lease may add one), not one per run.
+    assert ticks <= 3 / 0.025 + 3
 
 
 def test_without_lookahead_a_run_is_published_only_once_due() -> None:
