@@ -7,6 +7,13 @@ leader republishes its outcomes on the ``listeners`` fanout exchange (``outcome_
 every started scheduler -- the leader included -- consumes them through an exclusive,
 auto-delete queue of its own (``ListenerFeed``) and hands them to its listeners.
 
+A scheduler binds its queue only while one of its listeners takes outcomes
+(``ListenerDispatcher.wants``): a ``dueq scheduler`` process has none, and at 1,000 runs a
+second a bound queue cost RabbitMQ a delivery and an ack per outcome and the scheduler a
+thread that woke for each.  Without one the feed counts as listening (every outcome
+published reaches all of this process's outcome listeners: there are none); adding one
+clears ``ready`` at once, in the adding thread, and sets it again once the queue is bound.
+
 Delivery is at least once from the events queue (a leader that dies between publishing
 and acknowledging lets the next leader publish the batch again), so the feed drops an
 outcome it has already handed over (same event, same run id).  A scheduler hears what
@@ -91,11 +98,18 @@ class ListenerFeed:
         self._unacked: list[int] = []
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self.ready = threading.Event()
-        """Set while the private queue is bound: outcomes published now reach this feed."""
+        """Set while outcomes published now reach this process's outcome listeners: its
+        private queue is bound, or it has no outcome listener."""
+        self._lock = threading.Lock()  # orders ``ready`` between this thread and watchers
+        self._listeners_changed = threading.Event()
+        dispatcher.watch(self._on_listeners_changed)
 
     def run(self) -> None:
         """Thread body: never returns before ``stopping``, whatever the broker does."""
         while not self._stopping.is_set():
+            if not self._wanted():
+                self._idle()
+                continue
             try:
                 self._consume()
             except Stopped:
@@ -106,22 +120,43 @@ class ListenerFeed:
                 logger.exception("listener feed failed; starting it again")
                 self._stopping.wait(_ERROR_PAUSE_S)
 
+    def _wanted(self) -> bool:
+        return self._dispatcher.wants(OUTCOME_CODES)
+
+    def _on_listeners_changed(self) -> None:
+        """A listener came or went (in the caller's thread): not listening until bound."""
+        with self._lock:
+            if self._wanted() and self._consumer is None:
+                self.ready.clear()
+        self._listeners_changed.set()
+
+    def _idle(self) -> None:
+        """No outcome listener here: nothing to bind; wait for one (or the stop)."""
+        with self._lock:
+            if self._wanted():
+                return
+            self.ready.set()
+        self._listeners_changed.wait(_SLICE_S)
+        self._listeners_changed.clear()
+
     def _consume(self) -> None:
         connection = retry_until_stopped("broker", logger, self._connect, self._stopping)
         try:
             queue = connection.declare_listener_queue(self._topology)
-            self._consumer = connection.consumer(
-                [queue], prefetch=_PREFETCH, on_message=self._on_message
-            )
-            self._consumer.start()
-            self.ready.set()
-            while not self._stopping.is_set():
+            consumer = connection.consumer([queue], prefetch=_PREFETCH, on_message=self._on_message)
+            consumer.start()
+            with self._lock:
+                self._consumer = consumer
+                self.ready.set()
+            while not self._stopping.is_set() and self._wanted():
                 connection.drain_events(_SLICE_S)
                 self._ack()
-            self._drain_last(connection)
+            if self._stopping.is_set():
+                self._drain_last(connection)
         finally:
-            self.ready.clear()
-            self._consumer = None
+            with self._lock:
+                self.ready.clear()
+                self._consumer = None
             self._unacked = []
             connection.close()
 

@@ -164,6 +164,12 @@ class ListenerDispatcher:
         self._name = name
         self._thread: threading.Thread | None = None
         self._invoke: Invoker = self._call
+        self._watchers: list[Callable[[], None]] = []
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every change of the listeners, in the changing thread
+        (the listener feed binds its queue only while someone wants outcomes)."""
+        self._watchers.append(callback)
 
     def call_with(self, invoke: Invoker) -> None:
         """Have listeners called through ``invoke`` (e.g. on an asyncio loop) from now on."""
@@ -173,11 +179,17 @@ class ListenerDispatcher:
         """Call ``callback(event)`` for every event whose code is in ``mask``."""
         with self._lock:
             self._listeners.append((callback, mask))
+        self._changed()
 
     def remove_listener(self, callback: Listener) -> None:
         """Stop calling ``callback`` (every registration of it)."""
         with self._lock:
             self._listeners = [(cb, mask) for cb, mask in self._listeners if cb != callback]
+        self._changed()
+
+    def _changed(self) -> None:
+        for watcher in self._watchers:
+            watcher()
 
     def wants(self, codes: int) -> bool:
         """True if a listener's mask takes any of ``codes`` (a cheap look, no lock)."""

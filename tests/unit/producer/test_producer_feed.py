@@ -120,3 +120,20 @@ def test_outcomes_are_not_even_decoded_while_no_listener_takes_them(
     assert len(decoded) == 1
     assert [e.code for e in heard] == [EVENT_JOB_EXECUTED]
     assert feed._unacked == [1, 2]
+
+
+def test_adding_an_outcome_listener_stops_listening_until_the_queue_is_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The feed's thread is not running: only the adding thread acts.
+    monkeypatch.setattr("dueq.producer.feed._SLICE_S", 0.0)
+    dispatcher = ListenerDispatcher()
+    feed = ListenerFeed(
+        broker_url="memory://", topology=Topology(prefix="p"), dispatcher=dispatcher,
+        stopping=threading.Event(),
+    )  # fmt: skip
+    feed._idle()  # no outcome listener: listening, nothing bound
+    assert feed.ready.is_set()
+    dispatcher.add_listener(lambda event: None, EVENT_JOB_EXECUTED)
+    assert not feed.ready.is_set()
+    dispatcher.close()
