@@ -19,11 +19,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from dueq.producer.history import pgrows
 from dueq.producer.history.base import RunHistory, RunRecord, RunStatus, WorkerRecord
 from dueq.producer.history.executions import Execution, fold
 from dueq.producer.history.records import WORKER_INSERT_DEFAULTS, run_values, worker_values
 from dueq.producer.sqlerrors import store_errors
 from dueq.shared.protocol import Event
+from dueq.shared.sqllists import one_of
 from dueq.shared.tables import jobs, runs, workers
 
 __all__ = ["SqlRunHistory"]
@@ -51,6 +53,7 @@ class SqlRunHistory(RunHistory):
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
 
     def record_many(self, events: Sequence[Event], now: datetime) -> None:
         run_rows = [{**v, "updated_at": now} for v in map(run_values, events) if v is not None]
@@ -75,8 +78,9 @@ class SqlRunHistory(RunHistory):
         # run in one transaction, so a job gone by the first query has its run visible to
         # the second.  In the other order a commit landing between the two made the run
         # look unknown and its outcome was dropped (the run stayed "submitted" for good).
-        known = _known_jobs(conn, {values["job_id"] for values in rows})
-        stored = _stored_executions(conn, {values["run_id"] for values in rows})
+        postgres = self._postgres
+        known = _known_jobs(conn, {values["job_id"] for values in rows}, postgres)
+        stored = _stored_executions(conn, {values["run_id"] for values in rows}, postgres)
         for values in rows:
             executions = stored.get(values["run_id"])
             if executions is None:
@@ -88,7 +92,7 @@ class SqlRunHistory(RunHistory):
             if why is not None:
                 self.conflicts += 1
                 log.warning("conflicting outcome: %s", why)
-        _write(conn, stored, now)
+        _write(conn, stored, now, postgres)
 
     def _record_worker(self, conn: Connection, values: dict[str, Any]) -> None:
         updated = conn.execute(
@@ -146,22 +150,12 @@ class SqlRunHistory(RunHistory):
             return [_worker_record(row) for row in conn.execute(query)]
 
 
-def _stored_executions(conn: Connection, run_ids: set[str]) -> dict[str, list[Execution]]:
+def _stored_executions(
+    conn: Connection, run_ids: set[str], postgres: bool
+) -> dict[str, list[Execution]]:
     """The recorded executions of ``run_ids``, oldest first, in one query."""
-    query = (
-        sa.select(
-            runs.c.run_id,
-            runs.c.execution,
-            runs.c.status,
-            runs.c.worker_id,
-            runs.c.started_at,
-            runs.c.published_at,
-        )
-        .where(runs.c.run_id.in_(run_ids))
-        .order_by(runs.c.run_id, runs.c.execution)
-    )
     stored: dict[str, list[Execution]] = {}
-    for row in conn.execute(query):
+    for row in conn.execute(_stored_query(postgres), {"run_ids": list(run_ids)}):
         stored.setdefault(row.run_id, []).append(
             Execution(
                 execution=row.execution,
@@ -174,29 +168,60 @@ def _stored_executions(conn: Connection, run_ids: set[str]) -> dict[str, list[Ex
     return stored
 
 
-def _write(conn: Connection, stored: dict[str, list[Execution]], now: datetime) -> None:
+@functools.cache
+def _stored_query(postgres: bool) -> sa.Select[Any]:
+    return (
+        sa.select(
+            runs.c.run_id,
+            runs.c.execution,
+            runs.c.status,
+            runs.c.worker_id,
+            runs.c.started_at,
+            runs.c.published_at,
+        )
+        .where(one_of(runs.c.run_id, "run_ids", postgres=postgres))
+        .order_by(runs.c.run_id, runs.c.execution)
+    )
+
+
+def _write(
+    conn: Connection, stored: dict[str, list[Execution]], now: datetime, postgres: bool
+) -> None:
     """Insert the new executions in one statement; update the changed recorded ones.
 
-    Updates go as one ``executemany`` per set of changed columns (a batch's events have
-    two or three: started, executed, error): one statement per row cost a compile and a
-    round trip each, 60% of the scheduler's GIL during a 10k burst (py-spy), starving the
-    loop that publishes the burst.
+    Updates go as one statement per set of changed columns (a batch's events have two or
+    three: started, executed, error): one statement per row cost a compile and a round
+    trip each, 60% of the scheduler's GIL during a 10k burst (py-spy), starving the loop
+    that publishes the burst.  On PostgreSQL each statement takes its rows as one JSON
+    array (``pgrows``); elsewhere as an ``executemany``.
     """
     changed = [(run_id, e) for run_id, group in stored.items() for e in group if e.changes]
     fresh = [{**e.changes, "updated_at": now} for _, e in changed if not e.stored]
-    if fresh:
-        # One multi-row INSERT needs the same columns in every row.
-        columns = {name for values in fresh for name in values}
-        conn.execute(runs.insert(), [{c: v.get(c) for c in columns} for v in fresh])
     updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for run_id, execution in changed:
         if execution.stored:
             values = {**execution.changes, "updated_at": now}
-            params = {_SET + name: value for name, value in values.items()}
-            params |= {_KEY_RUN_ID: run_id, _KEY_EXECUTION: execution.execution}
-            updates.setdefault(tuple(sorted(values)), []).append(params)
+            updates.setdefault(tuple(sorted(values)), []).append(
+                {**values, "run_id": run_id, "execution": execution.execution}
+            )
+    if postgres:
+        pgrows.insert_rows(conn, fresh)
+        for names, rows in updates.items():
+            pgrows.update_rows(conn, names, rows)
+        return
+    if fresh:
+        # One multi-row INSERT needs the same columns in every row.
+        columns = {name for values in fresh for name in values}
+        conn.execute(runs.insert(), [{c: v.get(c) for c in columns} for v in fresh])
     for names, rows in updates.items():
-        conn.execute(_update_statement(names), rows)
+        conn.execute(_update_statement(names), [_update_params(names, row) for row in rows])
+
+
+def _update_params(names: tuple[str, ...], row: dict[str, Any]) -> dict[str, Any]:
+    """``_update_statement(names)``'s parameters for ``row``: its new values, its key."""
+    params = {_SET + name: row[name] for name in names}
+    params |= {_KEY_RUN_ID: row["run_id"], _KEY_EXECUTION: row["execution"]}
+    return params
 
 
 # Bound parameter names of ``_update_statement``: a name may not be a column's own.
@@ -218,7 +243,7 @@ def _update_statement(columns: tuple[str, ...]) -> sa.Update:
     return runs.update().where(key).values({name: sa.bindparam(_SET + name) for name in columns})
 
 
-def _known_jobs(conn: Connection, job_ids: set[str]) -> set[str]:
+def _known_jobs(conn: Connection, job_ids: set[str], postgres: bool) -> set[str]:
     """Which of ``job_ids`` exist: events about other jobs make no ghost runs.
 
     A run not yet in the table is normal (its worker reported before the loop committed
@@ -226,7 +251,8 @@ def _known_jobs(conn: Connection, job_ids: set[str]) -> set[str]:
     """
     if not job_ids:
         return set()
-    return set(conn.scalars(sa.select(jobs.c.id).where(jobs.c.id.in_(job_ids))))
+    query = sa.select(jobs.c.id).where(one_of(jobs.c.id, "job_ids", postgres=postgres))
+    return set(conn.scalars(query, {"job_ids": list(job_ids)}))
 
 
 def _ignore_unknown_job(values: dict[str, Any]) -> None:

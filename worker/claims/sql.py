@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from dueq.shared.errors import StoreUnavailable
 from dueq.shared.protocol import RunRequest, encode
+from dueq.shared.sqllists import one_of
 from dueq.shared.tables import claims
 from dueq.worker.claims import pipelined
 from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplicate, Expired
@@ -46,23 +47,11 @@ _LOCK_JOBS = sa.text(
 )
 
 
-def _matching(column: sa.Column[str], name: str, sqlite: bool) -> sa.ColumnElement[bool]:
-    """``column`` is one of the list bound as ``name``.
-
-    PostgreSQL gets ``= ANY(:name)`` with the list as one array parameter: the statement
-    is compiled once and the same for every batch size (an expanding ``IN`` is rendered
-    anew on every call, which cost more CPU than the rest of a claim batch).
-    """
-    if sqlite:
-        return column.in_(sa.bindparam(name, expanding=True))
-    return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
-
-
 class _Statements:
     """The claim statements, built once per store (their compiled form is then cached)."""
 
     def __init__(self, sqlite: bool) -> None:
-        run_ids = _matching(claims.c.run_id, "run_ids", sqlite)
+        run_ids = one_of(claims.c.run_id, "run_ids", postgres=not sqlite)
         stored = sa.select(
             claims.c.run_id.label("key"),
             claims.c.status,
@@ -99,7 +88,7 @@ def _live_counts(live: sa.ColumnElement[bool], sqlite: bool) -> sa.Select[Any]:
     if sqlite:
         return (
             sa.select(claims.c.job_id, sa.null(), sa.null(), sa.func.count())
-            .where(_matching(claims.c.job_id, "job_ids", sqlite), live)
+            .where(one_of(claims.c.job_id, "job_ids", postgres=not sqlite), live)
             .group_by(claims.c.job_id)
         )
     jobs = (

@@ -12,7 +12,16 @@ from dueq.producer.job import Job
 from dueq.producer.leader import LeaseLost
 from dueq.producer.store import JobUpdate, SubmittedRun
 from dueq.shared.errors import ConflictingIdError, JobLookupError
-from dueq.shared.protocol import JobExecuted, JobStarted, WorkerHeartbeat, WorkerOnline, make_run_id
+from dueq.shared.protocol import (
+    Event,
+    ExceptionInfo,
+    JobError,
+    JobExecuted,
+    JobStarted,
+    WorkerHeartbeat,
+    WorkerOnline,
+    make_run_id,
+)
 from dueq.shared.triggers import CronTrigger, IntervalTrigger
 from tests.integration.producer.producer_support import STORE_NOW
 
@@ -291,6 +300,51 @@ def test_a_later_batch_never_moves_a_run_back_and_repeats_change_nothing(
 
     [record] = backend.history.get_runs(limit=10)
     assert (record.status, record.retval) == (RunStatus.EXECUTED, "a")
+
+
+# Values a batch's rows carry as text, numbers and JSON: quotes, escapes, non-ASCII,
+# NULL-looking text, JSON fragments, extreme finite floats, microseconds.
+ODD_RETVALS: list[object] = [
+    {"nested": [1, 2.5e-300, 1.7976931348623157e308, -0.0, "zoë ☃", None, {"": True}]},
+    'NULL "},{"x":1} q"uote\\n',
+    None,
+]  # fmt: skip
+
+
+def test_odd_values_survive_recording_a_batch_and_updating_it(backend: Backend) -> None:
+    at = T0 + timedelta(microseconds=654_321)
+    _known(backend, *ODD_IDS)
+    events: list[Event] = []
+    for n, job_id in enumerate(ODD_IDS):
+        about = {**_about_run(), "job_id": job_id, "run_id": make_run_id(job_id, at),
+                 "scheduled_at": at, "worker_id": f"w'{job_id}"}  # fmt: skip
+        started = JobStarted(**about, started_at=at, lateness_s=1e-6)  # type: ignore[arg-type]
+        finished = {"started_at": at, "finished_at": at + timedelta(microseconds=n),
+                    "duration_s": n * 1e-6, "lateness_s": 1e-6}  # fmt: skip
+        outcome: Event
+        if n % 2:
+            info = ExceptionInfo(type=f"pkg.{n}Error", message=f"{job_id}\n\t'x'", traceback="tb ☃")
+            outcome = JobError(**about, **finished, exception=info)  # type: ignore[arg-type]
+        else:
+            outcome = JobExecuted(**about, **finished, retval=ODD_RETVALS[n // 2])  # type: ignore[arg-type]
+        events += [started, outcome]
+    backend.history.record_many(events[::2], T0)  # the starts insert the rows
+    backend.history.record_many(events[1::2], T0)  # the outcomes update them
+
+    for n, job_id in enumerate(ODD_IDS):
+        record = backend.history.get_run(make_run_id(job_id, at))
+        assert record is not None
+        assert (record.job_id, record.worker_id, record.scheduled_at) == (job_id, f"w'{job_id}", at)
+        assert record.finished_at == at + timedelta(microseconds=n)
+        assert record.duration_s == n * 1e-6
+        if n % 2:
+            assert record.status is RunStatus.ERROR
+            assert (record.exception_type, record.exception_message) == (
+                f"pkg.{n}Error",
+                f"{job_id}\n\t'x'",
+            )
+        else:
+            assert (record.status, record.retval) == (RunStatus.EXECUTED, ODD_RETVALS[n // 2])
 
 
 def test_runs_are_filtered_by_a_window_of_scheduled_times(backend: Backend) -> None:
