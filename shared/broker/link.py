@@ -23,6 +23,7 @@ from typing import Any
 
 from kombu.connection import Connection
 
+from dueq.shared.broker.readahead import ReadAhead
 from dueq.shared.errors import BrokerUnavailable
 from dueq.shared.redact import redact_text, redact_url
 
@@ -105,9 +106,12 @@ class Link:
         )
         # Since when the broker has blocked publishing on this connection (None: it hasn't).
         self.blocked_since: float | None = None
+        self._read_ahead: ReadAhead | None = None
         if self.is_amqp:
             self._raw.on_blocked = self._blocked
             self._raw.on_unblocked = self._unblocked
+            transport = self._raw.transport
+            self._read_ahead = transport._quick_recv = ReadAhead(transport._quick_recv)
 
     def _blocked(self, reason: str) -> None:
         """connection.blocked: a resource alarm (memory or disk) stops our publishes."""
@@ -193,7 +197,20 @@ class Link:
                 if time.monotonic() >= deadline:
                     return False
             else:
+                self._dispatch_read_ahead()
                 return True
+
+    def _dispatch_read_ahead(self) -> None:
+        """Hand py-amqp every whole frame already read ahead, as its ``blocking_read``
+        would, minus the socket timeout it sets and restores around each: these frames
+        are in memory, so reading them cannot block.  Not while py-amqp holds part of a
+        frame itself (the read-ahead bytes then do not start a frame)."""
+        read_ahead = self._read_ahead
+        if read_ahead is None:
+            return
+        transport = self._raw.transport
+        while read_ahead.holds_frame() and not getattr(transport, "_read_buffer", b""):
+            self._raw.on_inbound_frame(transport.read_frame())
 
     @property
     def waitable(self) -> bool:
@@ -204,14 +221,17 @@ class Link:
         """Sleep until the broker sent bytes (True), ``wake_fd`` is readable or ``timeout``
         passed (False); no longer than a heartbeat slice.  py-amqp only (``waitable``).
 
-        Bytes already read from the socket and not yet handed out count as sent: a TLS
-        record holds several frames, and py-amqp keeps a partly read one.
+        Bytes already read from the socket and not yet handed out count as sent: those
+        read ahead (``ReadAhead``), a TLS record's other frames, a frame py-amqp read in
+        part.
         """
         with self.guard("receive"):
             transport = self._raw.transport
             sock = transport.sock
             pending = getattr(sock, "pending", None)  # ssl.SSLSocket: decrypted, unread
-            if getattr(transport, "_read_buffer", b"") or (pending is not None and pending()):
+            read_ahead = self._read_ahead is not None and self._read_ahead.pending > 0
+            partly_read = bool(getattr(transport, "_read_buffer", b""))
+            if read_ahead or partly_read or (pending is not None and pending()):
                 return True
             if self._read_slice is not None:
                 timeout = min(timeout, self._read_slice)

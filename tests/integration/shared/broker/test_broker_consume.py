@@ -186,3 +186,40 @@ def test_ack_many_acks_exactly_the_given_deliveries_even_with_gaps(
         pass
     assert [m.message_id for m in again] == ["run-2"]
     assert again[0].redelivered
+
+
+def test_a_burst_of_deliveries_is_handed_out_without_a_read_per_delivery(
+    amqp_conn: BrokerConnection, topology: Topology
+) -> None:
+    # Read ahead: one drain takes every whole delivery a socket read brought, where
+    # py-amqp alone hands out one method (one delivery) per drain.
+    count = 300
+    amqp_conn.publisher().publish_many([_run(topology, n) for n in range(count)])
+    queue = topology.run_queue("default")
+    while amqp_conn.queue_depth(queue) < count:
+        amqp_conn.drain_events(timeout=0.05)
+    consumer, received = _consume(amqp_conn, queue, prefetch=count)
+    drains = 0
+    while len(received) < count and drains < count:
+        amqp_conn.drain_events(timeout=5.0)
+        drains += 1
+    assert [m.message_id for m in received] == [f"run-{n}" for n in range(count)]
+    assert drains <= count // 10, drains
+    consumer.ack_many(m.delivery_tag for m in received)
+
+
+def test_bodies_larger_than_a_frame_and_a_read_arrive_whole_between_small_ones(
+    amqp_conn: BrokerConnection, topology: Topology, drain_until: DrainUntil
+) -> None:
+    sizes = [10, 300_000, 5, 70_000, 1]  # frame_max is 128 KiB; a socket read 64 KiB
+    bodies = [bytes([65 + i]) * size for i, size in enumerate(sizes)]
+    amqp_conn.publisher().publish_many(
+        [
+            OutgoingMessage(body=body, exchange=topology.runs_exchange, routing_key="default")
+            for body in bodies
+        ]
+    )
+    consumer, received = _consume(amqp_conn, topology.run_queue("default"), prefetch=10)
+    drain_until(amqp_conn, lambda: len(received) == len(bodies))
+    assert [m.body for m in received] == bodies
+    consumer.ack_many(m.delivery_tag for m in received)
