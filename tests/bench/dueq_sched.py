@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import signal
 import threading
@@ -42,6 +43,20 @@ class BatchLog:
             self.batches.append((now, len(published)))
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each live thread of this process, by thread name (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu: dict[str, float] = {}
+    for thread in threading.enumerate():
+        try:
+            stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+        except OSError:  # ended meanwhile, or not Linux
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        cpu[thread.name] = cpu.get(thread.name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--database-url", required=True)
@@ -70,13 +85,16 @@ def main() -> None:
     while not scheduler.is_leader and time.monotonic() < deadline:
         time.sleep(0.01)  # the lease is taken by the loop thread; nothing to wait on
     print(json.dumps({"ready": time.time(), "leader": scheduler.is_leader}), flush=True)
+    at_ready = thread_cpu()
     stop.wait()
     rss = psutil.Process().memory_info().rss
+    threads = {name: round(cpu - at_ready.get(name, 0.0), 3) for name, cpu in thread_cpu().items()}
     scheduler.shutdown()
     args.out.write_text(
         json.dumps(
             {
                 "batches": log.batches,
+                "thread_cpu_s": threads,
                 "rss_mb": round(rss / 2**20, 1),
                 "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }

@@ -101,6 +101,7 @@ def dueq_burst(ctx: Context, store: str, n: int, *, worker_database: bool) -> di
         if runs["last_started"] is None
         else round(runs["last_started"] - instant, 3),
         "scheduler_rss_mb": sched["rss_mb"],
+        "scheduler_thread_cpu_s": sched.get("thread_cpu_s"),
         "history": waited,
         "processes": sampler.result(),
         **runs,
