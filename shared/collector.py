@@ -10,7 +10,10 @@ collection skips it.  Reference counting still frees everything that is not in a
 and a finalizer left out at exit is one Python never promised to run.
 
 Services (scheduler, worker, ``dueq up``, the dashboard) run for days and keep the
-collector as it is.
+collector running.  The two that own their process, ``dueq worker`` and ``dueq scheduler``,
+freeze what is alive once they have started (``freeze_startup_heap``): a full collection
+then walks only what was made since, instead of every module, class and table definition
+loaded at start-up.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["collector_paused"]
+__all__ = ["collector_paused", "freeze_startup_heap"]
 
 
 @contextmanager
@@ -49,3 +52,17 @@ def _freeze_at_exit() -> None:
     (logging's flush among them) and the flushing of stdout run as before.
     """
     atexit.register(gc.freeze)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive out of the collector's reach for good.
+
+    For a service process dueq owns, once it has started: the ~84,000 objects imported
+    and built at start-up live until exit, and each full collection walked them all, 40-50
+    ms with every thread of the process stopped (twice in a 20 s run of a worker at 100
+    runs/s: a start lag of as much for the runs due meanwhile).  Garbage is collected
+    first, so none is frozen.  Never for an application that embeds dueq: its own objects
+    would be frozen with ours, and cycles among them never collected.
+    """
+    gc.collect()
+    gc.freeze()

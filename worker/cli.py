@@ -137,7 +137,7 @@ def worker_command(**options: Any) -> None:
     if settings.processes > 1:
         runner = Supervisor(settings, settings.processes)
     else:
-        runner = Worker(settings)
+        runner = Worker(settings, owns_process=True)
     _stop_on_signals(runner)
     runner.run()
 

@@ -60,7 +60,7 @@ def _run_child(settings: WorkerSettings, log_level: int) -> None:
     from dueq.worker.worker import Worker  # imported here: only the child needs it
 
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    worker = Worker(settings)
+    worker = Worker(settings, owns_process=True)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         worker.request_stop()

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 
+from dueq.shared.collector import freeze_startup_heap
 from dueq.shared.db import create_engine, upgrade_schema
 from dueq.shared.errors import ConfigError
 from dueq.shared.metrics import NO_METRICS, Metrics, start_metrics
@@ -67,8 +68,13 @@ class Worker:
         clock: Callable[[], datetime] | None = None,
         claims: ClaimStore | None = None,
         executor: Executor | None = None,
+        owns_process: bool = False,
     ) -> None:
+        """``owns_process``: nothing but this worker runs in the process (``dueq worker``);
+        once consuming, what start-up built is frozen out of the garbage collector's walks
+        (``shared.collector.freeze_startup_heap``)."""
         self.settings = settings
+        self._owns_process = owns_process
         self.registry = registry or Registry(
             settings.imports, allow_callables=settings.allow_callables
         )
@@ -167,7 +173,7 @@ class Worker:
         gate.start()
         keeper.start()
         try:
-            loop.run(self._stop, self._started.set)
+            loop.run(self._stop, self._consuming)
         finally:
             # Claims of finished runs are written before the keeper stops renewing them.
             closer.stop(settings.shutdown_timeout.total_seconds())
@@ -192,6 +198,12 @@ class Worker:
             if timeout <= 0:
                 self.stop()
                 raise TimeoutError("the worker did not start consuming in time")
+
+    def _consuming(self) -> None:
+        """The broker loop consumes: the worker has started."""
+        if self._owns_process:
+            freeze_startup_heap()
+        self._started.set()
 
     def _run_recording(self) -> None:
         try:

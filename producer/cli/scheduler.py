@@ -18,6 +18,7 @@ from dueq.producer.cli.common import given
 from dueq.producer.retries import Stopped, retry_until_stopped
 from dueq.producer.scheduler import BlockingScheduler
 from dueq.producer.settings import build_settings
+from dueq.shared.collector import freeze_startup_heap
 
 __all__ = ["scheduler_command"]
 
@@ -69,4 +70,5 @@ def scheduler_command(**options: Any) -> None:
         retry_until_stopped("database", logger, scheduler.open, stopping)
     except Stopped:
         return
+    freeze_startup_heap()  # this process is the scheduler's alone
     scheduler.start()

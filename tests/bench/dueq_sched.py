@@ -21,6 +21,7 @@ from typing import Any
 import psutil
 
 from dueq.producer import BackgroundScheduler, SchedulerSettings
+from dueq.shared.collector import freeze_startup_heap
 from dueq.shared.protocol.runbytes import EncodedRun
 
 __all__ = ["main"]
@@ -81,6 +82,7 @@ def main() -> None:
     log = BatchLog()
     scheduler = BackgroundScheduler(SchedulerSettings(**options), after_publish=log)
     scheduler.start()
+    freeze_startup_heap()  # as ``dueq scheduler`` does: this process is the scheduler's
     deadline = time.monotonic() + _LEAD_TIMEOUT_S
     while not scheduler.is_leader and time.monotonic() < deadline:
         time.sleep(0.01)  # the lease is taken by the loop thread; nothing to wait on

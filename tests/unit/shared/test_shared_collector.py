@@ -41,3 +41,22 @@ def test_what_is_alive_at_exit_is_frozen_before_the_final_collection() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["frozen", "True"]
+
+
+def test_a_service_freezes_what_is_alive_after_collecting_the_garbage() -> None:
+    # In a process of its own: freezing is for the life of the process.
+    probe = (
+        "import gc, weakref\n"
+        "from dueq.shared.collector import freeze_startup_heap\n"
+        "class Node: pass\n"
+        "kept, lost = Node(), Node()\n"
+        "lost.me = lost  # a cycle only the collector frees\n"
+        "gone = weakref.ref(lost)\n"
+        "del lost\n"
+        "freeze_startup_heap()\n"
+        "print(gone() is None, gc.get_freeze_count() > 0, gc.is_tracked(kept))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True", "True", "True"]

@@ -20,9 +20,11 @@ class StubWorker:
     """Records the settings instead of consuming."""
 
     seen: list[WorkerSettings] = []
+    owned: list[bool] = []
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    def __init__(self, settings: WorkerSettings, *, owns_process: bool = False) -> None:
         self.seen.append(settings)
+        self.owned.append(owns_process)
 
     def run(self) -> None:
         return None
@@ -33,7 +35,7 @@ class StubWorker:
 
 @pytest.fixture
 def stub_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[StubWorker]]:
-    StubWorker.seen = []
+    StubWorker.seen, StubWorker.owned = [], []
     monkeypatch.setattr(cli, "Worker", StubWorker)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     yield StubWorker
@@ -148,6 +150,7 @@ def test_processes_runs_a_supervisor_and_one_process_runs_the_worker_itself(
     assert invoke("-i", "myapp.jobs", env={"DUEQ_PROCESSES": "3"}).exit_code == 0
     assert StubSupervisor.processes == [3]
     assert [s.processes for s in stub_worker.seen] == [1, 3]
+    assert stub_worker.owned[0] is True  # the command's worker has the process to itself
 
 
 def test_each_child_is_the_same_worker_under_its_own_numbered_id() -> None:

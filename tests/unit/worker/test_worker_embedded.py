@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -66,3 +68,25 @@ def test_a_worker_without_a_database_says_its_limits_hold_per_process(
     worker.start()
     worker.stop()
     assert any("per worker process only" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("owns_process", [False, True])
+def test_only_a_worker_owning_its_process_freezes_the_start_up_heap(
+    memory_broker_url: str, owns_process: bool
+) -> None:
+    # In a process of its own: freezing is for the life of the process.
+    probe = (
+        "import gc\n"
+        "from dueq.worker import Worker, WorkerSettings\n"
+        f"settings = WorkerSettings(broker_url={memory_broker_url!r}, prefix='frozen', "
+        f"imports=({JOBS!r},))\n"
+        f"worker = Worker(settings, owns_process={owns_process})\n"
+        "before = gc.get_freeze_count()\n"
+        "worker.start()\n"
+        "print(before, gc.get_freeze_count() > 0)\n"
+        "worker.stop()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["0", str(owns_process)]
