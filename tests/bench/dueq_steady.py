@@ -121,7 +121,8 @@ def run_phases(
         engine.dispose()
     result: dict[str, Any] = {"store": store, "jobs": jobs, "processes": sampler.result(),
                               "worker_database": worker_database,
-                              "scheduler_rss_mb": sched["rss_mb"], "history": waited}  # fmt: skip
+                              "scheduler_rss_mb": sched["rss_mb"], "history": waited,
+                              "scheduler_thread_cpu_s": sched.get("thread_cpu_s")}  # fmt: skip
     for phase, begin, end in windows:
         runs = [r for r in all_runs if begin - eps <= r.scheduled < end - eps]
         expected = round(jobs * phase.seconds)
