@@ -1,4 +1,4 @@
-"""Claim batches in two round trips, finishing in one, on psycopg 3's pipeline mode.
+"""Claim batches in two round trips on psycopg 3's pipeline mode; finish and release in one.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -153,13 +153,13 @@ def _store(raw: Any, plan: BatchPlan, worker_id: str, now: datetime, lease: time
 
 
 def finish(raw: Any, run_ids: Sequence[str], now: datetime) -> bool:
-    """Queue marking ``run_ids``' claims finished (sent with the caller's ``COMMIT``)."""
+    """Mark ``run_ids``' claims finished: one statement (the caller commits it)."""
     params = (ClaimStatus.FINISHED.value, _naive(now), list(run_ids))
     raw.cursor().execute(_FINISH, params, prepare=False)
     return True
 
 
 def release(raw: Any, run_ids: Sequence[str]) -> bool:
-    """Queue forgetting ``run_ids``' running claims (sent with the caller's ``COMMIT``)."""
+    """Forget ``run_ids``' running claims: one statement (the caller commits it)."""
     raw.cursor().execute(_RELEASE, (list(run_ids), _RUNNING), prepare=False)
     return True
