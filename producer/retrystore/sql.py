@@ -18,6 +18,7 @@ from dueq.producer.leader.base import Lease, LeaseLost
 from dueq.producer.leader.sql import fence_check
 from dueq.producer.retrystore.base import PendingRetry, RetryStore
 from dueq.producer.sqlerrors import store_errors
+from dueq.shared.db import single_statement_reads
 from dueq.shared.protocol import decode_run, encode
 from dueq.shared.tables import UtcDateTime, retries, runs
 
@@ -32,6 +33,7 @@ class SqlRetryStore(RetryStore):
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reads = single_statement_reads(engine)
 
     def schedule(self, pending: Sequence[PendingRetry], now: datetime) -> int:
         if not pending:
@@ -53,7 +55,7 @@ class SqlRetryStore(RetryStore):
             .order_by(retries.c.due_at)
             .limit(limit)
         )
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             rows = conn.execute(query).all()
         return [
             PendingRetry(request=decode_run(row.payload.encode()), due_at=row.due_at)
@@ -61,7 +63,7 @@ class SqlRetryStore(RetryStore):
         ]
 
     def next_due(self) -> datetime | None:
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             value = conn.execute(sa.select(sa.func.min(retries.c.due_at))).scalar_one_or_none()
         # min() loses the column type on some dialects: convert like UtcDateTime does.
         return None if value is None else _UTC.process_result_value(value, self._engine.dialect)

@@ -26,6 +26,7 @@ from dueq.producer.store.bulk import insert_jobs
 from dueq.producer.store.commit import BatchWriter, naive_utc_text
 from dueq.producer.store.due import fetch_due_postgres
 from dueq.producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
+from dueq.shared.db import single_statement_reads
 from dueq.shared.errors import ConflictingIdError, JobLookupError
 from dueq.shared.tables import UtcDateTime, jobs
 
@@ -64,6 +65,7 @@ class SqlJobStore(JobStore):
         self, engine: Engine, clock: Clock = utc_now, *, lease_clock: LeaseClock = database_time
     ) -> None:
         self._engine = engine
+        self._reads = single_statement_reads(engine)
         self._clock = clock
         self._lease_clock = lease_clock  # the fencing check compares on the lease's clock
         self._insert = dialect_insert(engine)
@@ -127,7 +129,7 @@ class SqlJobStore(JobStore):
             conn.execute(jobs.delete())
 
     def get_job(self, job_id: str) -> Job | None:
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one_or_none()
         return None if row is None else row_to_job(row)
 
@@ -135,14 +137,14 @@ class SqlJobStore(JobStore):
         query = sa.select(jobs).order_by(
             jobs.c.next_run_time.is_(None), jobs.c.next_run_time, jobs.c.id
         )
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
 
     def get_due_jobs(
         self, now: datetime, limit: int, *, exclude: Collection[str] = ()
     ) -> list[Job]:
         if self._postgres:
-            with store_errors(self._engine), self._engine.connect() as conn:
+            with store_errors(self._engine), self._reads.connect() as conn:
                 return fetch_due_postgres(conn, now, limit, exclude)
         query = (
             sa.select(*_DUE_COLUMNS)
@@ -152,12 +154,12 @@ class SqlJobStore(JobStore):
         )
         if exclude:
             query = query.where(jobs.c.id.not_in(list(exclude)))
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             return [row_to_job(row) for row in conn.execute(query)]
 
     def get_next_run_time(self) -> datetime | None:
         query = sa.select(sa.func.min(jobs.c.next_run_time))
-        with store_errors(self._engine), self._engine.connect() as conn:
+        with store_errors(self._engine), self._reads.connect() as conn:
             value = conn.execute(query).scalar_one_or_none()
         # min() loses the column type on some dialects: convert like UtcDateTime does.
         return None if value is None else _UTC.process_result_value(value, self._engine.dialect)
