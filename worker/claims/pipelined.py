@@ -29,7 +29,7 @@ from dueq.shared.protocol import RunRequest, encode
 from dueq.worker.claims.base import ClaimStatus
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge
 
-__all__ = ["claim_batch", "finish", "release", "supports"]
+__all__ = ["all_claimed", "claim_all_fresh", "claim_batch", "finish", "release", "supports"]
 
 _RUNNING = ClaimStatus.RUNNING.value
 
@@ -65,6 +65,25 @@ _INSERT = (
     "SELECT r, j, %s, %s, %s, %s, NULL, p "
     "FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(r, j, p)"
 )
+# ``claim_all_fresh``: every run of the batch, or none, is inserted.  A run qualifies if no
+# claim of its id is stored and its job's live claims plus the runs of that job up to it in
+# the batch (``nth``) stay within its ``max_instances``: exactly when ``judge`` would admit
+# every run of the batch.  One statement after the locks, so, as for the read of
+# ``claim_batch``, its snapshot sees every claim committed by an earlier holder of a lock;
+# the claims it inserts are invisible to its own subqueries, which ``nth`` accounts for.
+_INSERT_IF_ALL_FRESH = (
+    "WITH batch AS (SELECT t.r, t.j, t.p, t.m, "
+    "row_number() OVER (PARTITION BY t.j ORDER BY t.i) AS nth "
+    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::integer[]) "
+    "WITH ORDINALITY AS t(r, j, p, m, i)), "
+    "verdict AS (SELECT bool_and("
+    "NOT EXISTS (SELECT 1 FROM dueq_claims AS c WHERE c.run_id = b.r) "
+    "AND (SELECT count(*) FROM dueq_claims AS c WHERE c.job_id = b.j AND c.status = %s "
+    "AND c.lease_expires_at > %s) + b.nth <= b.m) AS fresh FROM batch AS b) "
+    "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
+    "lease_expires_at, finished_at, payload) "
+    "SELECT b.r, b.j, %s, %s, %s, %s, NULL, b.p FROM batch AS b, verdict WHERE verdict.fresh"
+)
 _FINISH = "UPDATE dueq_claims SET status = %s, finished_at = %s WHERE run_id = ANY(%b::text[])"
 _RELEASE = "DELETE FROM dueq_claims WHERE run_id = ANY(%b::text[]) AND status = %s"
 _TAKE_OVER = (
@@ -93,6 +112,47 @@ def stored(raw: Any, run_ids: Sequence[str]) -> dict[str, ClaimRow]:
         run_id: ClaimRow(status, lease_expires_at.replace(tzinfo=UTC))
         for run_id, status, lease_expires_at in cursor.fetchall()
     }
+
+
+def claim_all_fresh(
+    raw: Any,
+    lock_namespace: int,
+    lock_keys: Sequence[int],
+    runs: Sequence[RunRequest],
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> Any:
+    """Queue the locks, then the claims of every run of ``runs`` if each is new and its job
+    has room for it, or of none: the common batch in one round trip with the caller's
+    ``COMMIT``.  Returns the cursor of the insert (``all_claimed`` reads it after the
+    commit).  ``runs`` must not repeat a run id (a repeat is a duplicate ``judge`` sees).
+    """
+    raw.cursor().execute(_LOCK_JOBS, (lock_namespace, list(lock_keys)))
+    claimed_at, expires = _naive(now), _naive(now + lease)
+    cursor = raw.cursor()
+    cursor.execute(
+        _INSERT_IF_ALL_FRESH,
+        (
+            [run.run_id for run in runs],
+            [run.job_id for run in runs],
+            [encode(run).decode() for run in runs],
+            [run.max_instances for run in runs],
+            _RUNNING,
+            claimed_at,
+            worker_id,
+            _RUNNING,
+            claimed_at,
+            expires,
+        ),
+        prepare=False,
+    )
+    return cursor
+
+
+def all_claimed(cursor: Any) -> bool:
+    """True if ``claim_all_fresh``'s insert claimed its runs (it claims all or none)."""
+    return bool(cursor.rowcount > 0)
 
 
 def claim_batch(

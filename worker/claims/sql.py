@@ -26,7 +26,14 @@ from dueq.shared.protocol import RunRequest, encode
 from dueq.shared.sqllists import one_of
 from dueq.shared.tables import claims
 from dueq.worker.claims import pipelined
-from dueq.worker.claims.base import ClaimResult, ClaimStatus, ClaimStore, Duplicate, Expired
+from dueq.worker.claims.base import (
+    Claimed,
+    ClaimResult,
+    ClaimStatus,
+    ClaimStore,
+    Duplicate,
+    Expired,
+)
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge, row_duplicate
 
 __all__ = ["SqlClaimStore"]
@@ -106,6 +113,10 @@ def _live_counts(live: sa.ColumnElement[bool], sqlite: bool) -> sa.Select[Any]:
     return sa.select(jobs.c.job_id, sa.null(), sa.null(), count)
 
 
+def _unchanged(value: _T) -> _T:
+    return value
+
+
 def _job_lock_key(job_id: str) -> int:
     """A stable signed 32-bit key for ``job_id`` (Python's hash() differs per process)."""
     digest = hashlib.blake2b(job_id.encode(), digest_size=4).digest()
@@ -149,6 +160,15 @@ class SqlClaimStore(ClaimStore):
         if not runs:
             return []
         keys = sorted({_job_lock_key(run.job_id) for run in runs})
+        if len({run.run_id for run in runs}) == len(runs):  # else a run is its own duplicate
+            fresh = self._pipelined_then(
+                lambda raw: pipelined.claim_all_fresh(
+                    raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
+                ),
+                pipelined.all_claimed,
+            )
+            if fresh:
+                return [Claimed() for _ in runs]
         plan = self._pipelined(
             lambda raw: pipelined.claim_batch(
                 raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
@@ -174,18 +194,39 @@ class SqlClaimStore(ClaimStore):
         SQLAlchemy begins and commits, so the engine's events and the pool see the
         transaction as usual.
         """
-        return self._on_psycopg(work, pipeline=True)
+        return self._pipelined_then(work, _unchanged)
+
+    def _pipelined_then(self, work: Callable[[Any], Any], read: Callable[[Any], _T]) -> _T | None:
+        """``_pipelined(work)``, then ``read`` its result on the same connection once the
+        ``COMMIT`` is through (the results of statements queued with it are in by then)."""
+
+        def run(conn: Connection, raw: Any) -> _T:
+            transaction = conn.begin()
+            with raw.pipeline():
+                result = work(raw)
+                transaction.commit()
+            return read(result)
+
+        return self._on_psycopg(run)
 
     def _one_statement(self, work: Callable[[Any], _T]) -> _T | None:
         """``work(raw)``, a single statement, committed on its own (autocommit): one round
         trip, where a transaction around it costs a ``BEGIN`` and a ``COMMIT`` more (a
         claim closed alone, at a low rate, spent as much CPU on those as on the rest).
         None on another driver (or SQLite)."""
-        return self._on_psycopg(work, pipeline=False)
 
-    def _on_psycopg(self, work: Callable[[Any], _T], *, pipeline: bool) -> _T | None:
-        """``work(raw)`` on a pooled psycopg 3 connection (see ``_pipelined`` and
-        ``_one_statement``); a lost connection is invalidated and becomes
+        def run(_conn: Connection, raw: Any) -> _T:
+            raw.autocommit = True  # no transaction is open: SQLAlchemy began none
+            try:
+                return work(raw)
+            finally:
+                raw.autocommit = False
+
+        return self._on_psycopg(run)
+
+    def _on_psycopg(self, run: Callable[[Connection, Any], _T]) -> _T | None:
+        """``run(conn, raw)`` on a pooled connection and its psycopg 3 connection; None on
+        another driver (or SQLite).  A lost connection is invalidated and becomes
         ``StoreUnavailable`` as on SQLAlchemy's own path."""
         if self._sqlite:
             return None
@@ -197,17 +238,7 @@ class SqlClaimStore(ClaimStore):
                 import psycopg  # the driver of this connection
 
                 try:
-                    if pipeline:
-                        transaction = conn.begin()
-                        with raw.pipeline():
-                            result = work(raw)
-                            transaction.commit()
-                        return result
-                    raw.autocommit = True  # no transaction is open: SQLAlchemy began none
-                    try:
-                        return work(raw)
-                    finally:
-                        raw.autocommit = False
+                    return run(conn, raw)
                 except psycopg.OperationalError as exc:
                     conn.invalidate(exc)  # the pool must not hand this connection out again
                     url = self._engine.url.render_as_string(hide_password=False)

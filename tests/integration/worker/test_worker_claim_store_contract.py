@@ -3,6 +3,7 @@ pipelined statements, and SQLAlchemy's, which other PostgreSQL drivers take)."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -307,3 +308,52 @@ def test_a_batch_interrupted_by_a_lost_connection_stores_nothing_and_the_next_on
     assert killed
     assert pg_store.lookup_many([r.run_id for r in batch], NOW) == {}
     assert pg_store.claim_many(batch, "w2", NOW, LEASE) == [Claimed()] * len(batch)
+
+
+def test_random_batches_get_the_verdicts_of_the_in_memory_store(store: ClaimStore) -> None:
+    # Every store judges as the in-memory one: new and repeated runs, jobs at their limit,
+    # finished and lapsed claims, in batches of mixed jobs (the SQL stores' one-round-trip
+    # path for all-new batches included).
+    rng = random.Random(18)
+    reference = MemoryClaimStore()
+    pool = [
+        make_run(f"job-{j}", minute=m, max_instances=1 + j % 3) for j in range(4) for m in range(12)
+    ]
+    now = NOW
+    claimed: list[str] = []
+    for step in range(120):
+        batch = [rng.choice(pool) for _ in range(rng.randint(1, 6))]
+        verdicts = reference.claim_many(batch, "w", now, LEASE)
+        assert store.claim_many(batch, "w", now, LEASE) == verdicts, (step, batch)
+        claimed += [run.run_id for run, v in zip(batch, verdicts, strict=True) if v == Claimed()]
+        if claimed and rng.random() < 0.4:
+            done = rng.sample(claimed, k=min(len(claimed), rng.randint(1, 3)))
+            reference.finish_many(done, now)
+            store.finish_many(done, now)
+            claimed = [run_id for run_id in claimed if run_id not in done]
+        now += rng.choice([timedelta(seconds=1), timedelta(seconds=1), LEASE])  # some lapse
+
+
+def test_a_batch_of_new_runs_with_room_skips_the_judged_path(
+    pg_store: SqlClaimStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    judged: list[int] = []
+    judge_batch = pipelined.claim_batch
+
+    def counting(raw: object, *args: object, **kwargs: object) -> object:
+        judged.append(1)
+        return judge_batch(raw, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipelined, "claim_batch", counting)
+    fresh = [make_run(f"job-{n}", max_instances=2) for n in range(3)] + [
+        make_run("job-0", minute=1, max_instances=2)
+    ]
+    assert pg_store.claim_many(fresh, "w1", NOW, LEASE) == [Claimed()] * 4
+    assert judged == []
+    # One run over its job's limit: nothing of the batch is inserted by the one-trip path,
+    # and the judged path decides each run.
+    over = [make_run("job-5"), make_run("job-0", minute=2, max_instances=2)]
+    assert pg_store.claim_many(over, "w1", NOW, LEASE) == [Claimed(), Full(2)]
+    assert judged == [1]
+    assert pg_store.claim_many([fresh[0]], "w1", NOW, LEASE) == [Duplicate(ClaimStatus.RUNNING)]
+    assert judged == [1, 1]
