@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import gc
-import subprocess
-import sys
 
 import pytest
 
 from dueq.shared.collector import collector_paused
+from tests.support.probe import printed_by
 
 
 @pytest.mark.usefixtures("collector_enabled")
@@ -37,10 +36,7 @@ def test_what_is_alive_at_exit_is_frozen_before_the_final_collection() -> None:
         "with collector_paused(): pass\n"
         "with collector_paused(): pass\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["frozen", "True"]
+    assert printed_by(probe) == ["frozen", "True"]
 
 
 def test_a_service_freezes_what_is_alive_after_collecting_the_garbage() -> None:
@@ -56,7 +52,4 @@ def test_a_service_freezes_what_is_alive_after_collecting_the_garbage() -> None:
         "freeze_startup_heap()\n"
         "print(gone() is None, gc.get_freeze_count() > 0, gc.is_tracked(kept))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["True", "True", "True"]
+    assert printed_by(probe) == ["True", "True", "True"]

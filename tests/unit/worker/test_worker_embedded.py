@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
@@ -13,6 +11,7 @@ import pytest
 from dueq.shared.protocol import JobExecuted
 from dueq.worker import Worker, WorkerSettings
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
+from tests.support.probe import printed_by
 
 
 @pytest.fixture
@@ -86,7 +85,4 @@ def test_only_a_worker_owning_its_process_freezes_the_start_up_heap(
         "print(before, gc.get_freeze_count() > 0)\n"
         "worker.stop()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.split() == ["0", str(owns_process)]
+    assert printed_by(probe) == ["0", str(owns_process)]
