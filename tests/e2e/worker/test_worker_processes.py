@@ -150,6 +150,13 @@ def test_a_killed_workers_run_is_completed_by_another_and_its_slot_frees_when_th
     # how long after is the host's business (a figure, printed above).
     assert held["worker_id"] != taken["worker_id"]
     assert taken["claimed_at"] >= held["lease_expires_at"], "the claim was taken early"
+    # A claim is marked finished just after its outcome is confirmed (handler.py: never done
+    # but unreported), so a run sent the moment the outcome is seen may still find it live.
+    wait_until(
+        lambda: _claim(pg_schema_url, run.run_id)["status"] == "finished",
+        "the survivor's claim to be finished",
+        timeout=15,
+    )
     follow_up = make_run(
         f"{JOBS}:add",
         job_id="victim",
