@@ -31,6 +31,10 @@ pytestmark = pytest.mark.integration
 # Seconds a "now" run may honestly be late by when a consumer checks it on a busy machine.
 PROMPT = 5.0
 
+# A consumer's clock may count whole milliseconds (JavaScript's Date.now() does), so a run it
+# takes within a millisecond of publication can read up to this much less late than it is.
+CLOCK_RESOLUTION = 0.001
+
 
 def test_valid_run_is_started_then_executed_with_its_return_value(harness: Harness) -> None:
     bus, consumer = harness.bus, harness.consumer
@@ -51,7 +55,7 @@ def test_valid_run_is_started_then_executed_with_its_return_value(harness: Harne
         assert (event.job_id, event.scheduled_at) == (run.job_id, run.scheduled_at)
         assert event.redelivered is False
         assert event.worker_id == harness.online.body["worker_id"]
-        assert 0 <= event.lateness_s < PROMPT
+        assert -CLOCK_RESOLUTION <= event.lateness_s < PROMPT
     assert result.started_at <= result.finished_at
     assert result.duration_s >= 0
 
@@ -86,7 +90,7 @@ def test_run_later_than_its_misfire_grace_time_is_reported_missed_not_run(
     assert bus.about(run.run_id) == ["job_missed"]
     assert isinstance(missed, JobMissed)
     assert missed.misfire_grace_time == 1.0
-    assert 60 <= missed.lateness_s < 60 + PROMPT
+    assert 60 - CLOCK_RESOLUTION <= missed.lateness_s < 60 + PROMPT
     assert missed.scheduled_at == run.scheduled_at
 
 
@@ -99,7 +103,7 @@ def test_run_without_misfire_grace_time_runs_however_late(harness: Harness) -> N
     started = bus.wait_event("job_started", run_id=run.run_id, consumer=consumer).event
     bus.wait_event("job_executed", run_id=run.run_id, consumer=consumer)
     assert isinstance(started, JobStarted)
-    assert started.lateness_s >= 3600
+    assert started.lateness_s >= 3600 - CLOCK_RESOLUTION
 
 
 def test_second_concurrent_run_over_max_instances_is_refused(harness: Harness) -> None:
