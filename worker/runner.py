@@ -39,7 +39,10 @@ MAX_RETVAL_REPR_CHARS = 1024
 # The protocol's ShortText bound for an exception message.
 MAX_MESSAGE_CHARS = 4096
 
-_SCALARS = (type(None), bool, int)
+# Values that are JSON as they are.  Not ``int``: one of over 4,300 digits is written by the
+# JSON encoder but refused by the reader (the scheduler's, like Python's ``json``), so ints
+# go through ``json.dumps``, which has the same limit.
+_SCALARS = (type(None), bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,7 @@ def _success(retval: Any, started_at: datetime, duration: float) -> Outcome:
 
 def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcome:
     """The ``Outcome`` of a call that raised ``exc`` (also used for executor failures)."""
-    text = "".join(traceback.format_exception(exc))
+    text = _wire_text("".join(traceback.format_exception(exc)))
     if len(text) > MAX_TRACEBACK_CHARS:
         # Keep the innermost frames and the exception line: that is where the bug is.
         marker = "... (traceback truncated)\n"
@@ -124,7 +127,7 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         finished_at=_after(started_at, duration),
         duration_s=duration,
         error_type=_qualified(type(exc)),
-        error_message=_cut(str(exc), MAX_MESSAGE_CHARS),
+        error_message=_cut(_wire_text(_safe_str(exc)), MAX_MESSAGE_CHARS),
         traceback=text,
         error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
     )
@@ -163,11 +166,27 @@ def _portable(retval: Any) -> tuple[Any, bool]:
     try:
         text = json.dumps(retval, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):
-        return _cut(_safe_repr(retval), MAX_RETVAL_REPR_CHARS), True
+        return _repr_of(retval), True
     if len(text.encode()) > MAX_RETVAL_BYTES:
-        return _cut(_safe_repr(retval), MAX_RETVAL_REPR_CHARS), True
+        return _repr_of(retval), True
     # Round-trip so tuples become lists and keys become strings, exactly as on the wire.
-    return json.loads(text), False
+    value = json.loads(text)
+    if "\\u" in text and not _encodable(value):
+        return _repr_of(retval), True  # text UTF-8 cannot carry: not JSON on the wire
+    return value, False
+
+
+def _encodable(value: Any) -> bool:
+    """True if ``value``'s JSON is valid UTF-8 (no lone surrogate in any string)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _repr_of(retval: Any) -> str:
+    return _cut(_wire_text(_safe_repr(retval)), MAX_RETVAL_REPR_CHARS)
 
 
 def _safe_repr(value: Any) -> str:
@@ -177,6 +196,27 @@ def _safe_repr(value: Any) -> str:
         return f"<{type(value).__name__} object; repr() raised {type(exc).__name__}>"
 
 
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as broken:  # a broken __str__ must not lose the run's outcome
+        return f"<{type(exc).__name__} object; str() raised {type(broken).__name__}>"
+
+
+def _wire_text(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode written as backslash escapes.
+
+    Events go out as UTF-8 JSON, and a job can hand over text that has no UTF-8 form: a
+    lone surrogate, which ``os.fsdecode`` makes of a file name's undecodable bytes.  Left
+    in, it made the outcome impossible to serialize, and the run was never reported.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -184,7 +224,8 @@ def _cut(text: str, limit: int) -> str:
 def _qualified(cls: type[BaseException]) -> str:
     if cls.__module__ == "builtins":
         return cls.__qualname__
-    return _cut(f"{cls.__module__}.{cls.__qualname__}", 255)
+    # A class name cannot hold a lone surrogate, but ``__module__`` is any string.
+    return _cut(_wire_text(f"{cls.__module__}.{cls.__qualname__}"), 255)
 
 
 def _name(func: Callable[..., Any]) -> str:

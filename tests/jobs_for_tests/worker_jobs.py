@@ -45,6 +45,18 @@ def unserializable() -> object:
     return {1, 2, 3}
 
 
+def undecodable_name() -> str:
+    """Returns a file name with an undecodable byte, as ``os.fsdecode`` gives it (a lone
+    surrogate, which UTF-8 cannot encode)."""
+    return os.fsdecode(b"report-\xff.csv")
+
+
+def fail_on_undecodable() -> None:
+    """Raises ValueError naming a file whose name has an undecodable byte."""
+    name = os.fsdecode(b"in-\xfe.csv")
+    raise ValueError(f"cannot parse {name}")
+
+
 def where() -> dict[str, Any]:
     """Which process and thread ran the job."""
     return {"pid": os.getpid(), "thread": threading.current_thread().name}

@@ -111,6 +111,26 @@ def test_a_failing_job_reports_its_exception_type_message_and_traceback(
     assert error.finished_at >= error.started_at
 
 
+def test_text_utf8_cannot_encode_from_a_job_is_reported_escaped_not_lost(
+    probe: BrokerProbe, start_worker: WorkerFactory, pg_schema_url: str
+) -> None:
+    # A file name with an undecodable byte, returned or in an exception, once made the
+    # outcome impossible to serialize: the run was never reported and its claim stayed held.
+    start_worker(database_url=pg_schema_url)
+    returned, raised = make_run(f"{JOBS}:undecodable_name"), make_run(f"{JOBS}:fail_on_undecodable")
+    probe.publish(returned)
+    probe.publish(raised)
+    executed = probe.wait_event(returned.run_id, "job_executed")
+    assert isinstance(executed, JobExecuted)
+    assert (executed.retval, executed.retval_is_repr) == (r"'report-\udcff.csv'", True)
+    error = probe.wait_event(raised.run_id, "job_error")
+    assert isinstance(error, JobError)
+    assert (error.exception.type, error.exception.message) == (
+        "ValueError",
+        r"cannot parse in-\udcfe.csv",
+    )
+
+
 def test_a_run_later_than_its_grace_time_is_missed_and_one_without_grace_time_runs(
     probe: BrokerProbe, start_worker: WorkerFactory
 ) -> None:

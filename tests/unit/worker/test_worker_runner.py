@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from datetime import UTC, datetime
 from typing import Any
 
-from dueq.shared.protocol import MAX_TRACEBACK_CHARS
-from dueq.worker.runner import MAX_RETVAL_BYTES, MAX_RETVAL_REPR_CHARS, invoke, invoke_async
+from dueq.shared.protocol import (
+    MAX_TRACEBACK_CHARS,
+    Event,
+    JobError,
+    JobExecuted,
+    RunRequest,
+    decode_event,
+)
+from dueq.shared.topology import Topology
+from dueq.worker.reporter import Identity, Reporter
+from dueq.worker.runner import (
+    MAX_RETVAL_BYTES,
+    MAX_RETVAL_REPR_CHARS,
+    Outcome,
+    invoke,
+    invoke_async,
+)
 
 
 def test_a_json_return_value_is_kept_as_json() -> None:
@@ -69,3 +86,84 @@ def test_an_async_job_is_awaited() -> None:
 
     outcome = asyncio.run(invoke_async(add, [2, 3], {}))
     assert (outcome.retval, outcome.failed) == (5, False)
+
+
+# -- what a job hands over must still make an event the scheduler can read ---------------
+
+_NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+_RUN = RunRequest(
+    run_id="r-1", job_id="j-1", job_name="j-1", func="m:f", args=[], kwargs={},
+    scheduled_at=_NOW, published_at=_NOW, misfire_grace_time=None, max_instances=1,
+    queue="default", epoch=1,
+)  # fmt: skip
+
+
+def _as_read_by_the_scheduler(outcome: Outcome) -> Event:
+    """The outcome's event, encoded as the worker sends it and decoded as the scheduler
+    reads it (raises where either side would fail)."""
+    reporter = Reporter(Identity.of_this_process("w-1"), Topology(), lambda: _NOW)
+    return decode_event(reporter.message(reporter.finished(_RUN, False, outcome)).body)
+
+
+def test_a_return_value_holding_text_utf8_cannot_encode_is_reported_as_its_escaped_repr() -> None:
+    name = os.fsdecode(b"report-\xff.csv")  # an undecodable file name: a lone surrogate
+    for value, shown in [
+        (name, r"'report-\udcff.csv'"),
+        ({name: 1}, r"{'report-\udcff.csv': 1}"),
+        ([1, [name]], r"[1, ['report-\udcff.csv']]"),
+    ]:
+        outcome = invoke(lambda v=value: v, [], {})
+        assert (outcome.retval, outcome.retval_is_repr) == (shown, True)
+        event = _as_read_by_the_scheduler(outcome)
+        assert isinstance(event, JobExecuted)
+        assert event.retval == shown
+
+
+def test_text_json_escapes_but_can_encode_is_kept_as_json() -> None:
+    outcome = invoke(lambda: {"café": "naïve ✓ \U0001f600"}, [], {})
+    assert (outcome.retval, outcome.retval_is_repr) == ({"café": "naïve ✓ \U0001f600"}, False)
+
+
+def test_an_int_too_long_for_a_json_reader_is_reported_as_a_repr() -> None:
+    outcome = invoke(lambda: 10**5000, [], {})  # the scheduler reads at most 4,300 digits
+    assert outcome.retval_is_repr is True
+    assert isinstance(_as_read_by_the_scheduler(outcome), JobExecuted)
+    assert invoke(lambda: 2**64, [], {}).retval == 2**64
+
+
+def test_an_exception_with_text_utf8_cannot_encode_is_reported_escaped() -> None:
+    path = os.fsdecode(b"/data/in\xfe.csv")
+    # A class name cannot hold a lone surrogate; a module name can.
+    odd = type("OddError", (OSError,), {"__module__": "jobs\udc80"})
+
+    def explode() -> None:
+        raise odd(2, "No such file or directory", path)
+
+    outcome = invoke(explode, [], {})
+    event = _as_read_by_the_scheduler(outcome)
+    assert isinstance(event, JobError)
+    assert event.exception.type == r"jobs\udc80.OddError"
+    assert event.exception.message == r"[Errno 2] No such file or directory: '/data/in\udcfe.csv'"
+    assert event.exception.traceback.rstrip().endswith(event.exception.message)
+
+
+def test_a_traceback_of_escaped_text_still_fits_its_limit() -> None:
+    def explode() -> None:
+        raise ValueError("\udcff" * MAX_TRACEBACK_CHARS)  # each becomes six characters
+
+    outcome = invoke(explode, [], {})
+    assert len(outcome.traceback) <= MAX_TRACEBACK_CHARS
+    assert isinstance(_as_read_by_the_scheduler(outcome), JobError)
+
+
+def test_an_exception_whose_str_raises_is_still_reported() -> None:
+    class Broken(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    def explode() -> None:
+        raise Broken
+
+    outcome = invoke(explode, [], {})
+    assert outcome.error_message == "<Broken object; str() raised RuntimeError>"
+    assert isinstance(_as_read_by_the_scheduler(outcome), JobError)
