@@ -8,6 +8,7 @@ or ``job_error`` event.
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import time
@@ -75,6 +76,7 @@ def invoke(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) ->
     Every ``BaseException`` the job raises (``SystemExit``, ``KeyboardInterrupt``,
     ``GeneratorExit``) is the run's error outcome: the slot thread lives on.
     """
+    args, kwargs = _own_copy(args, kwargs)
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         retval = func(*args, **kwargs)
@@ -94,6 +96,7 @@ async def invoke_async(
     func: Callable[..., Awaitable[Any]], args: list[Any], kwargs: dict[str, Any]
 ) -> Outcome:
     """Await ``func(*args, **kwargs)`` (an ``async def`` job) inside a running loop."""
+    args, kwargs = _own_copy(args, kwargs)
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
         retval = await func(*args, **kwargs)
@@ -157,6 +160,23 @@ def timed_out(timeout: float, started_at: datetime, duration: float, what: str) 
         error_classes=("TimeoutError", "OSError", "Exception", "BaseException", "object"),
         timed_out=True,
     )
+
+
+def _own_copy(args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The job's own copy of the lists and objects among its arguments.
+
+    They belong to the RunRequest, which the worker still needs after the call: a failed
+    run's ``retry_request`` echoes it as received.  A job changing a list it was given
+    changed the retry's arguments, and one that put something JSON cannot hold into it
+    made the error impossible to report.  Scalars need no copy (``*args`` and ``**kwargs``
+    already make new top-level containers).
+    """
+    nested = (list, dict)
+    if any(isinstance(a, nested) for a in args) or any(
+        isinstance(v, nested) for v in kwargs.values()
+    ):
+        return copy.deepcopy(args), copy.deepcopy(kwargs)
+    return args, kwargs
 
 
 def _portable(retval: Any) -> tuple[Any, bool]:

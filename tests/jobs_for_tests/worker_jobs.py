@@ -57,6 +57,13 @@ def fail_on_undecodable() -> None:
     raise ValueError(f"cannot parse {name}")
 
 
+def change_and_fail(items: list[Any], options: dict[str, Any]) -> None:
+    """Changes the list and dict it was given (adding what JSON cannot hold), then fails."""
+    items.append({"not", "json"})
+    options["added"] = object()
+    raise ValueError("failed halfway")
+
+
 def where() -> dict[str, Any]:
     """Which process and thread ran the job."""
     return {"pid": os.getpid(), "thread": threading.current_thread().name}

@@ -13,6 +13,7 @@ from dueq.shared.protocol import (
     JobMaxInstances,
     JobMissed,
     JobStarted,
+    RetryPolicy,
     WorkerHeartbeat,
     WorkerOffline,
     WorkerOnline,
@@ -128,6 +129,26 @@ def test_text_utf8_cannot_encode_from_a_job_is_reported_escaped_not_lost(
     assert (error.exception.type, error.exception.message) == (
         "ValueError",
         r"cannot parse in-\udcfe.csv",
+    )
+
+
+def test_a_retry_echoes_the_run_as_received_whatever_the_job_did_to_its_arguments(
+    probe: BrokerProbe, start_worker: WorkerFactory, pg_schema_url: str
+) -> None:
+    start_worker(database_url=pg_schema_url)
+    run = make_run(
+        f"{JOBS}:change_and_fail",
+        args=[[1, 2]],
+        kwargs={"options": {"a": 1}},
+        retry=RetryPolicy(max_attempts=2),
+    )
+    probe.publish(run)
+    error = probe.wait_event(run.run_id, "job_error")
+    assert isinstance(error, JobError)
+    assert error.retry_request is not None
+    assert (error.retry_request.args, error.retry_request.kwargs) == (
+        [[1, 2]],
+        {"options": {"a": 1}},
     )
 
 

@@ -167,3 +167,24 @@ def test_an_exception_whose_str_raises_is_still_reported() -> None:
     outcome = invoke(explode, [], {})
     assert outcome.error_message == "<Broken object; str() raised RuntimeError>"
     assert isinstance(_as_read_by_the_scheduler(outcome), JobError)
+
+
+def test_a_job_changing_the_lists_it_was_given_leaves_the_run_as_received() -> None:
+    args: list[Any] = [[1, 2], "text"]
+    kwargs: dict[str, Any] = {"options": {"a": 1}, "flag": True}
+
+    def change(items: list[Any], text: str, options: dict[str, Any], flag: bool) -> None:
+        items.append({3})
+        options["b"] = object()
+        raise ValueError("half done")
+
+    for call in (invoke, lambda f, a, k: asyncio.run(invoke_async(_async(f), a, k))):
+        assert call(change, args, kwargs).failed
+        assert (args, kwargs) == ([[1, 2], "text"], {"options": {"a": 1}, "flag": True})
+
+
+def _async(func: Any) -> Any:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
