@@ -34,6 +34,7 @@ from dueq.worker.outcomes import log_finished, log_max_instances, log_missed
 from dueq.worker.overlap import OverlapPolicy
 from dueq.worker.reporter import Reporter
 from dueq.worker.retrying import retry_request
+from dueq.worker.runner import Outcome, without_details
 
 __all__ = ["RunHandler"]
 
@@ -152,10 +153,7 @@ class RunHandler:
             self._running.discard(run.run_id)
             raise
         log_finished(run, outcome)
-        finished = self._reporter.finished(
-            run, redelivered, outcome, taken_over=taken_over, retry=retry_request(run, outcome)
-        )
-        report, run_id = (self._message(delivery, finished),), run.run_id
+        report, run_id = (self._outcome_message(delivery, outcome, taken_over),), run.run_id
         if self._durable:
             # Finish the claim only once the outcome is confirmed: dying in between makes
             # the reaper hand the run over, never leaves it done but unreported.
@@ -165,6 +163,28 @@ class RunHandler:
             self._closer.finish(run_id)
             message, generation = delivery.message, delivery.generation
             self._outbox.put(Outbound(report, message, generation, Settle.ACK, outcome_of=run_id))
+
+    def _outcome_message(
+        self, delivery: Delivery, outcome: Outcome, taken_over: bool
+    ) -> OutgoingMessage:
+        """The run's outcome event; without its details if it cannot be sent as it is.
+
+        A last guard: an outcome that raises here is never reported, and with a database
+        its claim (so its job's instance slot, fleet-wide) would stay held for good.  The
+        runner makes a job's values sendable; this covers whatever it does not foresee.
+        """
+        run, redelivered = delivery.run, delivery.redelivered
+        try:
+            retry = retry_request(run, outcome)
+            finished = self._reporter.finished(
+                run, redelivered, outcome, taken_over=taken_over, retry=retry
+            )
+            return self._message(delivery, finished)
+        except Exception as exc:
+            log.exception("the outcome of run %s cannot be sent as it is", run.run_id)
+            bare = without_details(outcome, f"its outcome could not be sent: {exc!r}")
+            event = self._reporter.finished(run, redelivered, bare, taken_over=taken_over)
+            return self._message(delivery, event)
 
     def _request_cancel(self, run: RunRequest) -> int:
         """Ask the job's other running instances, wherever they run, to stop for ``run``."""

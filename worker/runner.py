@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import inspect
 import json
 import time
@@ -30,6 +31,7 @@ __all__ = [
     "invoke_async",
     "stopped",
     "timed_out",
+    "without_details",
 ]
 
 # A return value travels in the event only if its JSON fits in 64 KiB; bigger results
@@ -133,6 +135,19 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         error_message=_cut(_wire_text(_safe_str(exc)), MAX_MESSAGE_CHARS),
         traceback=text,
         error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
+    )
+
+
+def without_details(outcome: Outcome, why: str) -> Outcome:
+    """``outcome`` reduced to what cannot fail to send: its timing and whether it failed,
+    with ``why`` in place of its return value or exception text (see ``handler``)."""
+    note = _cut(_wire_text(why), MAX_MESSAGE_CHARS)
+    if not outcome.failed:
+        return dataclasses.replace(
+            outcome, retval=_cut(note, MAX_RETVAL_REPR_CHARS), retval_is_repr=True
+        )
+    return dataclasses.replace(
+        outcome, error_type="dueq.UnsendableOutcome", error_message=note, traceback=""
     )
 
 

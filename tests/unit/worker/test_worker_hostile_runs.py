@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from dueq.shared.broker import OutgoingMessage
-from dueq.shared.protocol import JobError, encode
+from dueq.shared.protocol import Event, JobError, JobExecuted, RunRequest, encode
 from dueq.shared.signing import RUN_TYPE, SIGNATURE_HEADER, Signer
 from dueq.worker import Worker, WorkerSettings
+from dueq.worker.reporter import Reporter
+from dueq.worker.runner import Outcome
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 
 KEY = "a-test-signing-key-of-forty-characters!!"
@@ -99,5 +102,32 @@ def test_with_a_key_only_signed_runs_run_and_every_event_is_signed(
             signer.verify(message.type, message.body, message.headers)
             assert SIGNATURE_HEADER in message.headers
         assert not probe.starts(unsigned.run_id)
+    finally:
+        worker.stop()
+
+
+def test_an_outcome_that_cannot_be_sent_as_it_is_is_sent_without_its_details(
+    probe: BrokerProbe, memory_broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Whatever the runner does not foresee: an outcome event that raises while it is built.
+    real = Reporter.finished
+
+    def finished(self: Reporter, run: RunRequest, redelivered: bool, outcome: Outcome,
+                 **options: Any) -> Event:  # fmt: skip
+        if outcome.retval == 3:
+            raise RuntimeError("cannot serialize")
+        return real(self, run, redelivered, outcome, **options)
+
+    monkeypatch.setattr(Reporter, "finished", finished)
+    worker = start_worker(memory_broker_url)
+    try:
+        poisoned, fine = make_run(f"{JOBS}:add", args=[1, 2]), make_run(f"{JOBS}:add", args=[2, 2])
+        probe.publish(poisoned)
+        executed = probe.wait_event(poisoned.run_id, "job_executed")
+        assert isinstance(executed, JobExecuted)
+        assert executed.retval_is_repr is True
+        assert executed.retval == "its outcome could not be sent: RuntimeError('cannot serialize')"
+        probe.publish(fine)
+        assert probe.wait_event(fine.run_id, "job_executed").retval == 4  # type: ignore[union-attr]
     finally:
         worker.stop()

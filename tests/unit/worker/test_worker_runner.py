@@ -23,6 +23,7 @@ from dueq.worker.runner import (
     Outcome,
     invoke,
     invoke_async,
+    without_details,
 )
 
 
@@ -188,3 +189,25 @@ def _async(func: Any) -> Any:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def test_an_outcome_without_details_keeps_its_kind_and_timing_and_can_be_sent() -> None:
+    def explode() -> None:
+        raise ValueError("x")
+
+    for outcome in (invoke(lambda: 1, [], {}), invoke(explode, [], {})):
+        bare = without_details(outcome, "why \udcff")
+        assert (bare.failed, bare.started_at, bare.duration_s) == (
+            outcome.failed,
+            outcome.started_at,
+            outcome.duration_s,
+        )
+        event = _as_read_by_the_scheduler(bare)
+        if isinstance(event, JobError):
+            assert (event.exception.type, event.exception.message) == (
+                "dueq.UnsendableOutcome",
+                r"why \udcff",
+            )
+        else:
+            assert isinstance(event, JobExecuted)
+            assert (event.retval, event.retval_is_repr) == (r"why \udcff", True)
