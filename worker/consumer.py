@@ -273,15 +273,14 @@ class BrokerLoop:
         log.warning(
             "rejecting message %s from %r: %s", message.message_id, message.routing_key, exc.reason
         )
-        event = self._reporter.rejected(message, exc.reason, exc.run)
+        try:
+            event = self._reporter.rejected(message, exc.reason, exc.run)
+            report: tuple[OutgoingMessage, ...] = (self._reporter.message(event),)
+        except Exception:  # a last guard: this is the broker thread, it must live on
+            log.exception("cannot report the rejection of message %s", message.message_id)
+            report = ()  # dead-lettered all the same, with its reason
         self._outbox.put(
-            Outbound(
-                (self._reporter.message(event),),
-                message,
-                generation,
-                Settle.DEAD_LETTER,
-                reason=exc.reason,
-            )
+            Outbound(report, message, generation, Settle.DEAD_LETTER, reason=exc.reason)
         )
 
     def _tick(self) -> None:

@@ -36,6 +36,7 @@ from dueq.shared.protocol import (
 )
 from dueq.shared.signing import Signer
 from dueq.shared.topology import Topology
+from dueq.shared.utf8 import encodable
 from dueq.worker.runner import Outcome
 
 __all__ = ["Identity", "Reporter"]
@@ -183,7 +184,8 @@ class Reporter:
             ids.update(run_id=run.run_id, job_id=run.job_id, scheduled_at=run.scheduled_at)
         else:
             ids["run_id"] = _bounded(message.correlation_id or message.message_id, 64)
-        return JobRejected(**self._who, emitted_at=self._clock(), reason=reason[:4096], **ids)
+        reason = encodable(reason)[:4096]  # it may quote what the message held
+        return JobRejected(**self._who, emitted_at=self._clock(), reason=reason, **ids)
 
     def online(self, queues: list[str], concurrency: int, executor: str, version: str) -> Event:
         """The worker started consuming."""

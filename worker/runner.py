@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dueq.shared.protocol import MAX_TRACEBACK_CHARS
+from dueq.shared.utf8 import encodable
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -122,7 +123,7 @@ def _success(retval: Any, started_at: datetime, duration: float) -> Outcome:
 
 def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcome:
     """The ``Outcome`` of a call that raised ``exc`` (also used for executor failures)."""
-    text = _wire_text("".join(traceback.format_exception(exc)))
+    text = encodable("".join(traceback.format_exception(exc)))
     if len(text) > MAX_TRACEBACK_CHARS:
         # Keep the innermost frames and the exception line: that is where the bug is.
         marker = "... (traceback truncated)\n"
@@ -132,7 +133,7 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         finished_at=_after(started_at, duration),
         duration_s=duration,
         error_type=_qualified(type(exc)),
-        error_message=_cut(_wire_text(_safe_str(exc)), MAX_MESSAGE_CHARS),
+        error_message=_cut(encodable(_safe_str(exc)), MAX_MESSAGE_CHARS),
         traceback=text,
         error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
     )
@@ -141,7 +142,7 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
 def without_details(outcome: Outcome, why: str) -> Outcome:
     """``outcome`` reduced to what cannot fail to send: its timing and whether it failed,
     with ``why`` in place of its return value or exception text (see ``handler``)."""
-    note = _cut(_wire_text(why), MAX_MESSAGE_CHARS)
+    note = _cut(encodable(why), MAX_MESSAGE_CHARS)
     if not outcome.failed:
         return dataclasses.replace(
             outcome, retval=_cut(note, MAX_RETVAL_REPR_CHARS), retval_is_repr=True
@@ -221,7 +222,7 @@ def _encodable(value: Any) -> bool:
 
 
 def _repr_of(retval: Any) -> str:
-    return _cut(_wire_text(_safe_repr(retval)), MAX_RETVAL_REPR_CHARS)
+    return _cut(encodable(_safe_repr(retval)), MAX_RETVAL_REPR_CHARS)
 
 
 def _safe_repr(value: Any) -> str:
@@ -238,20 +239,6 @@ def _safe_str(exc: BaseException) -> str:
         return f"<{type(exc).__name__} object; str() raised {type(broken).__name__}>"
 
 
-def _wire_text(text: str) -> str:
-    """``text`` with what UTF-8 cannot encode written as backslash escapes.
-
-    Events go out as UTF-8 JSON, and a job can hand over text that has no UTF-8 form: a
-    lone surrogate, which ``os.fsdecode`` makes of a file name's undecodable bytes.  Left
-    in, it made the outcome impossible to serialize, and the run was never reported.
-    """
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode()
-    return text
-
-
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -260,7 +247,7 @@ def _qualified(cls: type[BaseException]) -> str:
     if cls.__module__ == "builtins":
         return cls.__qualname__
     # A class name cannot hold a lone surrogate, but ``__module__`` is any string.
-    return _cut(_wire_text(f"{cls.__module__}.{cls.__qualname__}"), 255)
+    return _cut(encodable(f"{cls.__module__}.{cls.__qualname__}"), 255)
 
 
 def _name(func: Callable[..., Any]) -> str:

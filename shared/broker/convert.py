@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dueq.shared.broker.messages import IncomingMessage, OutgoingMessage
+from dueq.shared.utf8 import encodable
 
 __all__ = ["delivery_count", "from_delivery", "read_delivery", "to_transport"]
 
@@ -144,4 +145,6 @@ def _body_bytes(body: Any) -> bytes:
 
 
 def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+    # py-amqp decodes short strings with ``surrogatepass``: a property may hold a lone
+    # surrogate, which no event carrying it could serialize (``shared.utf8``).
+    return encodable(value) if isinstance(value, str) else None

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from dueq.shared.broker import OutgoingMessage
-from dueq.shared.protocol import Event, JobError, JobExecuted, RunRequest, encode
+from dueq.shared.protocol import Event, JobError, JobExecuted, JobRejected, RunRequest, encode
 from dueq.shared.signing import RUN_TYPE, SIGNATURE_HEADER, Signer
 from dueq.worker import Worker, WorkerSettings
 from dueq.worker.reporter import Reporter
@@ -129,5 +129,49 @@ def test_an_outcome_that_cannot_be_sent_as_it_is_is_sent_without_its_details(
         assert executed.retval == "its outcome could not be sent: RuntimeError('cannot serialize')"
         probe.publish(fine)
         assert probe.wait_event(fine.run_id, "job_executed").retval == 4  # type: ignore[union-attr]
+    finally:
+        worker.stop()
+
+
+def test_a_message_whose_ids_utf8_cannot_encode_is_rejected_and_the_worker_lives_on(
+    probe: BrokerProbe, memory_broker_url: str
+) -> None:
+    # py-amqp reads a short string with surrogatepass, so a property can hold a lone
+    # surrogate. A bad body with such ids stopped the broker thread: its job_rejected could
+    # not be built.
+    odd = b"id-\xed\xa0\x80".decode("utf-8", "surrogatepass")
+    worker = start_worker(memory_broker_url)
+    try:
+        bad, good, after = (make_run(f"{JOBS}:add", args=[1, n]) for n in range(3))
+        for message in (probe.run_message(bad, b"not json"), probe.run_message(good)):
+            probe.publisher.publish(
+                dataclasses.replace(message, message_id=odd, correlation_id=odd)
+            )
+        rejected = probe.wait_event(r"id-\ud800", "job_rejected")
+        assert isinstance(rejected, JobRejected)
+        assert rejected.message_id == r"id-\ud800"
+        assert len(probe.wait_dead(1)) == 1
+        assert probe.wait_event(good.run_id, "job_executed").retval == 2  # type: ignore[union-attr]
+        probe.publish(after)
+        probe.wait_event(after.run_id, "job_executed")
+    finally:
+        worker.stop()
+
+
+def test_a_rejection_that_cannot_be_reported_is_dead_lettered_all_the_same(
+    probe: BrokerProbe, memory_broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreportable(*_args: Any) -> Event:
+        raise RuntimeError("cannot build")
+
+    monkeypatch.setattr(Reporter, "rejected", unreportable)
+    worker = start_worker(memory_broker_url)
+    try:
+        probe.publish_raw(b"not json", message_id="bad-1")
+        (dead,) = probe.wait_dead(1)
+        assert dead.message_id == "bad-1"
+        after = make_run(f"{JOBS}:add", args=[1, 1])
+        probe.publish(after)
+        probe.wait_event(after.run_id, "job_executed")
     finally:
         worker.stop()

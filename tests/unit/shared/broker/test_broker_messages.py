@@ -54,6 +54,27 @@ def test_a_body_decoded_by_the_transport_is_given_back_as_bytes() -> None:
     assert (incoming.delivery_tag, incoming.redelivered, incoming.message_id) == (7, True, "m1")
 
 
+def test_property_text_utf8_cannot_encode_is_read_escaped() -> None:
+    # py-amqp decodes a short string's bytes with surrogatepass: b"\xed\xa0\x80" is "\ud800".
+    odd = b"m-\xed\xa0\x80".decode("utf-8", "surrogatepass")
+    kombu_message = SimpleNamespace(
+        body=b"{}",
+        content_encoding=None,
+        content_type=odd,
+        headers={},
+        properties={"message_id": odd, "correlation_id": odd, "reply_to": odd, "type": "t"},
+        delivery_info={"routing_key": odd, "exchange": "", "redelivered": False},
+    )
+    incoming = from_delivery(kombu_message, 1)
+    texts = (incoming.message_id, incoming.correlation_id, incoming.reply_to)
+    assert texts == (r"m-\ud800", r"m-\ud800", r"m-\ud800")
+    assert (incoming.routing_key, incoming.content_type, incoming.type) == (
+        r"m-\ud800",
+        r"m-\ud800",
+        "t",
+    )
+
+
 @pytest.mark.parametrize("url", ["redis://localhost", "nosuch://x"])
 def test_transports_other_than_amqp_and_memory_are_a_config_error(url: str) -> None:
     with pytest.raises(ConfigError, match="unsupported broker URL"):
