@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dueq.shared.broker.messages import IncomingMessage
+from dueq.shared.broker.messages import UNDECODABLE_HEADER, IncomingMessage
 from dueq.shared.errors import ProtocolError
 from dueq.shared.protocol import (
     MAX_MESSAGE_BYTES,
@@ -43,8 +43,11 @@ class OpenedRun:
 
 
 def check_envelope(message: IncomingMessage) -> None:
-    """Refuse an oversize body, a non-JSON content type, a content coding or a compressed
-    body, before reading a byte of it."""
+    """Refuse undecodable properties, an oversize body, a non-JSON content type, a content
+    coding or a compressed body, before reading a byte of it."""
+    undecodable = message.headers.get(UNDECODABLE_HEADER)
+    if undecodable is not None:
+        raise ProtocolError(f"the message's AMQP properties cannot be decoded: {undecodable}")
     size = len(message.body)
     if size > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")

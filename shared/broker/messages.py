@@ -10,7 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["IncomingMessage", "OutgoingMessage"]
+__all__ = ["UNDECODABLE_HEADER", "IncomingMessage", "OutgoingMessage"]
+
+# Set (with what failed) on a delivery whose AMQP properties could not be decoded; its
+# other properties are lost (``broker.properties``), and ``inbound`` refuses it.
+UNDECODABLE_HEADER = "x-dueq-undecodable-properties"
 
 # AMQP shortstr limit: exchange names and routing keys longer than this cannot be sent.
 _MAX_SHORTSTR = 255

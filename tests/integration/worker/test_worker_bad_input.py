@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
 
+import pika
+import pika.data
 import pytest
 
 from dueq.shared.broker import REASON_HEADER, SOURCE_QUEUE_HEADER
 from dueq.shared.protocol import MAX_MESSAGE_BYTES, JobRejected, encode
+from tests.faults.faults_tap import pika_url
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 
@@ -91,3 +97,44 @@ def test_an_async_job_on_the_thread_executor_is_refused_with_a_clear_reason(
     assert isinstance(rejected, JobRejected)
     assert "--executor asyncio" in rejected.reason
     assert "--executor asyncio" in dead.headers[REASON_HEADER]
+
+
+def _publish_with_pika(probe: BrokerProbe, rabbitmq_url: str, body: bytes, **props: Any) -> None:
+    """Publish what dueq's own adapters never would (pika sets any property as given)."""
+    connection = pika.BlockingConnection(pika.URLParameters(pika_url(rabbitmq_url)))
+    try:
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            probe.topology.runs_exchange, "default", body, pika.BasicProperties(**props)
+        )
+    finally:
+        connection.close()
+
+
+def test_a_message_whose_properties_cannot_be_decoded_is_dead_lettered_not_a_poison(
+    probe: BrokerProbe,
+    start_worker: WorkerFactory,
+    rabbitmq_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # py-amqp raised decoding these: the worker stopped (a message_id that is not UTF-8), or
+    # reconnected and got the same message again, for ever (a header timestamp past 9999).
+    start_worker()
+    not_utf8, far = make_run(f"{JOBS}:add", args=[1, 1]), make_run(f"{JOBS}:add", args=[2, 2])
+    _publish_with_pika(probe, rabbitmq_url, encode(not_utf8), message_id=b"id-\xff")
+    with monkeypatch.context() as patched:  # pika writes any datetime as this many seconds
+        patched.setattr(pika.data, "calendar", SimpleNamespace(timegm=lambda _: 2**62))
+        headers = {"at": datetime(2026, 1, 1)}
+        _publish_with_pika(probe, rabbitmq_url, encode(far), message_id="far", headers=headers)
+    valid = make_run(f"{JOBS}:add", args=[20, 22])
+    probe.publish(valid)
+
+    assert probe.wait_event(valid.run_id, "job_executed").retval == 42  # type: ignore[union-attr]
+    dead = probe.wait_dead(2)
+    reasons = sorted(message.headers[REASON_HEADER] for message in dead)
+    assert [r.split(": ")[1] for r in reasons] == ["OSError", "UnicodeDecodeError"]
+    assert all("AMQP properties cannot be decoded" in r for r in reasons)
+    assert sorted(message.body for message in dead) == sorted([encode(not_utf8), encode(far)])
+    probe.wait_for(lambda _: len(_rejections(probe)) == 2, 10, "two job_rejected")
+    assert probe.depth() == 0  # acked, not left to come back
