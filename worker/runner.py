@@ -79,9 +79,9 @@ def invoke(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) ->
     Every ``BaseException`` the job raises (``SystemExit``, ``KeyboardInterrupt``,
     ``GeneratorExit``) is the run's error outcome: the slot thread lives on.
     """
-    args, kwargs = _own_copy(args, kwargs)
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
+        args, kwargs = _own_copy(args, kwargs)
         retval = func(*args, **kwargs)
         if inspect.isawaitable(retval):
             _close(retval)
@@ -99,9 +99,9 @@ async def invoke_async(
     func: Callable[..., Awaitable[Any]], args: list[Any], kwargs: dict[str, Any]
 ) -> Outcome:
     """Await ``func(*args, **kwargs)`` (an ``async def`` job) inside a running loop."""
-    args, kwargs = _own_copy(args, kwargs)
     started_at, start = datetime.now(UTC), time.perf_counter()
     try:
+        args, kwargs = _own_copy(args, kwargs)
         retval = await func(*args, **kwargs)
     except asyncio.CancelledError:
         raise  # the executor's timeout (asyncio.timeout) must see its own cancellation
