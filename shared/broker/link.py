@@ -23,8 +23,8 @@ from typing import Any
 
 from kombu.connection import Connection
 
-from dueq.shared.broker.properties import install as tolerate_undecodable_properties
 from dueq.shared.broker.readahead import ReadAhead
+from dueq.shared.broker.undecodable import install as tolerate_undecodable_deliveries
 from dueq.shared.errors import BrokerUnavailable
 from dueq.shared.redact import redact_text, redact_url
 
@@ -113,7 +113,7 @@ class Link:
             self._raw.on_unblocked = self._unblocked
             transport = self._raw.transport
             self._read_ahead = transport._quick_recv = ReadAhead(transport._quick_recv)
-            tolerate_undecodable_properties()
+            tolerate_undecodable_deliveries()
 
     def _blocked(self, reason: str) -> None:
         """connection.blocked: a resource alarm (memory or disk) stops our publishes."""

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["UNDECODABLE_HEADER", "IncomingMessage", "OutgoingMessage"]
 
 # Set (with what failed) on a delivery whose AMQP properties could not be decoded; its
-# other properties are lost (``broker.properties``), and ``inbound`` refuses it.
+# other properties are lost (``broker.undecodable``), and ``inbound`` refuses it.
 UNDECODABLE_HEADER = "x-dueq-undecodable-properties"
 
 # AMQP shortstr limit: exchange names and routing keys longer than this cannot be sent.

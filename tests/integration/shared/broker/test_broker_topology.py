@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pika
 import pytest
 
-from dueq.shared.broker import BrokerConnection, OutgoingMessage, TopologyError
+from dueq.shared.broker import BrokerConnection, IncomingMessage, OutgoingMessage, TopologyError
 from dueq.shared.topology import QueueType, Topology
+from tests.faults.faults_tap import pika_url
+from tests.support.waiting import wait_until
 
 
 def test_declare_topology_is_idempotent_and_makes_quorum_queues_that_dead_letter(
@@ -57,3 +60,34 @@ def test_a_control_queue_gets_wakeups_and_goes_away_with_its_connection(
         assert scheduler.queue_depth(control) == 1
     with pytest.raises(TopologyError, match="NOT_FOUND"):
         amqp_conn.queue_depth(control)
+
+
+def test_a_control_message_whose_routing_key_is_not_utf8_is_delivered_escaped(
+    rabbitmq_url: str, topology: Topology
+) -> None:
+    # A fanout exchange takes any routing key, and RabbitMQ passes bytes that are not UTF-8
+    # through: py-amqp raised decoding them, losing the delivery (never acked) and dropping
+    # the scheduler's connection.
+    with BrokerConnection(rabbitmq_url) as scheduler:
+        control = scheduler.declare_control_queue(topology)
+        received: list[IncomingMessage] = []
+        consumer = scheduler.consumer([control], prefetch=10, on_message=received.append)
+        consumer.start()
+        hostile = pika.BlockingConnection(pika.URLParameters(pika_url(rabbitmq_url)))
+        try:
+            channel = hostile.channel()
+            channel.confirm_delivery()
+            for key in (b"rk-\xff", b"plain"):
+                channel.basic_publish(topology.control_exchange, key, b"{}")
+        finally:
+            hostile.close()
+
+        def both_received() -> bool:
+            scheduler.drain_events(0.1)
+            return len(received) == 2
+
+        wait_until(both_received, "both wakeups", timeout=10)
+        assert [m.routing_key for m in received] == [r"rk-\xff", "plain"]
+        consumer.ack_many([m.delivery_tag for m in received])
+        assert scheduler.connected
+        assert scheduler.queue_depth(control) == 0
