@@ -27,6 +27,7 @@ from typing import Any
 import amqp.abstract_channel
 import amqp.basic_message
 import amqp.method_framing
+import amqp.serialization
 
 from dueq.shared.broker.messages import UNDECODABLE_HEADER
 
@@ -36,8 +37,6 @@ __all__ = ["TolerantMessage", "install", "lenient_arguments"]
 _REASON_CHARS = 200
 # Fixed-size method argument types (py-amqp's format letters): struct format and size.
 _NUMBERS = {"o": (">B", 1), "B": (">H", 2), "l": (">I", 4), "L": (">Q", 8)}
-
-_strict_arguments = amqp.abstract_channel.loads
 
 
 class TolerantMessage(amqp.basic_message.Message):  # type: ignore[misc]  # untyped base
@@ -57,10 +56,10 @@ class TolerantMessage(amqp.basic_message.Message):  # type: ignore[misc]  # unty
 
 def lenient_arguments(spec: str, buf: Any, offset: int = 0) -> tuple[list[Any], int]:
     """Decode method arguments as py-amqp does, short strings that are not UTF-8 included
-    (their bad bytes escaped).  Raises ``UnicodeDecodeError`` for a spec holding any other
-    kind of argument (py-amqp's own error, kept)."""
+    (their bad bytes escaped).  A spec with other kinds of arguments (tables, long strings)
+    keeps py-amqp's ``UnicodeDecodeError``: no delivery method has them."""
     try:
-        values, end = _strict_arguments(spec, buf, offset)
+        values, end = amqp.serialization.loads(spec, buf, offset)
         return values, end
     except UnicodeDecodeError:
         if not set(spec) <= {"s", "b", *_NUMBERS}:
