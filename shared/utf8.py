@@ -15,6 +15,8 @@ __all__ = ["encodable"]
 def encodable(text: str) -> str:
     """``text``, with the code points UTF-8 cannot encode written as backslash escapes
     (``\\udcff``); valid text comes back as it is."""
+    if text.isascii():  # nearly every id and name: the cheapest test there is
+        return text
     try:
         text.encode()
     except UnicodeEncodeError:
