@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import queue
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
+
+import pika
+import pika.data
+import pytest
 
 from dueq.producer import (
     EVENT_JOB_ERROR,
@@ -26,6 +31,7 @@ from dueq.shared.protocol import (
     make_run_id,
 )
 from dueq.shared.topology import Topology
+from tests.faults.faults_tap import pika_url
 from tests.integration.producer.conftest import MakeScheduler
 from tests.integration.producer.producer_support import DEADLINE_S
 from tests.support.waiting import wait_until
@@ -175,3 +181,45 @@ def test_a_run_taken_over_after_its_worker_died_keeps_both_executions_in_history
     assert finished.redelivered
     assert [r.execution for r in scheduler.history.get_runs("long")] == [2, 1]
     assert heard.empty()  # a lost execution is no listener event: listeners hear one outcome
+
+
+def test_events_whose_properties_cannot_be_decoded_are_dead_lettered_and_recording_goes_on(
+    database_url: str,
+    make_scheduler: MakeScheduler,
+    rabbitmq_url: str,
+    topology: Topology,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # py-amqp raised decoding these (a message_id that is not UTF-8, a header timestamp past
+    # 9999) inside the events consumer's drain: the event never left the queue.
+    scheduler = make_scheduler(database_url)
+    scheduler.add_job("pkg.jobs:work", "interval", hours=1000, id="ok")
+    scheduler.start()
+    wait_until(lambda: scheduler.is_leader, "leadership", timeout=DEADLINE_S)
+    timing: dict[str, Any] = {"started_at": T0, "finished_at": T0, "duration_s": 1.0}
+    body = encode(JobExecuted(**about("ok"), **timing, lateness_s=0.0, retval=None))
+    hostile = pika.BlockingConnection(pika.URLParameters(pika_url(rabbitmq_url)))
+    try:
+        channel = hostile.channel()
+        channel.confirm_delivery()
+        channel.basic_publish(
+            "", topology.events_queue, b"{}", pika.BasicProperties(message_id=b"\xff")
+        )
+        with monkeypatch.context() as patched:  # pika writes any datetime as this many seconds
+            patched.setattr(pika.data, "calendar", SimpleNamespace(timegm=lambda _: 2**62))
+            far = pika.BasicProperties(headers={"at": datetime(2026, 1, 1)})
+            channel.basic_publish("", topology.events_queue, b"{}", far)
+        channel.basic_publish("", topology.events_queue, body)
+    finally:
+        hostile.close()
+
+    def recorded() -> bool:
+        run = scheduler.history.get_run(make_run_id("ok", T0))
+        return run is not None and run.status is RunStatus.EXECUTED
+
+    wait_until(recorded, "the valid event recorded after the two", timeout=DEADLINE_S)
+    wait_until(
+        lambda: _depth(rabbitmq_url, topology.dead_letter_queue) == 2,
+        "both undecodable events dead-lettered",
+        timeout=DEADLINE_S,
+    )
