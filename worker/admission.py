@@ -20,11 +20,14 @@ claims past ``max_instances``, ``overlap.as_claimed``); a run whose policy may w
 there by its policy, per run, as it waits there (``overlap.may_wait``).
 
 With a database the gate also holds the runs that arrive before their time (``hold``):
-the broker thread hands every parsed run over at once, and the gate thread wakes at the
-run's instant and claims it there and then.  The claim (the live count of ``max_instances``
-included) still happens only once the run is due, but no hop to another thread lies
-between the instant and the claim, and the broker thread's own waits (the confirms of a
-batch of events, a fsync on a quorum queue) no longer delay the release.
+the broker thread hands every parsed run over at once, and the gate thread wakes the claim
+lead (``DUEQ_CLAIM_LEAD``, 10 ms) before the run's instant and claims it then, so the
+claim's round trips and its commit are over when the instant comes and the slot, waiting
+for the instant, starts the run on it.  The live count of ``max_instances`` is therefore
+taken up to the lead before the instant; a run it refuses then is held until its very
+instant and claimed again there, so only a refusal made at or after the instant is
+reported.  The broker thread's own waits (the confirms of a batch of events, a fsync on a
+quorum queue) never delay the release.
 
 With the in-memory store the gate works inline in the broker thread: no I/O, no hop (the
 broker thread holds early runs itself).
@@ -80,6 +83,7 @@ class Gate:
         worker_id: str,
         lease: timedelta,
         clock: Callable[[], datetime],
+        claim_lead: timedelta = timedelta(0),
     ) -> None:
         self._claims = claims
         self._reporter = reporter
@@ -91,7 +95,8 @@ class Gate:
         self._lease = lease
         self._clock = clock
         self._threaded = claims.durable
-        self._queue = HoldQueue()  # submitted and not yet taken by the gate thread
+        # Submitted and not yet taken by the gate thread, released the claim lead early.
+        self._queue = HoldQueue(lead=claim_lead.total_seconds())
         self._thread: threading.Thread | None = None
         self._admitting = 0  # deliveries submitted and not yet decided
         self._count_lock = threading.Lock()
@@ -238,10 +243,12 @@ class Gate:
             for delivery in deliveries:
                 self._settle(delivery, Settle.REQUEUE)
             return
-        admitted = []
+        admitted, before_instant = [], []
         for delivery, result in zip(deliveries, results, strict=True):
             if isinstance(result, Duplicate):
                 self._drop(delivery, result)
+            elif isinstance(result, Full) and self._queue.is_early(delivery):
+                before_instant.append(delivery)
             elif isinstance(result, Full):
                 log_max_instances(delivery.run, result.running)
                 event = self._reporter.max_instances(
@@ -250,6 +257,8 @@ class Gate:
                 self._settle(delivery, Settle.ACK, self._message(delivery, event))
             else:
                 admitted.append(dataclasses.replace(delivery, claimed=result))
+        if before_instant:
+            self._claim_again_at_instant(before_instant)
         self._running.add_many(d.run.run_id for d in admitted)
         for delivery in admitted:
             if self._threaded:
@@ -257,6 +266,14 @@ class Gate:
                 # republishes it): ack now, so the broker's window refills at once.
                 self._settle(delivery, Settle.ACK)
             self._slots.submit(delivery)
+
+    def _claim_again_at_instant(self, deliveries: Sequence[Delivery]) -> None:
+        """Hold runs an early claim found at ``max_instances`` until their instant: an
+        instance that frees itself within the claim lead is still theirs."""
+        log.debug("%d run(s) at max_instances before their instant; claiming again at it",
+                  len(deliveries))  # fmt: skip
+        self._count(len(deliveries))  # undecided again; ``_admit_guarded`` counts them off
+        self._queue.put_at_instant(deliveries)
 
     def _miss(
         self,

@@ -47,7 +47,10 @@ class Delivery:
     """A parsed run message, its function, and which consumer generation delivered it.
 
     ``claimed`` is set when the gate claimed the run in a batch; None when the slot is
-    to claim it itself (an overlap policy that may wait, see ``admission``).
+    to claim it itself (an overlap policy that may wait, see ``admission``).  ``due_at``
+    is when the run may start (epoch seconds by this host's clock), set when the gate holds
+    it (``hold``): the gate may claim it up to the claim lead before then, and the slot
+    waits for it.  0 for a run that was never held.
     """
 
     message: IncomingMessage
@@ -56,6 +59,7 @@ class Delivery:
     func: Callable[..., Any]
     claimed: Claimed | None = None
     handover: bool = False
+    due_at: float = 0.0
 
     @property
     def redelivered(self) -> bool:

@@ -28,6 +28,7 @@ from dueq.worker.claims.outage import call_store
 from dueq.worker.closer import ClaimCloser
 from dueq.worker.context import RunContext
 from dueq.worker.executors import Executor
+from dueq.worker.hold import wait_until_due
 from dueq.worker.leases import RunningRuns
 from dueq.worker.outbox import Outbound, Outbox, Settle
 from dueq.worker.outcomes import log_finished, log_max_instances, log_missed
@@ -79,7 +80,12 @@ class RunHandler:
         )
 
     def handle(self, delivery: Delivery) -> None:
-        """Start the run unless it became too late; claim it first if the gate did not."""
+        """Start the run unless it became too late; claim it first if the gate did not.
+
+        The gate may hand a run over up to the claim lead before its instant: nothing is
+        checked, claimed or started before the instant (``wait_until_due``).
+        """
+        wait_until_due(delivery)
         if delivery.claimed is not None:
             self._start_claimed(delivery, delivery.claimed)
             return

@@ -14,14 +14,19 @@ stamped far in the future is held at most ``max_hold`` seconds: nothing a messag
 can park a prefetch slot for long.
 
 Without a database the broker thread holds runs itself and wakes for each (``hold``,
-``release_due``).  With a database the gate's own threads wait here (``put_all``,
-``wait_due``): they wake at the instant and claim at once, so a broker thread busy
-waiting for the confirms of a batch of events never delays a release, and no hop lies
-between the release and the claim.
+``release_due``).  With a database the gate's thread waits here (``put_all``,
+``wait_due``), so a broker thread busy waiting for the confirms of a batch of events never
+delays a release.  It is woken the claim lead (``lead``, ``DUEQ_CLAIM_LEAD``) before the
+instant, so the claim's round trips to the database are over when the instant comes; each
+run is stamped with its instant (``Delivery.due_at``) and its slot waits for it
+(``wait_until_due``).  A run the early claim refuses for ``max_instances`` is held again
+until its very instant (``put_at_instant``) and claimed once more there: an instance that
+frees itself within the lead is still this run's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import threading
@@ -31,7 +36,7 @@ from datetime import datetime
 
 from dueq.worker.checks import Delivery
 
-__all__ = ["DEFAULT_MAX_HOLD_S", "HoldQueue"]
+__all__ = ["DEFAULT_MAX_HOLD_S", "HoldQueue", "wait_until_due"]
 
 # Longest a run is held, whatever it says: twice the longest look-ahead a scheduler
 # accepts (5 s), far below RabbitMQ's consumer ack timeout (30 min).
@@ -45,13 +50,37 @@ def _hold_seconds(scheduled_at: datetime, published_at: datetime, now: float) ->
     return min(by_local_clock, by_scheduler_lead)
 
 
+def wait_until_due(
+    delivery: Delivery,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Return once ``delivery`` may start: at its ``due_at`` (at once if never held).
+
+    A slot calls this before anything else, so a run claimed ahead of its instant is
+    neither checked for lateness nor started before it.  The wait is at most the claim lead.
+    """
+    wait = delivery.due_at - clock()
+    while wait > 0:
+        sleep(wait)
+        wait = delivery.due_at - clock()
+
+
 class HoldQueue:
-    """Deliveries not yet due, ordered by the moment they are released (thread-safe)."""
+    """Deliveries not yet due, ordered by the moment they are released (thread-safe).
+
+    ``lead`` releases runs put with ``put_all`` that many seconds before they are due.
+    """
 
     def __init__(
-        self, *, max_hold: float = DEFAULT_MAX_HOLD_S, clock: Callable[[], float] = time.time
+        self,
+        *,
+        max_hold: float = DEFAULT_MAX_HOLD_S,
+        clock: Callable[[], float] = time.time,
+        lead: float = 0.0,
     ) -> None:
         self._max_hold = max_hold
+        self._lead = lead
         self._clock = clock
         self._heap: list[tuple[float, int, Delivery]] = []
         self._order = itertools.count()  # ties keep arrival order; deliveries don't compare
@@ -73,13 +102,26 @@ class HoldQueue:
         return True
 
     def put_all(self, deliveries: Sequence[Delivery]) -> None:
-        """Keep every delivery, early or not, for ``wait_due`` (a due one is due at once)."""
+        """Keep every delivery, early or not, for ``wait_due``: each stamped with the moment
+        it is due (``due_at``) and released ``lead`` before it (a due one at once)."""
         now = self._clock()
         with self._changed:
             for delivery in deliveries:
-                moment = now + max(self._wait(delivery, now), 0.0)
-                heapq.heappush(self._heap, (moment, next(self._order), delivery))
+                due_at = now + max(self._wait(delivery, now), 0.0)
+                stamped = dataclasses.replace(delivery, due_at=due_at)
+                heapq.heappush(self._heap, (due_at - self._lead, next(self._order), stamped))
             self._changed.notify_all()
+
+    def put_at_instant(self, deliveries: Sequence[Delivery]) -> None:
+        """Keep deliveries ``put_all`` stamped, releasing each at its ``due_at``, no earlier."""
+        with self._changed:
+            for delivery in deliveries:
+                heapq.heappush(self._heap, (delivery.due_at, next(self._order), delivery))
+            self._changed.notify_all()
+
+    def is_early(self, delivery: Delivery) -> bool:
+        """True while ``delivery``, stamped by ``put_all``, is not yet due."""
+        return delivery.due_at > self._clock()
 
     def release_due(self, limit: int | None = None) -> list[Delivery]:
         """Remove and return the deliveries whose moment has come (at most ``limit``),
@@ -92,8 +134,8 @@ class HoldQueue:
         return due
 
     def wait_due(self, limit: int) -> list[Delivery] | None:
-        """Block until deliveries are due; return up to ``limit`` of them, or None once
-        ``close`` was called.  Never returns one before its moment."""
+        """Block until deliveries are released; return up to ``limit`` of them, or None
+        once ``close`` was called.  Never returns one before its release moment."""
         with self._changed:
             while not self._closed:
                 due = self.release_due(limit)  # the Condition's lock is reentrant

@@ -143,6 +143,7 @@ class Worker:
             worker_id=self.worker_id,
             lease=settings.claim_lease,
             clock=self._clock,
+            claim_lead=settings.claim_lead,
         )
         keeper = LeaseKeeper(
             claims=claims,

@@ -1,12 +1,17 @@
 """Runs published ahead of their time to workers with a database: held by the gate, claimed
-and started at their instant, never before it."""
+up to the claim lead before their instant (again at it if the job is at max_instances then),
+started at their instant, never before it."""
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from tests.integration.worker.conftest import WorkerFactory
@@ -20,6 +25,26 @@ LEAD_S = 3.0
 
 def _starts(directory: Path) -> list[float]:
     return [json.loads(p.read_text())["start"] for p in directory.glob("*.json")]
+
+
+def _claim_column(url: str, run_id: str, column: str) -> Callable[[], Any]:
+    """A reader of one column of ``run_id``'s claim (None while it has none)."""
+    query = sa.text(f"SELECT {column} FROM dueq_claims WHERE run_id = :r")
+
+    def read() -> Any:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(query, {"r": run_id}).scalar()
+        finally:
+            engine.dispose()
+
+    return read
+
+
+def _wait_until_finished(url: str, run_id: str) -> None:
+    status = _claim_column(url, run_id, "status")
+    wait_until(lambda: status() == "finished", f"{run_id}'s claim to be finished", timeout=LEAD_S)
 
 
 def test_a_run_published_early_starts_at_its_scheduled_time_and_not_before(
@@ -58,17 +83,66 @@ def test_a_held_run_is_claimed_at_its_instant_so_an_instance_freed_before_it_is_
     wait_until(lambda: probe.depth() == 0, "the early run delivered to the worker", timeout=5)
 
     release.touch()
-    engine = sa.create_engine(pg_schema_url)
-    try:
-        query = sa.text("SELECT status FROM dueq_claims WHERE run_id = :r")
+    _wait_until_finished(pg_schema_url, first.run_id)
+    assert datetime.now(UTC) < at, "the first run ended too late to prove anything"
 
-        def first_finished() -> bool:
-            with engine.connect() as conn:
-                return conn.execute(query, {"r": first.run_id}).scalar() == "finished"
+    probe.wait_event(held.run_id, "job_executed")
+    assert probe.of_run(held.run_id, "job_max_instances") == []
+    (start,) = _starts(tmp_path)
+    assert start >= at.timestamp()
 
-        wait_until(first_finished, "the first run's claim to be finished", timeout=LEAD_S)
-    finally:
-        engine.dispose()
+
+# A claim lead long enough to tell a claim before the instant from one at it on a loaded host.
+CLAIM_LEAD_S = 1.0
+
+
+def test_a_held_run_is_claimed_the_claim_lead_before_its_instant_and_started_at_it(
+    probe: BrokerProbe, start_worker: WorkerFactory, pg_schema_url: str, tmp_path: Path
+) -> None:
+    start_worker(database_url=pg_schema_url, concurrency=2, claim_lead=CLAIM_LEAD_S)
+    at = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    run = make_run(
+        f"{JOBS}:record_instance",
+        scheduled_at=at,
+        kwargs={"directory": str(tmp_path), "seconds": 0},
+    )
+    probe.publish(run)
+    claimed_at = _claim_column(pg_schema_url, run.run_id, "claimed_at")
+    wait_until(lambda: claimed_at() is not None, "the run to be claimed", timeout=LEAD_S)
+    assert claimed_at().replace(tzinfo=UTC) < at  # stored naive UTC
+    probe.wait_event(run.run_id, "job_executed")
+    (start,) = _starts(tmp_path)
+    assert start >= at.timestamp()
+
+
+def test_a_run_an_early_claim_finds_at_max_instances_is_claimed_again_at_its_instant(
+    probe: BrokerProbe,
+    start_worker: WorkerFactory,
+    pg_schema_url: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dueq.worker.admission")
+    start_worker(database_url=pg_schema_url, concurrency=2, claim_lead=CLAIM_LEAD_S)
+    release = tmp_path / "release"
+    first = make_run(f"{JOBS}:wait_for_file", job_id="one", kwargs={"marker": str(release)})
+    probe.publish(first)
+    probe.wait_event(first.run_id, "job_started")
+    at = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    held = make_run(
+        f"{JOBS}:record_instance",
+        job_id="one",
+        scheduled_at=at,
+        kwargs={"directory": str(tmp_path), "seconds": 0},
+    )
+    probe.publish(held)
+
+    def refused_early() -> bool:
+        return any("claiming again at it" in r.getMessage() for r in caplog.records)
+
+    wait_until(refused_early, "the early claim to find the job at max_instances", timeout=LEAD_S)
+    release.touch()
+    _wait_until_finished(pg_schema_url, first.run_id)
     assert datetime.now(UTC) < at, "the first run ended too late to prove anything"
 
     probe.wait_event(held.run_id, "job_executed")

@@ -11,7 +11,7 @@ import pytest
 
 from dueq.shared.protocol import RunRequest, encode, make_run_id
 from dueq.worker.checks import Delivery
-from dueq.worker.hold import HoldQueue
+from dueq.worker.hold import HoldQueue, wait_until_due
 from tests.unit.worker.test_worker_checks import message
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -44,6 +44,12 @@ def delivery(
         epoch=1,
     )
     return Delivery(message(encode(run)), 1, run, print)
+
+
+def _runs(deliveries: list[Delivery] | None) -> list[RunRequest]:
+    """The runs handed out: ``put_all`` hands out stamped copies of what it was given."""
+    assert deliveries is not None
+    return [d.run for d in deliveries]
 
 
 def test_a_run_that_is_due_is_not_held() -> None:
@@ -115,14 +121,14 @@ def test_put_all_keeps_due_runs_too_and_wait_due_hands_them_out_at_once() -> Non
     due = [delivery(0.0, published=-0.2, job="a"), delivery(-5.0, job="b")]
     hold.put_all(due)
     assert len(hold) == 2
-    assert hold.wait_due(10) == due
+    assert _runs(hold.wait_due(10)) == _runs(due)
 
 
 def test_wait_due_returns_an_early_run_at_its_scheduled_time_and_not_before() -> None:
     hold = HoldQueue()
     early = _real_delivery(0.05)
     hold.put_all([early])
-    assert hold.wait_due(10) == [early]
+    assert _runs(hold.wait_due(10)) == _runs([early])
     assert time.time() >= early.run.scheduled_at.timestamp()
 
 
@@ -135,16 +141,16 @@ def test_wait_due_wakes_for_a_run_put_while_it_waits_for_a_later_one() -> None:
     waiter.start()
     hold.put_all([sooner])
     waiter.join(timeout=2)
-    assert got == [[sooner]]
-    assert hold.take_all() == [later]
+    assert [_runs(g) for g in got] == [_runs([sooner])]
+    assert _runs(hold.take_all()) == _runs([later])
 
 
 def test_wait_due_hands_out_at_most_limit_runs() -> None:
     hold = HoldQueue(clock=FakeClock())
     runs = [delivery(-1.0, job=f"j{n}") for n in range(3)]
     hold.put_all(runs)
-    assert hold.wait_due(2) == runs[:2]
-    assert hold.wait_due(2) == runs[2:]
+    assert _runs(hold.wait_due(2)) == _runs(runs[:2])
+    assert _runs(hold.wait_due(2)) == _runs(runs[2:])
 
 
 def test_close_wakes_a_waiting_thread_with_none_and_keeps_the_held_runs() -> None:
@@ -157,4 +163,54 @@ def test_close_wakes_a_waiting_thread_with_none_and_keeps_the_held_runs() -> Non
     hold.close()
     waiter.join(timeout=2)
     assert got == [None]
-    assert hold.take_all() == [held]
+    assert _runs(hold.take_all()) == _runs([held])
+
+
+def test_put_all_stamps_each_run_with_its_instant_and_releases_it_the_lead_before() -> None:
+    clock = FakeClock()
+    hold = HoldQueue(clock=clock, lead=0.01)
+    hold.put_all([delivery(0.2, published=0.0)])
+    clock.advance(0.185)
+    assert hold.release_due() == []
+    clock.advance(0.005)
+    (released,) = hold.release_due()
+    assert released.due_at == pytest.approx(NOW.timestamp() + 0.2)
+    assert hold.is_early(released)
+    clock.advance(0.01)
+    assert not hold.is_early(released)
+
+
+def test_a_run_put_back_at_its_instant_is_released_at_it_not_the_lead_before() -> None:
+    clock = FakeClock()
+    hold = HoldQueue(clock=clock, lead=0.05)
+    hold.put_all([delivery(0.2, published=0.0)])
+    clock.advance(0.15)
+    (released,) = hold.release_due()
+    hold.put_at_instant([released])
+    clock.advance(0.049)
+    assert hold.release_due() == []
+    clock.advance(0.001)
+    assert hold.release_due() == [released]
+
+
+def test_a_slot_waits_for_a_run_claimed_early_until_its_instant() -> None:
+    clock = FakeClock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds if len(slept) > 1 else seconds / 2)  # woken early once
+
+    hold = HoldQueue(clock=clock, lead=0.01)
+    hold.put_all([delivery(0.2, published=0.0)])
+    clock.advance(0.19)
+    (released,) = hold.release_due()
+    wait_until_due(released, clock, sleep)
+    assert clock() >= released.due_at
+    assert slept == pytest.approx([0.01, 0.005], abs=1e-6)
+
+
+def test_a_slot_does_not_wait_for_a_run_that_was_never_held() -> None:
+    slept: list[float] = []
+    wait_until_due(delivery(-1.0), FakeClock(), slept.append)
+    assert slept == []

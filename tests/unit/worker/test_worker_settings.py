@@ -18,6 +18,7 @@ def test_defaults_need_no_database_and_use_eight_threads() -> None:
     assert settings.queues == ("default",)
     assert settings.claim_lease == timedelta(seconds=30)
     assert settings.heartbeat_interval == timedelta(seconds=10)
+    assert settings.claim_lead == timedelta(milliseconds=10)
 
 
 def test_the_prefetch_multiplier_defaults_to_4_and_to_16_with_claims_to_commit() -> None:
@@ -44,11 +45,13 @@ def test_settings_come_from_dueq_environment_variables(monkeypatch: pytest.Monke
     monkeypatch.setenv("DUEQ_QUEUES", '["a", "b"]')
     monkeypatch.setenv("DUEQ_EXECUTOR", "asyncio")
     monkeypatch.setenv("DUEQ_CLAIM_LEASE", "5")
+    monkeypatch.setenv("DUEQ_CLAIM_LEAD", "0.025")
     monkeypatch.setenv("DUEQ_DATABASE_URL", "postgresql://dueq:s3cret@db/dueq")
     settings = WorkerSettings()
     assert settings.queues == ("a", "b")
     assert settings.concurrency == 64  # the asyncio default
     assert settings.claim_lease == timedelta(seconds=5)
+    assert settings.claim_lead == timedelta(milliseconds=25)
     assert "s3cret" not in repr(settings)
     assert settings.database_url is not None
     assert "s3cret" in settings.database_url.reveal()
@@ -61,6 +64,8 @@ def test_settings_come_from_dueq_environment_variables(monkeypatch: pytest.Monke
         {"queues": ("bad queue",)},
         {"imports": ("os; rm",)},
         {"claim_lease": 0},
+        {"claim_lead": -0.001},
+        {"claim_lead": 1.5},
         {"executor": "gevent"},
     ],
 )
