@@ -149,8 +149,13 @@ class RunHandler:
         context = RunContext.of(
             run, worker_id=self._worker_id, redelivered=redelivered, taken_over=taken_over
         )
-        begun = self._reporter.started(run, redelivered, self._clock(), taken_over=taken_over)
-        self._outbox.put(Outbound((self._message(delivery, begun),), start_of=run.run_id))
+        started_at = self._clock()
+
+        def begun() -> tuple[OutgoingMessage]:  # built only if not folded (``folding``)
+            event = self._reporter.started(run, redelivered, started_at, taken_over=taken_over)
+            return (self._message(delivery, event),)
+
+        self._outbox.put(Outbound(build=begun, start_of=run.run_id))
         try:
             outcome = self._executor.execute(run, delivery.func, context)
         except BaseException:

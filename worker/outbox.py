@@ -38,8 +38,9 @@ class Outbound:
     tag means nothing (the broker has already given the message to someone again).
     ``then`` is called by the broker thread once the messages are confirmed (never if
     they are not), so it must be quick: hand the work on, don't do it.  An item with
-    ``start_of`` carries only that run's ``job_started``; ``outcome_of`` names the run whose
-    outcome an item carries (see ``folding``).
+    ``start_of`` carries only that run's ``job_started``, as ``build`` to call for its
+    messages once it is to be sent (most are folded and never built); ``outcome_of`` names
+    the run whose outcome an item carries (see ``folding``).
     """
 
     messages: Sequence[OutgoingMessage] = ()
@@ -51,6 +52,7 @@ class Outbound:
     then: Callable[[], None] | None = field(default=None, compare=False)
     start_of: str | None = None
     outcome_of: str | None = None
+    build: Callable[[], Sequence[OutgoingMessage]] | None = field(default=None, compare=False)
 
 
 class Outbox:

@@ -66,7 +66,8 @@ def test_scheduler_and_worker_metrics_count_published_executed_and_failed_runs(
     assert value(at_worker, "dueq_worker_start_lag_seconds_count") == 2
     assert value(at_worker, "dueq_worker_run_duration_seconds_count", outcome="executed") == 1
     assert value(at_worker, "dueq_worker_events_total", event="worker_online") == 1
-    assert value(at_worker, "dueq_worker_events_total", event="job_started") == 2  # folded or not
+    assert value(at_worker, "dueq_worker_events_total", event="job_executed") == 1
+    assert value(at_worker, "dueq_worker_events_total", event="job_error") == 1
 
     def settled() -> bool:
         # Sampled at each heartbeat (0.2 s): one taken while a run still held its claim
