@@ -173,12 +173,17 @@ class RabbitCluster:
         return ";".join(node.url for node in self.nodes)
 
     def start(self) -> None:
-        """Start every node at once, then join the others to the first."""
+        """Start every node at once, then join the others to the first, one at a time.
+
+        Two nodes joining at once race on the cluster's Mnesia schema: a CI run saw the
+        second one's ``start_app`` fail with ``{:mnesia_app, :start, ...}``.
+        """
         for node in self.nodes:
             node.spawn()
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             list(pool.map(lambda n: n.wait_ready(), self.nodes))
-            list(pool.map(self._join, self.nodes[1:]))
+        for node in self.nodes[1:]:
+            self._join(node)
 
     def _join(self, node: RabbitNode) -> None:
         node.ctl("stop_app")
