@@ -21,7 +21,7 @@ there by its policy, per run, as it waits there (``overlap.may_wait``).
 
 With a database the gate also holds the runs that arrive before their time (``hold``):
 the broker thread hands every parsed run over at once, and the gate thread wakes the claim
-lead (``DUEQ_CLAIM_LEAD``, 10 ms) before the run's instant and claims it then, so the
+lead (``DUEQ_CLAIM_LEAD``, 20 ms) before the run's instant and claims it then, so the
 claim's round trips and its commit are over when the instant comes and the slot, waiting
 for the instant, starts the run on it.  The live count of ``max_instances`` is therefore
 taken up to the lead before the instant; a run it refuses then is held until its very

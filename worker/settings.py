@@ -98,8 +98,9 @@ class WorkerSettings(DueqSettings):
     # With a database, how long before its instant a held run is claimed, so the claim's
     # round trips and commit are over when the instant comes (the slot waits for it).
     # max_instances is judged then, up to this much early (a refusal is tried again at the
-    # instant).  10 ms covers a claim's p99 on a busy 2-core host; 0 claims at the instant.
-    claim_lead: timedelta = timedelta(milliseconds=10)
+    # instant).  20 ms covers a claim's p99 on a busy 2-core host over minute-long runs (10
+    # ms did not: tests/bench/RESULTS.md, "eighth round"); 0 claims at the instant.
+    claim_lead: timedelta = timedelta(milliseconds=20)
 
     @field_validator("queues")
     @classmethod

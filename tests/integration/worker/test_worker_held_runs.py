@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from dueq.shared.protocol import RunRequest
 from tests.integration.worker.conftest import WorkerFactory
 from tests.jobs_for_tests.harness import JOBS, BrokerProbe, make_run
 from tests.support.waiting import wait_until
@@ -42,9 +44,46 @@ def _claim_column(url: str, run_id: str, column: str) -> Callable[[], Any]:
     return read
 
 
-def _wait_until_finished(url: str, run_id: str) -> None:
-    status = _claim_column(url, run_id, "status")
-    wait_until(lambda: status() == "finished", f"{run_id}'s claim to be finished", timeout=LEAD_S)
+@dataclass(frozen=True)
+class HeldBehind:
+    """A run of job "one" held for ``at`` while an earlier run of it waits for ``release``."""
+
+    first: RunRequest
+    held: RunRequest
+    release: Path
+    at: datetime
+
+    def end_the_first_and_see_the_held_one_run(
+        self, probe: BrokerProbe, url: str, directory: Path
+    ) -> None:
+        """End the first run before ``at``; the held one must run at ``at``, not be refused."""
+        self.release.touch()
+        status = _claim_column(url, self.first.run_id, "status")
+        wait_until(
+            lambda: status() == "finished", "the first run's claim to finish", timeout=LEAD_S
+        )
+        assert datetime.now(UTC) < self.at, "the first run ended too late to prove anything"
+        probe.wait_event(self.held.run_id, "job_executed")
+        assert probe.of_run(self.held.run_id, "job_max_instances") == []
+        (start,) = _starts(directory)
+        assert start >= self.at.timestamp()
+
+
+def _held_behind_a_running_run(probe: BrokerProbe, directory: Path) -> HeldBehind:
+    """Start a run of job "one" (max_instances 1) that waits, then publish one held."""
+    release = directory / "release"
+    first = make_run(f"{JOBS}:wait_for_file", job_id="one", kwargs={"marker": str(release)})
+    probe.publish(first)
+    probe.wait_event(first.run_id, "job_started")
+    at = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+    held = make_run(
+        f"{JOBS}:record_instance",
+        job_id="one",
+        scheduled_at=at,
+        kwargs={"directory": str(directory), "seconds": 0},
+    )
+    probe.publish(held)
+    return HeldBehind(first, held, release, at)
 
 
 def test_a_run_published_early_starts_at_its_scheduled_time_and_not_before(
@@ -68,28 +107,9 @@ def test_a_held_run_is_claimed_at_its_instant_so_an_instance_freed_before_it_is_
     probe: BrokerProbe, start_worker: WorkerFactory, pg_schema_url: str, tmp_path: Path
 ) -> None:
     start_worker(database_url=pg_schema_url, concurrency=2)
-    release = tmp_path / "release"
-    first = make_run(f"{JOBS}:wait_for_file", job_id="one", kwargs={"marker": str(release)})
-    probe.publish(first)
-    probe.wait_event(first.run_id, "job_started")
-    at = datetime.now(UTC) + timedelta(seconds=LEAD_S)
-    held = make_run(
-        f"{JOBS}:record_instance",
-        job_id="one",
-        scheduled_at=at,
-        kwargs={"directory": str(tmp_path), "seconds": 0},
-    )
-    probe.publish(held)
+    one = _held_behind_a_running_run(probe, tmp_path)
     wait_until(lambda: probe.depth() == 0, "the early run delivered to the worker", timeout=5)
-
-    release.touch()
-    _wait_until_finished(pg_schema_url, first.run_id)
-    assert datetime.now(UTC) < at, "the first run ended too late to prove anything"
-
-    probe.wait_event(held.run_id, "job_executed")
-    assert probe.of_run(held.run_id, "job_max_instances") == []
-    (start,) = _starts(tmp_path)
-    assert start >= at.timestamp()
+    one.end_the_first_and_see_the_held_one_run(probe, pg_schema_url, tmp_path)
 
 
 # A claim lead long enough to tell a claim before the instant from one at it on a loaded host.
@@ -124,28 +144,10 @@ def test_a_run_an_early_claim_finds_at_max_instances_is_claimed_again_at_its_ins
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="dueq.worker.admission")
     start_worker(database_url=pg_schema_url, concurrency=2, claim_lead=CLAIM_LEAD_S)
-    release = tmp_path / "release"
-    first = make_run(f"{JOBS}:wait_for_file", job_id="one", kwargs={"marker": str(release)})
-    probe.publish(first)
-    probe.wait_event(first.run_id, "job_started")
-    at = datetime.now(UTC) + timedelta(seconds=LEAD_S)
-    held = make_run(
-        f"{JOBS}:record_instance",
-        job_id="one",
-        scheduled_at=at,
-        kwargs={"directory": str(tmp_path), "seconds": 0},
-    )
-    probe.publish(held)
+    one = _held_behind_a_running_run(probe, tmp_path)
 
     def refused_early() -> bool:
         return any("claiming again at it" in r.getMessage() for r in caplog.records)
 
     wait_until(refused_early, "the early claim to find the job at max_instances", timeout=LEAD_S)
-    release.touch()
-    _wait_until_finished(pg_schema_url, first.run_id)
-    assert datetime.now(UTC) < at, "the first run ended too late to prove anything"
-
-    probe.wait_event(held.run_id, "job_executed")
-    assert probe.of_run(held.run_id, "job_max_instances") == []
-    (start,) = _starts(tmp_path)
-    assert start >= at.timestamp()
+    one.end_the_first_and_see_the_held_one_run(probe, pg_schema_url, tmp_path)

@@ -18,7 +18,7 @@ def test_defaults_need_no_database_and_use_eight_threads() -> None:
     assert settings.queues == ("default",)
     assert settings.claim_lease == timedelta(seconds=30)
     assert settings.heartbeat_interval == timedelta(seconds=10)
-    assert settings.claim_lead == timedelta(milliseconds=10)
+    assert settings.claim_lead == timedelta(milliseconds=20)
 
 
 def test_the_prefetch_multiplier_defaults_to_4_and_to_16_with_claims_to_commit() -> None:
