@@ -133,7 +133,7 @@ def failure(exc: BaseException, started_at: datetime, duration: float) -> Outcom
         finished_at=_after(started_at, duration),
         duration_s=duration,
         error_type=_qualified(type(exc)),
-        error_message=_cut(encodable(_safe_str(exc)), MAX_MESSAGE_CHARS),
+        error_message=_cut(encodable(_safely(str, exc)), MAX_MESSAGE_CHARS),
         traceback=text,
         error_classes=tuple(_qualified(cls) for cls in type(exc).__mro__),
     )
@@ -222,21 +222,16 @@ def _encodable(value: Any) -> bool:
 
 
 def _repr_of(retval: Any) -> str:
-    return _cut(encodable(_safe_repr(retval)), MAX_RETVAL_REPR_CHARS)
+    return _cut(encodable(_safely(repr, retval)), MAX_RETVAL_REPR_CHARS)
 
 
-def _safe_repr(value: Any) -> str:
+def _safely(render: Callable[[Any], str], value: Any) -> str:
+    """``repr(value)`` or ``str(value)``: a broken ``__repr__`` or ``__str__`` must neither
+    turn a success into a failure nor lose the run's outcome."""
     try:
-        return repr(value)
-    except Exception as exc:  # a broken __repr__ must not turn success into failure
-        return f"<{type(value).__name__} object; repr() raised {type(exc).__name__}>"
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception as broken:  # a broken __str__ must not lose the run's outcome
-        return f"<{type(exc).__name__} object; str() raised {type(broken).__name__}>"
+        return render(value)
+    except Exception as exc:
+        return f"<{type(value).__name__} object; {render.__name__}() raised {type(exc).__name__}>"
 
 
 def _cut(text: str, limit: int) -> str:
