@@ -1,4 +1,10 @@
-"""Claim batches in two round trips on psycopg 3's pipeline mode; finish and release in one.
+"""Claims on psycopg 3: a new batch in one statement, any other in two round trips of
+pipeline mode; finish and release in one statement each.
+
+The common batch (every run new, every job with room) is one call of ``dueq_claim_fresh``,
+a function of dueq's schema (migration 0007) that takes the job locks and then inserts
+every claim or none: one query, outside a transaction block.  Any other batch is judged
+run by run, as follows.
 
 Through SQLAlchemy a batch costs five round trips (begin, the job locks, the read, the
 insert, the commit), each a wait for the server and, in a worker whose slot threads run
@@ -12,10 +18,10 @@ without waiting for each result, and the server still runs them one after the ot
 2. ``judge`` decides in Python; the insert (one statement, arrays unnested) and the
    ``COMMIT`` go out together: the second wait.
 
-The statements are plain SQL for the ``dueq_claims`` table as ``shared.tables`` defines it
-(timestamps naive UTC).  SQLAlchemy still owns the connection and the transaction, so the
-pool, ``invalidate`` after a lost connection and the engine's events behave as before.
-Other drivers (psycopg2) take SQLAlchemy's path in ``sql``.
+Apart from that function, the statements are plain SQL for the ``dueq_claims`` table as
+``shared.tables`` defines it (timestamps naive UTC).  SQLAlchemy still owns the connection
+and the transaction, so the pool, ``invalidate`` after a lost connection and the engine's
+events behave as before.  Other drivers (psycopg2) take SQLAlchemy's path in ``sql``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dueq.shared.protocol import RunRequest, encode
 from dueq.worker.claims.base import ClaimStatus
 from dueq.worker.claims.batch import BatchPlan, ClaimRow, judge
 
-__all__ = ["all_claimed", "claim_all_fresh", "claim_batch", "finish", "release", "supports"]
+__all__ = ["claim_all_fresh", "claim_batch", "finish", "release", "supports"]
 
 _RUNNING = ClaimStatus.RUNNING.value
 
@@ -65,25 +71,12 @@ _INSERT = (
     "SELECT r, j, %s, %s, %s, %s, NULL, p "
     "FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(r, j, p)"
 )
-# ``claim_all_fresh``: every run of the batch, or none, is inserted.  A run qualifies if no
-# claim of its id is stored and its job's live claims plus the runs of that job up to it in
-# the batch (``nth``) stay within its ``max_instances``: exactly when ``judge`` would admit
-# every run of the batch.  One statement after the locks, so, as for the read of
-# ``claim_batch``, its snapshot sees every claim committed by an earlier holder of a lock;
-# the claims it inserts are invisible to its own subqueries, which ``nth`` accounts for.
-_INSERT_IF_ALL_FRESH = (
-    "WITH batch AS (SELECT t.r, t.j, t.p, t.m, "
-    "row_number() OVER (PARTITION BY t.j ORDER BY t.i) AS nth "
-    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::integer[]) "
-    "WITH ORDINALITY AS t(r, j, p, m, i)), "
-    "verdict AS (SELECT bool_and("
-    "NOT EXISTS (SELECT 1 FROM dueq_claims AS c WHERE c.run_id = b.r) "
-    "AND (SELECT count(*) FROM dueq_claims AS c WHERE c.job_id = b.j AND c.status = %s "
-    "AND c.lease_expires_at > %s) + b.nth <= b.m) AS fresh FROM batch AS b) "
-    "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
-    "lease_expires_at, finished_at, payload) "
-    "SELECT b.r, b.j, %s, %s, %s, %s, NULL, b.p FROM batch AS b, verdict WHERE verdict.fresh"
-)
+# ``claim_all_fresh``: every run of the batch, or none, is inserted, by the function
+# migration 0007 creates (its docstring says why a function).  A run qualifies if no claim of
+# its id is stored and its job's live claims plus the runs of that job up to it in the batch
+# stay within its ``max_instances``: exactly when ``judge`` would admit every run of the
+# batch.  The call is prepared by psycopg after five uses; the insert inside is planned anew.
+_CLAIM_FRESH = "SELECT dueq_claim_fresh(%s, %b, %b, %b, %b, %b, %s, %s, %s, %s)"
 _FINISH = "UPDATE dueq_claims SET status = %s, finished_at = %s WHERE run_id = ANY(%b::text[])"
 _RELEASE = "DELETE FROM dueq_claims WHERE run_id = ANY(%b::text[]) AND status = %s"
 _TAKE_OVER = (
@@ -122,37 +115,30 @@ def claim_all_fresh(
     worker_id: str,
     now: datetime,
     lease: timedelta,
-) -> Any:
-    """Queue the locks, then the claims of every run of ``runs`` if each is new and its job
-    has room for it, or of none: the common batch in one round trip with the caller's
-    ``COMMIT``.  Returns the cursor of the insert (``all_claimed`` reads it after the
-    commit).  ``runs`` must not repeat a run id (a repeat is a duplicate ``judge`` sees).
-    """
-    raw.cursor().execute(_LOCK_JOBS, (lock_namespace, list(lock_keys)))
+) -> bool:
+    """Claim every run of ``runs`` if each is new and its job has room for it, or none: the
+    common batch in one statement, run outside a transaction block (it is its own).  True if
+    all were claimed.  ``runs`` must not repeat a run id (a repeat is a duplicate ``judge``
+    sees)."""
     claimed_at, expires = _naive(now), _naive(now + lease)
     cursor = raw.cursor()
     cursor.execute(
-        _INSERT_IF_ALL_FRESH,
+        _CLAIM_FRESH,
         (
+            lock_namespace,
+            list(lock_keys),
             [run.run_id for run in runs],
             [run.job_id for run in runs],
             [encode(run).decode() for run in runs],
             [run.max_instances for run in runs],
             _RUNNING,
-            claimed_at,
             worker_id,
-            _RUNNING,
             claimed_at,
             expires,
         ),
-        prepare=False,
     )
-    return cursor
-
-
-def all_claimed(cursor: Any) -> bool:
-    """True if ``claim_all_fresh``'s insert claimed its runs (it claims all or none)."""
-    return bool(cursor.rowcount > 0)
+    row = cursor.fetchone()
+    return bool(row is not None and row[0])
 
 
 def claim_batch(

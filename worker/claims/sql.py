@@ -113,10 +113,6 @@ def _live_counts(live: sa.ColumnElement[bool], sqlite: bool) -> sa.Select[Any]:
     return sa.select(jobs.c.job_id, sa.null(), sa.null(), count)
 
 
-def _unchanged(value: _T) -> _T:
-    return value
-
-
 def _job_lock_key(job_id: str) -> int:
     """A stable signed 32-bit key for ``job_id`` (Python's hash() differs per process)."""
     digest = hashlib.blake2b(job_id.encode(), digest_size=4).digest()
@@ -161,11 +157,10 @@ class SqlClaimStore(ClaimStore):
             return []
         keys = sorted({_job_lock_key(run.job_id) for run in runs})
         if len({run.run_id for run in runs}) == len(runs):  # else a run is its own duplicate
-            fresh = self._pipelined_then(
+            fresh = self._one_statement(
                 lambda raw: pipelined.claim_all_fresh(
                     raw, _CLAIM_LOCK_NAMESPACE, keys, runs, worker_id, now, lease
-                ),
-                pipelined.all_claimed,
+                )
             )
             if fresh:
                 return [Claimed() for _ in runs]
@@ -194,18 +189,13 @@ class SqlClaimStore(ClaimStore):
         SQLAlchemy begins and commits, so the engine's events and the pool see the
         transaction as usual.
         """
-        return self._pipelined_then(work, _unchanged)
-
-    def _pipelined_then(self, work: Callable[[Any], Any], read: Callable[[Any], _T]) -> _T | None:
-        """``_pipelined(work)``, then ``read`` its result on the same connection once the
-        ``COMMIT`` is through (the results of statements queued with it are in by then)."""
 
         def run(conn: Connection, raw: Any) -> _T:
             transaction = conn.begin()
             with raw.pipeline():
                 result = work(raw)
                 transaction.commit()
-            return read(result)
+            return result
 
         return self._on_psycopg(run)
 

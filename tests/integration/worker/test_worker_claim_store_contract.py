@@ -294,15 +294,17 @@ def _cut_connection_at_commit(engine: sa.Engine, admin: sa.Engine) -> list[int]:
     return killed
 
 
-def test_a_batch_interrupted_by_a_lost_connection_stores_nothing_and_the_next_one_works(
+def test_a_judged_batch_interrupted_at_its_commit_stores_nothing_and_the_next_one_works(
     pg_store: SqlClaimStore, pg_schema_url: str
 ) -> None:
+    # A run twice in the batch sends it down the judged path, a transaction of its own
+    # (a batch of new runs is one statement: test_worker_claim_locks.py cuts that one).
     batch = [make_run(f"job-{n}") for n in range(5)]
     admin = sa.create_engine(pg_schema_url)
     try:
         killed = _cut_connection_at_commit(pg_store._engine, admin)
         with pytest.raises(StoreUnavailable):
-            pg_store.claim_many(batch, "w1", NOW, LEASE)
+            pg_store.claim_many([*batch, batch[0]], "w1", NOW, LEASE)
     finally:
         admin.dispose()
     assert killed

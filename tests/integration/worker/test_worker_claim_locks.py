@@ -1,0 +1,110 @@
+"""A batch of new claims on PostgreSQL is one call of ``dueq_claim_fresh`` (migration 0007):
+its count must see what the job lock's previous holder committed, and a connection lost
+while it waits for a lock must leave nothing behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from dueq.shared.db import create_engine, upgrade_schema
+from dueq.shared.errors import StoreUnavailable
+from dueq.worker.claims import Claimed, ClaimResult, Full, SqlClaimStore
+from dueq.worker.claims.sql import _CLAIM_LOCK_NAMESPACE, _job_lock_key
+from tests.integration.worker.test_worker_claim_store_contract import LEASE, NOW, make_run
+
+# Backends of this database waiting for an advisory lock (other than the asking one).
+_WAITING = sa.text(
+    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+    "AND pid <> pg_backend_pid() "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+_INSERT_RUNNING_CLAIM = sa.text(
+    "INSERT INTO dueq_claims (run_id, job_id, worker_id, status, claimed_at, "
+    "lease_expires_at, payload) VALUES (:run_id, :job_id, 'other', 'running', :now, :expires, '{}')"
+)
+
+
+@pytest.fixture
+def engines(pg_schema_url: str) -> Iterator[tuple[SqlClaimStore, sa.Engine]]:
+    engine = create_engine(pg_schema_url, pre_ping=False)  # as workers
+    upgrade_schema(engine)
+    admin = sa.create_engine(pg_schema_url)
+    yield SqlClaimStore(engine), admin
+    engine.dispose()
+    admin.dispose()
+
+
+def _claim_in_thread(
+    store: SqlClaimStore, job_id: str
+) -> tuple[threading.Thread, list[list[ClaimResult] | BaseException]]:
+    outcome: list[list[ClaimResult] | BaseException] = []
+
+    def claim() -> None:
+        try:
+            outcome.append(store.claim_many([make_run(job_id, minute=1)], "w1", NOW, LEASE))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    return thread, outcome
+
+
+def _waiting_backend(conn: sa.Connection, timeout: float = 10.0) -> int:
+    """The pid of the claim blocked on the job lock, once it is (polled: pg_locks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = conn.execute(_WAITING).scalar()
+        if pid is not None:
+            return int(pid)
+        time.sleep(0.01)
+    raise AssertionError("the claim never waited for the job lock")
+
+
+def _hold_job_lock(conn: sa.Connection, job_id: str) -> None:
+    conn.execute(
+        sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"),
+        {"ns": _CLAIM_LOCK_NAMESPACE, "key": _job_lock_key(job_id)},
+    )
+
+
+def test_a_claim_committed_while_a_new_batch_waits_for_the_job_lock_is_counted(
+    engines: tuple[SqlClaimStore, sa.Engine],
+) -> None:
+    store, admin = engines
+    with admin.connect() as other, admin.connect() as watcher:
+        with other.begin():
+            _hold_job_lock(other, "job-1")
+            thread, outcome = _claim_in_thread(store, "job-1")
+            _waiting_backend(watcher)  # its statement began: a snapshot taken now misses...
+            other.execute(  # ...this claim, committed before the lock is let go
+                _INSERT_RUNNING_CLAIM,
+                {"run_id": "r-other", "job_id": "job-1", "now": NOW.replace(tzinfo=None),
+                 "expires": (NOW + LEASE).replace(tzinfo=None)},
+            )  # fmt: skip
+        thread.join(10)
+    assert outcome == [[Full(1)]]
+
+
+def test_a_new_batch_cut_off_while_it_waits_for_a_job_lock_stores_nothing(
+    engines: tuple[SqlClaimStore, sa.Engine],
+) -> None:
+    store, admin = engines
+    with admin.connect() as other, admin.connect() as watcher:
+        with other.begin():
+            _hold_job_lock(other, "job-2")
+            thread, outcome = _claim_in_thread(store, "job-2")
+            pid = _waiting_backend(watcher)
+            watcher.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            thread.join(10)
+        assert len(outcome) == 1, outcome
+        assert isinstance(outcome[0], StoreUnavailable), outcome
+    run = make_run("job-2", minute=1)
+    assert store.lookup_many([run.run_id], NOW) == {}
+    assert store.claim_many([run], "w2", NOW + timedelta(seconds=1), LEASE) == [Claimed()]
