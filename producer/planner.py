@@ -39,6 +39,13 @@ class Batch:
     submitted: list[SubmittedRun] = field(default_factory=list)
     events: list[SchedulerEvent] = field(default_factory=list)
 
+    def extend(self, other: Batch) -> None:
+        """Append ``other``'s runs, updates and events (a batch planned part by part)."""
+        self.runs.extend(other.runs)
+        self.updates.extend(other.updates)
+        self.submitted.extend(other.submitted)
+        self.events.extend(other.events)
+
     @property
     def requests(self) -> list[RunRequest]:
         """The runs as models, decoded from their bytes (for tests and inspection)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from dueq.producer import loop as loop_module
 from dueq.producer.history import MemoryRunHistory, RunStatus
 from dueq.producer.job import Job
 from dueq.producer.jobspec import schedule
@@ -13,7 +16,8 @@ from dueq.producer.leader import LeaseLost, MemoryLeaderLease
 from dueq.producer.leadership import Leadership
 from dueq.producer.listeners import EVENT_JOB_REMOVED, EVENT_JOB_SUBMITTED, SchedulerEvent
 from dueq.producer.loop import SchedulingLoop
-from dueq.producer.publisher import MemoryRunPublisher
+from dueq.producer.planner import Batch, plan_batch
+from dueq.producer.publisher import MemoryRunPublisher, SentRuns
 from dueq.producer.settings import SchedulerSettings
 from dueq.producer.store import MemoryJobStore
 from dueq.shared.protocol import make_run_id
@@ -318,6 +322,42 @@ def test_a_burst_is_pipelined_each_batch_committed_after_the_next_one_is_sent() 
     assert len(rig.publisher.runs) == 11
     assert len(rig.history.get_runs(limit=20)) == 11
     assert rig.store.get_next_run_time() == T0 + timedelta(seconds=60)
+
+
+def test_a_large_batch_is_written_part_by_part_and_every_part_confirmed_before_the_commit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = Rig(batch_size=1200)
+    for index in range(1200):
+        rig.add(f"j{index}", every(60))
+    steps: list[tuple[str, int]] = []
+    plan = plan_batch
+    send, confirm = rig.publisher.send_runs, rig.publisher.confirm_runs
+
+    def planning(jobs: Sequence[Job], **kwargs: Any) -> Batch:
+        steps.append(("plan", len(jobs)))
+        return plan(jobs, **kwargs)
+
+    def sending(runs: Sequence[EncodedRun]) -> SentRuns:
+        steps.append(("send", len(runs)))
+        return send(runs)
+
+    def confirming(sent: SentRuns) -> None:
+        steps.append(("confirm", len(sent.runs)))
+        confirm(sent)
+
+    monkeypatch.setattr(loop_module, "plan_batch", planning)
+    monkeypatch.setattr(rig.publisher, "send_runs", sending)
+    monkeypatch.setattr(rig.publisher, "confirm_runs", confirming)
+    assert rig.loop.tick().published == 1200
+    rig.loop.drain()
+    # The broker takes each part while the next is planned; the batch commits once all of it
+    # is confirmed, as one batch.
+    assert steps == [
+        ("plan", 500), ("send", 500), ("plan", 500), ("send", 500), ("plan", 200), ("send", 200),
+        ("confirm", 500), ("confirm", 500), ("confirm", 200),
+    ]  # fmt: skip
+    assert len(rig.history.get_runs(limit=2000)) == 1200
 
 
 def test_batches_grow_while_full_up_to_sixteen_times_the_batch_size_then_start_over() -> None:
