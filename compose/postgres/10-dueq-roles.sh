@@ -3,7 +3,8 @@
 # Three login roles, none a superuser (docs/security.md):
 #   the migration role (dueq_migrate) owns the schema "dueq": the only one that runs DDL
 #   (`dueq db upgrade`, the compose service "migrate");
-#   the scheduler and worker roles read and write rows of the tables it creates.
+#   the scheduler and worker roles read and write rows of the tables it creates, and call
+#   its functions (the claim of a batch of new runs, dueq_claim_fresh).
 # tests/integration/compose gives test roles the same grants on a schema of their own.
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
@@ -25,4 +26,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"migrate" IN SCHEMA dueq
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"scheduler", :"worker";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"migrate" IN SCHEMA dueq
     GRANT USAGE, SELECT ON SEQUENCES TO :"scheduler", :"worker";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"migrate" IN SCHEMA dueq
+    GRANT EXECUTE ON FUNCTIONS TO :"scheduler", :"worker";
 SQL

@@ -83,6 +83,8 @@ def database_accounts(postgres_url: str, schema_url: str) -> Iterator[dict[str, 
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {users}",
         f'ALTER DEFAULT PRIVILEGES FOR ROLE "{migrate}" IN SCHEMA "{schema}" '
         f"GRANT USAGE, SELECT ON SEQUENCES TO {users}",
+        f'ALTER DEFAULT PRIVILEGES FOR ROLE "{migrate}" IN SCHEMA "{schema}" '
+        f"GRANT EXECUTE ON FUNCTIONS TO {users}",
     ]  # fmt: skip
     engine = sa.create_engine(postgres_url)
     try:
