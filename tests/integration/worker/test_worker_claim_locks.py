@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -40,22 +42,6 @@ def engines(pg_schema_url: str) -> Iterator[tuple[SqlClaimStore, sa.Engine]]:
     admin.dispose()
 
 
-def _claim_in_thread(
-    store: SqlClaimStore, job_id: str
-) -> tuple[threading.Thread, list[list[ClaimResult] | BaseException]]:
-    outcome: list[list[ClaimResult] | BaseException] = []
-
-    def claim() -> None:
-        try:
-            outcome.append(store.claim_many([make_run(job_id, minute=1)], "w1", NOW, LEASE))
-        except BaseException as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=claim)
-    thread.start()
-    return thread, outcome
-
-
 def _waiting_backend(conn: sa.Connection, timeout: float = 10.0) -> int:
     """The pid of the claim blocked on the job lock, once it is (polled: pg_locks)."""
     deadline = time.monotonic() + timeout
@@ -74,37 +60,64 @@ def _hold_job_lock(conn: sa.Connection, job_id: str) -> None:
     )
 
 
+@dataclass
+class _Blocked:
+    """A claim waiting for a job lock that ``other`` holds in an open transaction."""
+
+    other: sa.Connection
+    watcher: sa.Connection
+    pid: int  # the claiming connection's server process
+    outcome: list[list[ClaimResult] | BaseException]
+
+
+@contextmanager
+def _claim_blocked_by_held_lock(
+    store: SqlClaimStore, admin: sa.Engine, job_id: str
+) -> Iterator[_Blocked]:
+    """Claim a new run of ``job_id`` while another session holds the job's lock; yield once
+    the claim waits for it.  The other session commits when the block ends, and the claim's
+    thread is then waited for."""
+    outcome: list[list[ClaimResult] | BaseException] = []
+
+    def claim() -> None:
+        try:
+            outcome.append(store.claim_many([make_run(job_id, minute=1)], "w1", NOW, LEASE))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with admin.connect() as other, admin.connect() as watcher:
+        thread = threading.Thread(target=claim)
+        with other.begin():
+            _hold_job_lock(other, job_id)
+            thread.start()
+            yield _Blocked(other, watcher, _waiting_backend(watcher), outcome)
+        thread.join(10)
+
+
 def test_a_claim_committed_while_a_new_batch_waits_for_the_job_lock_is_counted(
     engines: tuple[SqlClaimStore, sa.Engine],
 ) -> None:
     store, admin = engines
-    with admin.connect() as other, admin.connect() as watcher:
-        with other.begin():
-            _hold_job_lock(other, "job-1")
-            thread, outcome = _claim_in_thread(store, "job-1")
-            _waiting_backend(watcher)  # its statement began: a snapshot taken now misses...
-            other.execute(  # ...this claim, committed before the lock is let go
-                _INSERT_RUNNING_CLAIM,
-                {"run_id": "r-other", "job_id": "job-1", "now": NOW.replace(tzinfo=None),
-                 "expires": (NOW + LEASE).replace(tzinfo=None)},
-            )  # fmt: skip
-        thread.join(10)
-    assert outcome == [[Full(1)]]
+    with _claim_blocked_by_held_lock(store, admin, "job-1") as blocked:
+        # The claim's statement began before this claim was made: a snapshot it took then
+        # misses it, though it is committed before the lock is let go.
+        blocked.other.execute(
+            _INSERT_RUNNING_CLAIM,
+            {"run_id": "r-other", "job_id": "job-1", "now": NOW.replace(tzinfo=None),
+             "expires": (NOW + LEASE).replace(tzinfo=None)},
+        )  # fmt: skip
+    assert blocked.outcome == [[Full(1)]]
 
 
 def test_a_new_batch_cut_off_while_it_waits_for_a_job_lock_stores_nothing(
     engines: tuple[SqlClaimStore, sa.Engine],
 ) -> None:
     store, admin = engines
-    with admin.connect() as other, admin.connect() as watcher:
-        with other.begin():
-            _hold_job_lock(other, "job-2")
-            thread, outcome = _claim_in_thread(store, "job-2")
-            pid = _waiting_backend(watcher)
-            watcher.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            thread.join(10)
-        assert len(outcome) == 1, outcome
-        assert isinstance(outcome[0], StoreUnavailable), outcome
+    with _claim_blocked_by_held_lock(store, admin, "job-2") as blocked:
+        terminate = sa.text("SELECT pg_terminate_backend(:pid)")
+        blocked.watcher.execute(terminate, {"pid": blocked.pid})
+    assert len(blocked.outcome) == 1, blocked.outcome
+    assert isinstance(blocked.outcome[0], StoreUnavailable), blocked.outcome
     run = make_run("job-2", minute=1)
     assert store.lookup_many([run.run_id], NOW) == {}
     assert store.claim_many([run], "w2", NOW + timedelta(seconds=1), LEASE) == [Claimed()]
