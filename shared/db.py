@@ -47,7 +47,7 @@ __all__ = [
 VERSION_TABLE = "dueq_alembic_version"
 # The newest migration (a test holds it equal to Alembic's head); a database already
 # there needs no migration, and no Alembic import.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 # Where dueq up to 0.1 recorded its revision (Alembic's default).
 LEGACY_VERSION_TABLE = "alembic_version"
 # Connection failures that waiting will not fix: the name typed is wrong.

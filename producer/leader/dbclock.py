@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["LeaseClock", "caller_time", "database_time"]
+__all__ = ["LeaseClock", "caller_time", "database_time", "fence_time"]
 
 LeaseClock = Callable[[Connection, datetime], datetime]
 """Given a connection in a transaction and the caller's ``now``: the time leases compare to."""
@@ -38,3 +38,10 @@ def database_time(conn: Connection, caller_now: datetime) -> datetime:
 def caller_time(conn: Connection, caller_now: datetime) -> datetime:
     """The caller's ``now`` as given (a test's fake clock)."""
     return caller_now
+
+
+def fence_time(clock: LeaseClock, conn: Connection, caller_now: datetime) -> datetime | None:
+    """The time a fence evaluated inside one SQL statement compares the lease with: None
+    when that is the database's own clock, which the statement then reads itself (no round
+    trip before it, and no gap between the reading and the check)."""
+    return None if clock is database_time else clock(conn, caller_now)

@@ -1,8 +1,8 @@
 """Job store on SQLAlchemy Core: SQLite (a file, the default) or PostgreSQL.
 
 The loop's due query reads only the ``next_run_time`` index; ``commit_batch`` writes a whole
-batch in one transaction that also checks the leader lease (fencing): over arrays with one
-statement per table on PostgreSQL, with the driver's ``executemany`` on SQLite.
+batch atomically, checking the leader lease first (fencing): on PostgreSQL in one call of
+dueq's commit function, on SQLite in one transaction of the driver's ``executemany``.
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from dueq.producer.clock import Clock, utc_now
 from dueq.producer.job import Job
 from dueq.producer.leader.base import Lease, LeaseLost
-from dueq.producer.leader.dbclock import LeaseClock, database_time
-from dueq.producer.leader.sql import fence_check, limit_frozen_transaction
+from dueq.producer.leader.dbclock import LeaseClock, database_time, fence_time
+from dueq.producer.leader.sql import fence_check
 from dueq.producer.sqlerrors import store_errors
 from dueq.producer.store.base import JobStore, JobUpdate, SubmittedRun, merge_batch
 from dueq.producer.store.bulk import insert_jobs
-from dueq.producer.store.commit import BatchWriter, naive_utc_text
+from dueq.producer.store.commit import SqliteBatchWriter, commit_postgres, naive_utc_text
 from dueq.producer.store.due import fetch_due_postgres
 from dueq.producer.store.rows import SCHEDULE_COLUMNS, job_to_row, row_to_job
 from dueq.shared.db import single_statement_reads
@@ -172,20 +172,23 @@ class SqlJobStore(JobStore):
         lease: Lease | None,
         now: datetime,
     ) -> None:
+        stamp = self._batch_stamp()
+        if self._postgres:  # one statement (``commit_postgres``), outside a transaction
+            with store_errors(self._engine), self._reads.connect() as conn:
+                fence_at = None if lease is None else fence_time(self._lease_clock, conn, now)
+                fenced = commit_postgres(
+                    conn, updates, runs, lease=lease, fence_at=fence_at, now=now, stamp=stamp
+                )
+            if lease is not None and not fenced:
+                raise _lease_lost(lease)
+            return
         with store_errors(self._engine), self._engine.begin() as conn:
-            if lease is not None:
-                self._fence(conn, lease, now)
-            writer = BatchWriter(conn, postgres=self._postgres, stamp=self._batch_stamp())
+            if lease is not None and not fence_check(conn, lease, self._lease_clock(conn, now)):
+                raise _lease_lost(lease)
+            writer = SqliteBatchWriter(conn, stamp=stamp)
             writer.advance([u for u in updates if not u.remove], now)
             writer.remove([u for u in updates if u.remove])
             writer.record(runs)
-
-    def _fence(self, conn: Connection, lease: Lease, now: datetime) -> None:
-        """Lock the lease row for this commit, or raise ``LeaseLost`` if it is not ours."""
-        # A leader frozen mid-commit must not hold the lease row past its lease.
-        limit_frozen_transaction(conn, lease.remaining(now))
-        if not fence_check(conn, lease, self._lease_clock(conn, now)):
-            raise LeaseLost(f"lease epoch {lease.epoch} is no longer current")
 
     def _batch_stamp(self) -> Callable[[datetime | None], Any]:
         """The value bound for a ``UtcDateTime``, memoized for one batch.
@@ -196,6 +199,10 @@ class SqlJobStore(JobStore):
         """
         process = naive_utc_text if self._postgres else self._bind_timestamp
         return functools.lru_cache(maxsize=None)(lambda value: process(value))
+
+
+def _lease_lost(lease: Lease) -> LeaseLost:
+    return LeaseLost(f"lease epoch {lease.epoch} is no longer current")
 
 
 def _conflicting_id(exc: sa.exc.IntegrityError, batch: dict[str, Job]) -> str:

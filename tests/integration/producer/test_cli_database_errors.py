@@ -53,7 +53,7 @@ def test_the_schema_setting_reaches_the_cli(postgres_url: str) -> None:
         assert result.exit_code == 0, result.stderr
         assert f"(schema {schema})" in result.stdout
         current = CliRunner().invoke(main, ["db", "current"], env=env)
-        assert "revision 0007" in current.stdout
+        assert "revision 0008" in current.stdout
     finally:
         engine = sa.create_engine(postgres_url)
         with engine.begin() as conn:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from dueq.producer.leader import SqlLeaderLease
+from dueq.producer.leader import LeaseLost, SqlLeaderLease
 from dueq.producer.store.sql import SqlJobStore
 from dueq.shared.db import create_engine, upgrade_schema
 
@@ -58,3 +58,20 @@ def test_a_released_lease_is_free_at_once_for_a_host_behind(engine: sa.Engine) -
     taken = lease.acquire("behind", now - SKEW, LEASE)
     assert taken is not None
     assert taken.epoch == held.epoch + 1
+
+
+def test_a_commit_is_refused_once_the_lease_expired_on_the_databases_clock(
+    engine: sa.Engine,
+) -> None:
+    lease = SqlLeaderLease(engine)
+    now = datetime.now(UTC)
+    held = lease.acquire("behind", now - SKEW, LEASE)
+    assert held is not None
+    store = SqlJobStore(engine)
+    store.commit_batch([], [], lease=held, now=now - SKEW)  # live on both clocks
+    expire = "UPDATE dueq_leader SET expires_at = clock_timestamp() AT TIME ZONE 'UTC'"
+    with engine.begin() as conn:
+        conn.execute(sa.text(expire))
+    # Ten seconds to go on the leader's own clock, 30 s behind: the database's clock decides.
+    with pytest.raises(LeaseLost):
+        store.commit_batch([], [], lease=held, now=now - SKEW)

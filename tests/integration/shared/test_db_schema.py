@@ -29,6 +29,6 @@ def test_upgrading_twice_changes_nothing(database_url: str) -> None:
     with engine.connect() as connection:
         assert (
             MigrationContext.configure(connection, opts=VERSION_OPTS).get_current_revision()
-            == "0007"
+            == "0008"
         )
     engine.dispose()

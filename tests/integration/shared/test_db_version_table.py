@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from dueq.shared.db import LEGACY_VERSION_TABLE, VERSION_TABLE, create_engine, upgrade_schema
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 @pytest.fixture

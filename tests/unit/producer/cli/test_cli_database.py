@@ -11,13 +11,14 @@ def test_current_says_none_before_the_first_upgrade_and_the_revision_after(dueq:
     assert "revision none" in before.stdout
     assert dueq("db", "upgrade").exit_code == 0
     after = dueq("db", "current")
-    assert "revision 0007 (newest)" in after.stdout
+    assert "revision 0008 (newest)" in after.stdout
 
 
 def test_history_lists_each_revision_with_its_description(dueq: Dueq) -> None:
     result = dueq("db", "history")
     assert result.exit_code == 0
     assert [line.split("  ")[0] for line in result.stdout.splitlines()] == [
+        "0008",
         "0007",
         "0006",
         "0005",
