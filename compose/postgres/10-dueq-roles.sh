@@ -4,7 +4,8 @@
 #   the migration role (dueq_migrate) owns the schema "dueq": the only one that runs DDL
 #   (`dueq db upgrade`, the compose service "migrate");
 #   the scheduler and worker roles read and write rows of the tables it creates, and call
-#   its functions (the claim of a batch of new runs, dueq_claim_fresh).
+#   its functions (a worker's claim of a batch of new runs, dueq_claim_fresh; the
+#   leader's commit of a batch, dueq_commit_batch).
 # tests/integration/compose gives test roles the same grants on a schema of their own.
 set -eu
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
