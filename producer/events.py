@@ -6,8 +6,11 @@ dead-lettered, never fatal); decoded events are gathered into a batch, written t
 history in one transaction (retried while the database is down: the events wait in the
 queue), published with confirms on the listeners exchange for every running scheduler's
 listeners (``producer.feed``), and only then acknowledged together.  A batch closes when
-it holds ``prefetch`` events or when the queue goes quiet for ``_QUIET_S``, so history
-lags a burst by at most one batch.
+it holds ``prefetch`` events, when the queue goes quiet for ``_QUIET_S``, or when its first
+event has waited ``_BATCH_AGE_S``: a backlog (the outcomes of a burst) is recorded in batches
+as large as the prefetch, each a transaction, a publish and an ack however many events it
+holds, while a steady stream that never goes quiet still reaches history and listeners
+within about ``_BATCH_AGE_S``.
 
 While the loop publishes a burst (``publishing_burst`` is set: its batches come back full),
 the consumer stops taking events for up to ``_YIELD_MAX_S``: recording 20k events while a
@@ -51,6 +54,12 @@ _ERROR_PAUSE_S = 1.0
 # With events in hand, this long without another one closes the batch: short enough that
 # a lone event reaches history and listeners at once, long enough to gather a burst.
 _QUIET_S = 0.01
+# With events in hand, the longest the first of them waits for the batch to close.  At 1,000
+# events/s the queue is never quiet for _QUIET_S, so without this bound a batch would wait
+# for ``prefetch`` events (half a second at the default 500).  Batches of 500 instead of
+# 100 cut the events thread's CPU during a 10k burst's outcomes by about 15%
+# (tests/bench/RESULTS.md, tenth round).
+_BATCH_AGE_S = 0.1
 # Longest pause in recording while the loop publishes a burst, then recording goes on even
 # if the burst does not end (an overloaded loop whose batches are always full must not stop
 # history for good).  Two seconds covers a 10k-run burst with room; the pause is checked
@@ -106,6 +115,7 @@ class EventsConsumer:
         self._consumer: Consumer | None = None
         self._publisher: Publisher | None = None
         self._batch: list[_Pending] = []
+        self._batch_began = 0.0  # time.monotonic() of the batch's first event
 
     def run(self) -> None:
         """Thread body: never returns before ``stopping``, whatever the broker does."""
@@ -150,13 +160,27 @@ class EventsConsumer:
             while self._leading.is_set() and not self._stopping.is_set():
                 if not self._batch and self._yielded():
                     continue
-                waited = connection.drain_events(_QUIET_S if self._batch else _SLICE_S)
-                if self._batch and (not waited or len(self._batch) >= self._prefetch):
+                waited = connection.drain_events(self._patience())
+                if self._batch and (not waited or self._batch_closed()):
                     self._flush()
         finally:
             self._consumer = self._publisher = None
             self._batch = []
             connection.close()  # unacknowledged events go back to the queue
+
+    def _patience(self) -> float:
+        """How long to wait for the next event: a slice with none in hand, else until the
+        queue counts as quiet or the batch reaches its age, whichever comes first."""
+        if not self._batch:
+            return _SLICE_S
+        age = time.monotonic() - self._batch_began
+        return max(0.0, min(_QUIET_S, _BATCH_AGE_S - age))
+
+    def _batch_closed(self) -> bool:
+        """The batch is full, or its first event has waited ``_BATCH_AGE_S``."""
+        if len(self._batch) >= self._prefetch:
+            return True
+        return time.monotonic() - self._batch_began >= _BATCH_AGE_S
 
     def _connect(self) -> BrokerConnection:
         connection = BrokerConnection(self._url, name=self._name)
@@ -187,6 +211,8 @@ class EventsConsumer:
         except ProtocolError as exc:
             self._dead_letter(message, exc.reason)
             return
+        if not self._batch:
+            self._batch_began = time.monotonic()
         self._batch.append(_Pending(event, message))
 
     def _flush(self) -> None:

@@ -31,7 +31,8 @@ __all__ = ["run"]
 
 # The targets: recording and listing within 1.5x of an empty history.
 TARGET_SLOWDOWN = 1.5
-# Events per record_many call: the events consumer's default prefetch.
+# Events per record_many call: about what the events consumer's 100 ms batches hold at a
+# steady 1,000 events/s (a backlog is recorded in batches of up to its prefetch, 500).
 _EVENTS_PER_BATCH = 100
 # Calls of get_runs(limit=50) per measurement (the median is kept).
 _LIST_CALLS = 30

@@ -1,4 +1,5 @@
-"""The events consumer steps aside while the loop publishes a burst, for a bounded time."""
+"""The events consumer steps aside while the loop publishes a burst, for a bounded time, and
+closes a batch that stays short of its prefetch once its first event has waited long enough."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class CountedStop(threading.Event):
 class Rig:
     """An events consumer on its own thread, with the flags the service would give it."""
 
-    def __init__(self, rabbitmq_url: str, topology: Topology) -> None:
+    def __init__(self, rabbitmq_url: str, topology: Topology, prefetch: int = 10) -> None:
         self.url = rabbitmq_url
         self.topology = topology
         self.history = MemoryRunHistory()
@@ -47,7 +48,7 @@ class Rig:
         self.consumer = EventsConsumer(
             broker_url=rabbitmq_url, topology=topology, history=self.history,
             leading=leading, publishing_burst=self.burst, feed_ready=feed_ready,
-            stopping=self.stopping, clock=lambda: T0, prefetch=10,
+            stopping=self.stopping, clock=lambda: T0, prefetch=prefetch,
         )  # fmt: skip
         self.thread = threading.Thread(target=self.consumer.run, name="dueq-test-events")
 
@@ -99,3 +100,21 @@ def test_a_burst_that_never_ends_holds_recording_back_for_a_bounded_time(
     rig.thread.start()
     rig.send_outcome("j")
     wait_until(lambda: rig.recorded() == 1, "the event recorded", timeout=DEADLINE_S)
+
+
+def test_a_batch_short_of_its_prefetch_closes_at_its_age_when_the_queue_never_goes_quiet(
+    rabbitmq_url: str, topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A queue that never counts as quiet (events every few ms at 1,000/s): only the age
+    # bound closes a batch of one event in a consumer that holds a thousand.
+    monkeypatch.setattr(events_module, "_QUIET_S", 3600.0)
+    monkeypatch.setattr(events_module, "_BATCH_AGE_S", 0.05)
+    rig = Rig(rabbitmq_url, topology, prefetch=1000)
+    rig.thread.start()
+    try:
+        rig.send_outcome("j")
+        wait_until(lambda: rig.recorded() == 1, "the event recorded", timeout=DEADLINE_S)
+    finally:
+        rig.stopping.set()
+        rig.thread.join(DEADLINE_S)
+    assert not rig.thread.is_alive()
