@@ -57,7 +57,7 @@ _QUIET_S = 0.01
 # With events in hand, the longest the first of them waits for the batch to close.  At 1,000
 # events/s the queue is never quiet for _QUIET_S, so without this bound a batch would wait
 # for ``prefetch`` events (half a second at the default 500).  Batches of 500 instead of
-# 100 cut the events thread's CPU during a 10k burst's outcomes by about 15%
+# 100 cut the events thread's CPU during a 10k burst's outcomes by about a tenth
 # (tests/bench/RESULTS.md, tenth round).
 _BATCH_AGE_S = 0.1
 # Longest pause in recording while the loop publishes a burst, then recording goes on even
