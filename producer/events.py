@@ -173,14 +173,14 @@ class EventsConsumer:
         queue counts as quiet or the batch reaches its age, whichever comes first."""
         if not self._batch:
             return _SLICE_S
-        age = time.monotonic() - self._batch_began
-        return max(0.0, min(_QUIET_S, _BATCH_AGE_S - age))
+        return max(0.0, min(_QUIET_S, _BATCH_AGE_S - self._batch_age()))
 
     def _batch_closed(self) -> bool:
         """The batch is full, or its first event has waited ``_BATCH_AGE_S``."""
-        if len(self._batch) >= self._prefetch:
-            return True
-        return time.monotonic() - self._batch_began >= _BATCH_AGE_S
+        return len(self._batch) >= self._prefetch or self._batch_age() >= _BATCH_AGE_S
+
+    def _batch_age(self) -> float:
+        return time.monotonic() - self._batch_began
 
     def _connect(self) -> BrokerConnection:
         connection = BrokerConnection(self._url, name=self._name)

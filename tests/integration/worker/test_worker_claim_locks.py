@@ -5,7 +5,6 @@ while it waits for a lock must leave nothing behind."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dueq.shared.errors import StoreUnavailable
 from dueq.worker.claims import Claimed, ClaimResult, Full, SqlClaimStore
 from dueq.worker.claims.sql import _CLAIM_LOCK_NAMESPACE, _job_lock_key
 from tests.integration.worker.test_worker_claim_store_contract import LEASE, NOW, make_run
+from tests.support.waiting import wait_until
 
 # Backends of this database waiting for an advisory lock (other than the asking one).
 _WAITING = sa.text(
@@ -42,15 +42,13 @@ def engines(pg_schema_url: str) -> Iterator[tuple[SqlClaimStore, sa.Engine]]:
     admin.dispose()
 
 
-def _waiting_backend(conn: sa.Connection, timeout: float = 10.0) -> int:
-    """The pid of the claim blocked on the job lock, once it is (polled: pg_locks)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        pid = conn.execute(_WAITING).scalar()
-        if pid is not None:
-            return int(pid)
-        time.sleep(0.01)
-    raise AssertionError("the claim never waited for the job lock")
+def _waiting_backend(conn: sa.Connection) -> int:
+    """The pid of the claim blocked on the job lock, once it is (pg_locks, polled: the
+    server's lock table is the only place the wait shows)."""
+    pid = wait_until(
+        lambda: conn.execute(_WAITING).scalar(), "the claim to wait for the job lock", timeout=10
+    )
+    return int(pid)
 
 
 def _hold_job_lock(conn: sa.Connection, job_id: str) -> None:
