@@ -39,6 +39,11 @@ class Rig:
     def __init__(self, rabbitmq_url: str, topology: Topology, prefetch: int = 10) -> None:
         self.url = rabbitmq_url
         self.topology = topology
+        # Declared before the consumer starts: RabbitMQ 3.10 answers a second first-time
+        # declaration of a quorum queue before the queue's Raft member runs, and a publish
+        # or consume racing the first one is then nacked or crashes its channel.
+        with BrokerConnection(rabbitmq_url) as connection:
+            connection.declare_topology(topology, ())
         self.history = MemoryRunHistory()
         self.burst = threading.Event()
         self.stopping = CountedStop()
@@ -59,7 +64,6 @@ class Rig:
             duration_s=0.0, lateness_s=0.0, retval=None,
         )  # fmt: skip
         with BrokerConnection(self.url) as connection:
-            connection.declare_topology(self.topology, ())
             connection.publisher().publish_many(
                 [OutgoingMessage(body=encode(event), exchange="",
                                  routing_key=self.topology.events_queue)]
