@@ -13,10 +13,13 @@ holds, while a steady stream that never goes quiet still reaches history and lis
 within about ``_BATCH_AGE_S``.
 
 While the loop publishes a burst (``publishing_burst`` is set: its batches come back full),
-the consumer stops taking events for up to ``_YIELD_MAX_S``: recording 20k events while a
-10k burst goes out took 50-65% of the process's GIL (py-spy), and the loop, in the same
-process, waited for it.  The events wait in their durable queue; history and listeners
-hear of them once the burst is out, or after ``_YIELD_MAX_S`` at the latest.
+the consumer stops taking events: recording 20k events while a 10k burst goes out took
+50-65% of the process's GIL (py-spy), and the loop, in the same process, waited for it.  It
+stays aside after the burst's last batch for ``_SETTLE_FACTOR`` times as long as the burst
+took to publish, while the workers are still being handed and starting its runs: recording
+their outcomes then competes with them for the broker (and, on a shared machine, for the
+cores).  The events wait in their durable queue; history and listeners hear of them after
+the pause, which never lasts more than ``_YIELD_MAX_S`` from the burst's start.
 """
 
 from __future__ import annotations
@@ -60,11 +63,17 @@ _QUIET_S = 0.01
 # 100 cut the events thread's CPU during a 10k burst's outcomes by about a tenth
 # (tests/bench/RESULTS.md, tenth round).
 _BATCH_AGE_S = 0.1
-# Longest pause in recording while the loop publishes a burst, then recording goes on even
-# if the burst does not end (an overloaded loop whose batches are always full must not stop
-# history for good).  Two seconds covers a 10k-run burst with room; the pause is checked
-# every _YIELD_SLICE_S, so recording resumes that soon after the burst's last batch.
+# Longest pause in recording from a burst's start, then recording goes on even if the burst
+# does not end (an overloaded loop whose batches are always full must not stop history for
+# good).  Two seconds covers a 10k-run burst and its settling with room.
 _YIELD_MAX_S = 2.0
+# After the burst's last batch, the pause goes on for this many times the burst's own length:
+# its runs are still being delivered and started about that long.  A 10k burst beside
+# production-mode workers reaches _YIELD_MAX_S this way and was all started 1.42 s after its
+# instant on average, against 1.71 s resuming at once (twelve alternating pairs,
+# tests/bench/RESULTS.md); a burst of one full batch pauses recording for a tick or so.
+_SETTLE_FACTOR = 2.0
+# The pause is checked this often, so recording resumes about that soon after it ends.
 _YIELD_SLICE_S = 0.02
 
 
@@ -107,6 +116,7 @@ class EventsConsumer:
         self._leading = leading
         self._burst = publishing_burst
         self._yield_began: float | None = None  # when this burst's pause began
+        self._burst_ended: float | None = None  # when its last batch had gone, if it has
         self._feed_ready = feed_ready
         self._stopping = stopping
         self._clock = clock
@@ -188,18 +198,27 @@ class EventsConsumer:
         return connection
 
     def _yielded(self) -> bool:
-        """Wait a slice instead of consuming while the loop publishes a burst.
+        """Wait a slice instead of consuming while the loop publishes a burst and settles.
 
-        False once the burst is over, or once this burst has been yielded to for
-        ``_YIELD_MAX_S``: then events are consumed until the loop's next burst begins.
+        False once the burst and its settling time are over, or once this burst has been
+        yielded to for ``_YIELD_MAX_S``: then events are consumed until the next burst.
         """
-        if self._burst is None or not self._burst.is_set():
-            self._yield_began = None
+        if self._burst is None:
             return False
         now = time.monotonic()
-        if self._yield_began is None:
-            self._yield_began = now
-        if now - self._yield_began >= _YIELD_MAX_S:
+        if self._burst.is_set():
+            if self._yield_began is None:
+                self._yield_began = now
+            self._burst_ended = None  # (again) full batches: the burst goes on
+        elif self._yield_began is None:
+            return False
+        elif self._burst_ended is None:
+            self._burst_ended = now
+        began, ended = self._yield_began, self._burst_ended
+        settled = ended is not None and now - ended >= (ended - began) * _SETTLE_FACTOR
+        if settled or now - began >= _YIELD_MAX_S:
+            if ended is not None:  # over: the next full batch starts a new pause
+                self._yield_began = self._burst_ended = None
             return False
         self._stopping.wait(_YIELD_SLICE_S)
         return True

@@ -1,5 +1,6 @@
-"""The events consumer steps aside while the loop publishes a burst, for a bounded time, and
-closes a batch that stays short of its prefetch once its first event has waited long enough."""
+"""The events consumer steps aside while the loop publishes a burst and while its runs start,
+for a bounded time, and closes a batch that stays short of its prefetch once its first event
+has waited long enough."""
 
 from __future__ import annotations
 
@@ -93,6 +94,22 @@ def test_events_wait_in_their_queue_while_a_burst_is_published_then_are_recorded
     wait_until(lambda: rig.stopping.waits >= seen + 10, "yielded slices", timeout=DEADLINE_S)
     assert rig.recorded() == 0
     rig.burst.clear()  # the loop's last batch was partial: the burst is out
+    wait_until(lambda: rig.recorded() == 1, "the event recorded", timeout=DEADLINE_S)
+
+
+def test_recording_stays_aside_after_the_burst_for_twice_its_length_then_resumes(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_module, "_YIELD_MAX_S", 3600.0)  # only the settling ends it
+    rig.burst.set()
+    rig.thread.start()
+    rig.send_outcome("j")
+    seen = rig.stopping.waits
+    wait_until(lambda: rig.stopping.waits >= seen + 10, "yielded slices", timeout=DEADLINE_S)
+    rig.burst.clear()  # the burst lasted at least 10 slices: it settles for at least 20 more
+    cleared = rig.stopping.waits
+    wait_until(lambda: rig.stopping.waits >= cleared + 5, "slices after it", timeout=DEADLINE_S)
+    assert rig.recorded() == 0  # its runs are still starting: the event waits in its queue
     wait_until(lambda: rig.recorded() == 1, "the event recorded", timeout=DEADLINE_S)
 
 
