@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from dueq.producer import Scheduler
@@ -25,6 +26,7 @@ from dueq.producer.leadership import Leadership
 from dueq.producer.loop import SchedulingLoop
 from dueq.producer.publisher import BrokerRunPublisher
 from dueq.producer.settings import SchedulerSettings
+from dueq.producer.wakeup import WakeupSender
 from dueq.shared.broker import BrokerConnection
 from dueq.shared.tables import jobs
 from tests.bench import references
@@ -50,6 +52,9 @@ TARGET_RSS_MB = 150.0
 TARGET_BULK_PER_S = 20_000.0
 # "Flat": the 1M-job tick may cost at most this much more than the 1k-job tick.
 FLAT_FACTOR = 1.5
+# The scheduler service's batch: how long it may take, and how often the store is asked.
+_PUBLISH_TIMEOUT_S = 60.0
+_POLL_S = 0.05
 
 
 def _make_due(engine: Engine) -> None:
@@ -60,6 +65,17 @@ def _make_due(engine: Engine) -> None:
             .where(jobs.c.id.startswith("due-"))
             .values(next_run_time=past, next_fire_time=past)
         )
+
+
+def _still_due(engine: Engine) -> int:
+    """How many of the jobs ``_make_due`` made due have not been published (moved on) yet."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(jobs)
+        .where(jobs.c.id.startswith("due-"), jobs.c.next_run_time <= datetime.now(UTC))
+    )
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _tick_costs(ctx: Context, url: str, engine: Engine, rounds: int) -> dict[str, Any]:
@@ -79,7 +95,11 @@ def _tick_costs(ctx: Context, url: str, engine: Engine, rounds: int) -> dict[str
             settings=settings,
             emit=lambda _event: None,
         )
-        loop.tick()  # takes the lease and declares the queue: not part of a tick's cost
+        # Takes the lease and declares the queue: not part of a tick's cost.  Drained, so
+        # no batch is left in flight for the measured ticks to skip.
+        if not loop.tick().leader:
+            raise RuntimeError("the measuring loop did not get the lease")
+        loop.drain()
         for _ in range(rounds):
             _make_due(engine)
             started = time.perf_counter()
@@ -108,7 +128,14 @@ def _scheduler_rss(ctx: Context, url: str, engine: Engine) -> float:
         cluster.start_scheduler()
         with cluster.sample() as sampler:
             _make_due(engine)
-            time.sleep(3.0)  # a few ticks (the control wakeup is not sent: max_sleep wakes)
+            sender = WakeupSender(ctx.services.broker_url, cluster.topology, name="dqb-scale")
+            sender.send()  # as an API call would; else it sleeps up to max_sleep_seconds
+            sender.close()
+            deadline = time.monotonic() + _PUBLISH_TIMEOUT_S
+            while _still_due(engine):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the scheduler did not publish the due batch")
+                time.sleep(_POLL_S)
         cluster.stop_scheduler()
     return float(sampler.result()["scheduler"]["peak_rss_mb"])
 
