@@ -11,13 +11,16 @@ the slot on ``worker-b``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from dueq.producer import Scheduler
+from dueq.shared.broker import BrokerConnection
 from dueq.shared.protocol import make_run_id
+from dueq.shared.topology import Topology
 from dueq.shared.triggers import IntervalTrigger
 from dueq.worker.executors.base import CANCELLED_FOR_NEWER
 from tests.faults.faults_results import Figures
@@ -32,7 +35,17 @@ JOBS = {"asyncio": "tests.faults.fault_jobs:record_async",
         "process": "tests.faults.fault_jobs:record_current"}  # fmt: skip
 
 
+@pytest.fixture
+def worker_queues(rabbitmq_url: str, fault_topology: Topology) -> Iterator[None]:
+    """The two workers' queues are this test's own: deleted after it (the rig deletes
+    only ``default``)."""
+    yield
+    with BrokerConnection(rabbitmq_url, name="faults-teardown") as conn:
+        conn.delete_queues(fault_topology.run_queue(name) for name in ("qa", "qb"))
+
+
 @pytest.mark.parametrize("executor", ["asyncio", "process"])
+@pytest.mark.usefixtures("worker_queues")
 def test_cancel_other_stops_the_older_run_on_another_worker(
     rig: Rig, figures: Figures, executor: str
 ) -> None:
