@@ -11,7 +11,6 @@ batch, and only then acks them all together.  It reconnects after a lost connect
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import threading
@@ -31,6 +30,7 @@ from dueq.shared.broker import (
     TopologyError,
     dead_letter,
 )
+from dueq.shared.broker.resend import publish_resending_nacked
 from dueq.shared.errors import BrokerUnavailable, ConfigError
 from dueq.shared.metrics import NO_METRICS, Metrics
 from dueq.shared.retry import retrying
@@ -361,29 +361,19 @@ class BrokerLoop:
             return message.routing_key
 
     def _publish(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Publish events with confirms; what the broker nacked is sent again.
+
+        Every event goes to the events queue (a run's ``reply_to`` is not followed).  One
+        nacked there cannot be sent later: the run is settled right after this, so it is
+        sent again at once (``shared.broker.resend``); what still fails is logged as lost.
+        """
         if not messages:
             return
         assert self._publisher is not None
         try:
-            self._publisher.publish_many(messages)
+            publish_resending_nacked(self._publisher, messages)
         except PublishError as exc:
-            self._redirect(exc)
-
-    def _redirect(self, exc: PublishError) -> None:
-        """Events for a reply queue that does not exist go to the events queue instead."""
-        events_queue = self._config.topology.events_queue
-        retry = [
-            dataclasses.replace(f.message, routing_key=events_queue)
-            for f in exc.failures
-            if f.message.exchange == "" and f.message.routing_key != events_queue
-        ]
-        log.warning("%s; sending %d event(s) to %s instead", exc, len(retry), events_queue)
-        if retry:
-            assert self._publisher is not None
-            try:
-                self._publisher.publish_many(retry)
-            except PublishError as again:
-                log.error("events lost: %s", again)
+            log.error("events lost: %s", exc)
 
     def _settle(self, items: Sequence[Outbound]) -> None:
         """Requeue or ack the current deliveries of ``items``; acks go out together."""

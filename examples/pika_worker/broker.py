@@ -23,8 +23,8 @@ __all__ = ["Layout", "Publisher", "connection_parameters", "declare_layout", "re
 
 log = logging.getLogger("pika_worker")
 
-# Publishes of one event before it is given up as lost when the broker nacks it: dueq's own
-# worker tries twice as well (docs/protocol.md, Events).
+# Publishes of one event before it is given up as lost when the broker nacks it (dueq's own
+# worker sends it twice more, after a pause: docs/protocol.md, Events).
 EVENT_ATTEMPTS = 2
 
 # docs/protocol.md: a quorum run queue dead-letters a message after this many deliveries.

@@ -64,8 +64,13 @@ class ConfirmTracker:
         """Handle ``basic.nack``: the broker could not take the message."""
         self.nacked_any = True
         for seq, message in self._settle(delivery_tag, multiple):
-            reason = self._returned.pop(seq, None) or "nacked by the broker"
-            self._failures.append((seq, PublishFailure(message=message, reason=reason)))
+            returned = self._returned.pop(seq, None)
+            failure = PublishFailure(
+                message=message,
+                reason=returned or "nacked by the broker",
+                nacked=returned is None,  # a returned message is unroutable, not refused
+            )
+            self._failures.append((seq, failure))
 
     def returned(self, exchange: str, routing_key: str, body: bytes, reason: str) -> None:
         """Handle ``basic.return``: mark the oldest matching unconfirmed message."""

@@ -27,6 +27,10 @@ class PublishFailure:
 
     message: OutgoingMessage
     reason: str
+    nacked: bool = False
+    """The broker answered ``basic.nack``: it could not take the message at that moment (a
+    queue restarting, or still starting), so sending it again may succeed.  False for a
+    message returned as unroutable or refused by a channel error, which would fail again."""
 
     def describe(self) -> str:
         """One line naming where the message went and why it failed."""

@@ -42,8 +42,8 @@ async function declareLayout(channel, layout) {
   await channel.bindQueue(layout.runQueue, layout.runsExchange, layout.queue);
 }
 
-// Publishes of one event before it is given up as lost when the broker nacks it: dueq's own
-// worker tries twice as well (docs/protocol.md, Events).
+// Publishes of one event before it is given up as lost when the broker nacks it (dueq's own
+// worker sends it twice more, after a pause: docs/protocol.md, Events).
 const EVENT_ATTEMPTS = 2;
 
 // Publishes on a confirm channel; each call resolves once the broker confirmed.

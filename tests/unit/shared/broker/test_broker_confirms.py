@@ -40,7 +40,22 @@ def test_a_nack_fails_the_messages_it_covers() -> None:
     tracker.acked(3, multiple=False)
     failures = tracker.take_failures()
     assert [f.message for f in failures] == messages[:2]
-    assert all("nacked" in f.reason for f in failures)
+    assert all("nacked" in f.reason and f.nacked for f in failures)
+
+
+def test_a_returned_message_is_not_counted_as_nacked_whichever_answer_follows() -> None:
+    tracker = ConfirmTracker()
+    acked_after, nacked_after = _message(1, "nowhere"), _message(2, "nowhere")
+    for message in (acked_after, nacked_after):
+        tracker.sent(message)
+        tracker.returned("x", "nowhere", message.body, "unroutable: NO_ROUTE")
+    tracker.acked(1, multiple=False)
+    tracker.nacked(2, multiple=False)
+    failures = tracker.take_failures()
+    assert [(f.message, f.nacked) for f in failures] == [
+        (acked_after, False),
+        (nacked_after, False),
+    ]
 
 
 def test_a_return_before_the_ack_fails_the_matching_message_only() -> None:
