@@ -364,8 +364,9 @@ class BrokerLoop:
         """Publish events with confirms; what the broker nacked is sent again.
 
         Every event goes to the events queue (a run's ``reply_to`` is not followed).  One
-        nacked there cannot be sent later: the run is settled right after this, so it is
-        sent again at once (``shared.broker.resend``); what still fails is logged as lost.
+        nacked there cannot wait to be sent later, since its run is settled right after
+        this: it is sent again after a short pause (``shared.broker.resend``), and what
+        still fails is logged as lost.
         """
         if not messages:
             return
