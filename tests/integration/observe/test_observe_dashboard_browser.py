@@ -35,6 +35,9 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 # A password the store URL carries (PostgreSQL's trust login ignores it): no page may show it.
 PASSWORD = "hunter2-never-shown"
+# Reads and clicks of an element the live part replaced meanwhile are tried again this often:
+# it is replaced every 2 s, so the second try finds the new one.
+_STALE_RETRIES = 5
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +61,27 @@ def browser() -> Iterator[WebDriver]:
 
 
 def _text(browser: WebDriver, css: str) -> str:
-    """Text of the first element matching ``css`` ("" if none; the live part may swap it)."""
-    try:
-        found = browser.find_elements(By.CSS_SELECTOR, css)
-        return found[0].text if found else ""
-    except StaleElementReferenceException:
-        return ""
+    """Text of the first element matching ``css`` ("" if none), read again if the page's
+    live part (refreshed every 2 s) replaced it while it was being read."""
+    for _ in range(_STALE_RETRIES):
+        try:
+            found = browser.find_elements(By.CSS_SELECTOR, css)
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{css} was replaced each time it was read")
+
+
+def _click(browser: WebDriver, css: str) -> None:
+    """Click the first element matching ``css``, found again if the live part replaced it
+    between finding and clicking."""
+    for _ in range(_STALE_RETRIES):
+        try:
+            browser.find_element(By.CSS_SELECTOR, css).click()
+            return
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError(f"{css} was replaced each time it was clicked")
 
 
 def _shows(browser: WebDriver, css: str, text: str) -> Callable[[], bool]:
@@ -100,13 +118,13 @@ def test_clicking_pause_shows_the_job_paused_and_the_store_agrees(
     site.client.add_job(f"{JOBS}:noop", "interval", hours=1, id="nightly")
     browser.get(f"{site.url}/jobs")
 
-    browser.find_element(By.CSS_SELECTOR, 'tr[data-job="nightly"] button.pause').click()
+    _click(browser, 'tr[data-job="nightly"] button.pause')
 
     wait_until(_shows(browser, 'tr[data-job="nightly"] td.state', "paused"), "paused", timeout=10)
     job = site.client.get_job("nightly")
     assert job is not None
     assert job.paused
-    browser.find_element(By.CSS_SELECTOR, 'tr[data-job="nightly"] button.resume').click()
+    _click(browser, 'tr[data-job="nightly"] button.resume')
     wait_until(_shows(browser, 'tr[data-job="nightly"] td.state', "active"), "active", timeout=10)
     resumed = site.client.get_job("nightly")
     assert resumed is not None
@@ -123,8 +141,8 @@ def test_a_failed_run_is_found_by_the_status_filter_and_shows_its_traceback(
     stack.scheduler.add_job(f"{JOBS}:add", "date", run_date=datetime.now(UTC), args=[1, 1],
                             id="works")  # fmt: skip
     browser.get(f"{site.url}/runs")
-    browser.find_element(By.CSS_SELECTOR, 'input[name="status"][value="error"]').click()
-    browser.find_element(By.ID, "apply-filter").click()
+    _click(browser, 'input[name="status"][value="error"]')
+    _click(browser, "#apply-filter")
 
     wait_until(_shows(browser, "#runs", "breaks"), "the failed run listed", timeout=DEADLINE_S)
     assert "works" not in _text(browser, "#runs")
@@ -132,10 +150,10 @@ def test_a_failed_run_is_found_by_the_status_filter_and_shows_its_traceback(
     browser.get(f"{site.url}/runs?status=error&since={tomorrow}")
     assert "No runs match" in _text(browser, "#runs")  # the time filter applies too
     browser.get(f"{site.url}/runs?status=error")
-    browser.find_element(By.CSS_SELECTOR, "tr[data-run] a").click()
-    traceback = _text(browser, "#traceback")
-    assert "Traceback (most recent call last)" in traceback
-    assert "ValueError: boom" in traceback
+    _click(browser, "tr[data-run] a")
+    # The click starts the run page's load; its traceback is there once it has loaded.
+    wait_until(_shows(browser, "#traceback", "ValueError: boom"), "the traceback", timeout=10)
+    assert "Traceback (most recent call last)" in _text(browser, "#traceback")
 
 
 def test_the_forecast_counts_per_minute_match_the_triggers(
@@ -235,7 +253,7 @@ def test_a_dead_letter_is_listed_with_its_reason_and_replayed_by_a_click(
         row = f'tr[data-dead="{run.run_id}"]'
         assert "function not allowed" in _text(browser, f"{row} td.reason")
 
-        browser.find_element(By.CSS_SELECTOR, f"{row} button.replay").click()
+        _click(browser, f"{row} button.replay")
 
         wait_until(lambda: not _text(browser, row), "the replayed row to go", timeout=10)
         assert connection.queue_depth(topology.run_queue("default")) == 1
