@@ -65,7 +65,7 @@ _QUIET_S = 0.01
 _BATCH_AGE_S = 0.1
 # Longest pause in recording from a burst's start, then recording goes on even if the burst
 # does not end (an overloaded loop whose batches are always full must not stop history for
-# good).  Two seconds covers a 10k-run burst and its settling with room.
+# good).  A 10k-run burst and its settling reach it; recording then resumes.
 _YIELD_MAX_S = 2.0
 # After the burst's last batch, the pause goes on for this many times the burst's own length:
 # its runs are still being delivered and started about that long.  A 10k burst beside
